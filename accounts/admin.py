@@ -1,0 +1,130 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from accounts import permissions, roles, services
+from accounts.models import Team, User, UserSession
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [(role, roles.LABELS[role]) for role in roles.ALL]
+
+    def queryset(self, request, queryset):
+        if self.value() in roles.ALL:
+            return queryset.filter(groups__name=self.value())
+        return queryset
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "full_name", "email", "role", "team", "manager", "is_active")
+    list_filter = (RoleFilter, "team", "is_active")
+    list_select_related = ("team", "manager")
+    search_fields = ("username", "first_name", "last_name", "email")
+    autocomplete_fields = ("manager", "team")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Person"), {"fields": ("first_name", "last_name", "email", "title", "phone", "timezone")}),
+        (_("Organisation"), {"fields": ("manager", "team", "groups")}),
+        (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "first_name", "last_name", "password1", "password2"),
+            },
+        ),
+        (_("Organisation"), {"fields": ("manager", "team", "groups")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("name"))
+    def full_name(self, obj):
+        return obj.get_full_name()
+
+    @admin.display(description=_("role"))
+    def role(self, obj):
+        held = {g.name for g in obj.groups.all()}
+        return roles.label(next((r for r in roles.ALL if r in held), None))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["help_text"] = _("The person's role: Admin, Manager, Sales rep, Compliance officer.")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = User
+    fk_name = "team"
+    fields = ("username", "first_name", "last_name", "title", "manager")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = _("member")
+    verbose_name_plural = _("members")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("tree_name", "lead", "parent", "member_count")
+    list_select_related = ("lead", "parent")
+    search_fields = ("name",)
+    autocomplete_fields = ("lead", "parent")
+    inlines = [TeamMemberInline]
+    ordering = ("path",)
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_members=Count("members"))
+
+    @admin.display(description=_("team"), ordering="path")
+    def tree_name(self, obj):
+        return format_html(
+            '<span style="padding-left:{}em">{}{}</span>',
+            obj.depth * 1.5,
+            "└ " if obj.depth else "",
+            obj.name,
+        )
+
+    @admin.display(description=_("members"), ordering="n_members")
+    def member_count(self, obj):
+        return obj.n_members
+
+    def save_model(self, request, obj, form, change):
+        services.team_save(team=obj, parent=form.cleaned_data.get("parent"))
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    list_display = ("user", "ip", "created_at", "last_seen_at", "ended_at")
+    list_filter = ("ended_at",)
+    search_fields = ("user__username", "ip")
+    readonly_fields = ("user", "session_key", "ip", "user_agent", "created_at", "last_seen_at", "ended_at")
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.can_use_admin(request.user)

@@ -1,0 +1,21 @@
+from django.core.cache import cache
+
+from accounts import services
+
+TOUCH_EVERY_S = 60
+
+
+class UserSessionMiddleware:
+    """Keep UserSession.last_seen_at fresh, at most one write per session a minute."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        key = getattr(getattr(request, "session", None), "session_key", None)
+        if key and user is not None and user.is_authenticated:
+            if cache.add(f"usersession:seen:{key}", 1, timeout=TOUCH_EVERY_S):
+                services.user_session_touch(session_key=key)
+        return response

@@ -1,0 +1,118 @@
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_timezone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    lead = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_teams",
+    )
+    # Materialised path ("00000001/00000004/") kept by accounts.services.team_save: a subtree is
+    # one prefix query and ordering by it lists the tree depth-first.
+    path = models.CharField(max_length=255, editable=False, default="", db_index=True)
+
+    class Meta:
+        ordering = ["path", "name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return max(self.path.count("/") - 1, 0)
+
+    def clean(self):
+        from accounts import hierarchy
+
+        hierarchy.validate_team_parent(self, self.parent)
+
+
+class User(AbstractUser):
+    manager = models.ForeignKey(
+        "self",
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="direct_reports",
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+    )
+    title = models.CharField(_("job title"), max_length=120, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, blank=True, default="", validators=[validate_timezone]
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["first_name", "last_name", "username"]
+        indexes = [models.Index(fields=["manager"], name="accounts_user_manager_idx")]
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+    def clean(self):
+        super().clean()
+        from accounts import hierarchy
+
+        hierarchy.validate_manager(self, self.manager)
+
+
+class UserSession(models.Model):
+    """One signed-in browser: lets a person (and later an admin) see and end each session."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="user_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=512, blank=True)
+    created_at = models.DateTimeField(_("signed in"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), auto_now_add=True)
+    ended_at = models.DateTimeField(_("signed out"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        indexes = [models.Index(fields=["user", "ended_at"], name="accounts_usersession_open_idx")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.ip or '?'}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+    def get_end_url(self):
+        return reverse("accounts:session-end", args=[self.pk])

@@ -1,0 +1,39 @@
+"""Names of the per-user and per-session socket groups, and the events other apps send to them."""
+
+import hashlib
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    # Session keys are secrets: the group name carries a digest, never the key.
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def _send(group: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, event)
+
+
+def send_on_commit(group: str, event: dict) -> None:
+    """Send after the surrounding transaction commits, so nobody hears of what was rolled back."""
+    transaction.on_commit(lambda: _send(group, event))
+
+
+def close_user_sockets_on_commit(user_id: int, reason: str = "revoked") -> None:
+    send_on_commit(user_group(user_id), {"type": "connection.close", "reason": reason})
+
+
+def close_session_sockets_on_commit(session_key: str, reason: str = "signed_out") -> None:
+    send_on_commit(session_group(session_key), {"type": "connection.close", "reason": reason})
+
+
+def notify_user_on_commit(user_id: int, payload: dict) -> None:
+    send_on_commit(user_group(user_id), {"type": "notification.message", "payload": payload})

@@ -1,0 +1,41 @@
+from django.db.models import QuerySet
+
+from accounts import hierarchy
+from accounts.models import Team, User, UserSession
+
+
+def user_subtree_for(user: User, *, include_self: bool = False) -> QuerySet[User]:
+    """Everyone in user's reporting subtree, however deep: one query when evaluated."""
+    qs = User.objects.filter(id__in=hierarchy.subtree_ids_sql(user.pk))
+    if include_self:
+        qs = qs | User.objects.filter(pk=user.pk)
+    return qs.select_related("team", "manager")
+
+
+def user_direct_reports(user: User) -> QuerySet[User]:
+    return user.direct_reports.filter(is_active=True).select_related("team")
+
+
+def user_profile_get(user_id: int) -> User:
+    return (
+        User.objects.select_related("team", "manager").prefetch_related("groups").get(pk=user_id)
+    )
+
+
+def user_session_list_for(user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at")
+
+
+def user_session_get_for(user: User, session_id: int) -> UserSession:
+    from django.http import Http404
+
+    from accounts import permissions
+
+    session = UserSession.objects.select_related("user").filter(pk=session_id).first()
+    if session is None or not permissions.can_end_session(user, session):
+        raise Http404
+    return session
+
+
+def team_subtree(team: Team) -> QuerySet[Team]:
+    return Team.objects.filter(path__startswith=team.path)

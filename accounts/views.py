@@ -1,0 +1,44 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import permissions, roles, selectors, services
+
+
+@login_required
+def home(request):
+    profile = selectors.user_profile_get(request.user.pk)
+    return render(
+        request,
+        "accounts/home.html",
+        {
+            "profile": profile,
+            "role_label": roles.label(permissions.primary_role(profile)),
+            "direct_reports": selectors.user_direct_reports(profile),
+        },
+    )
+
+
+@login_required
+def session_list(request):
+    return render(
+        request,
+        "accounts/sessions.html",
+        {
+            "sessions": selectors.user_session_list_for(request.user),
+            "current_key": request.session.session_key,
+        },
+    )
+
+
+@login_required
+@require_POST
+def session_end(request, session_id: int):
+    user_session = selectors.user_session_get_for(request.user, session_id)
+    services.user_session_end(actor=request.user, user_session=user_session)
+    if user_session.session_key == request.session.session_key:
+        return redirect("accounts:login")
+    messages.success(request, _("That session has been signed out."))
+    return redirect("accounts:session-list")

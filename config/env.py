@@ -1,0 +1,71 @@
+"""Parse the environment variables documented in .env.example."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}.")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from exc
+
+
+def allowed_hosts(raw_hosts: list[str]) -> list[str]:
+    if "*" in raw_hosts:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS may not contain '*': list the host names this deployment answers to."
+        )
+    return raw_hosts
+
+
+def secret_key(debug: bool) -> str:
+    key = os.environ.get("SECRET_KEY", "")
+    if key:
+        return key
+    if debug:
+        # Development only: a fixed key so sessions survive restarts of `make run`.
+        return "django-insecure-keepline-development-key-do-not-use-in-production"
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off. Generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
+
+
+def database(url: str | None, default_sqlite_path: str) -> dict:
+    import dj_database_url
+
+    config = dj_database_url.parse(url or f"sqlite:///{default_sqlite_path}")
+    engine = config["ENGINE"]
+    if engine.endswith("postgresql"):
+        config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+    elif engine.endswith("sqlite3"):
+        # WAL and a busy timeout let the web process and a test client share the file safely.
+        config.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    return config

@@ -1,0 +1,100 @@
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from accounts import roles
+from tests.factories import TeamFactory, make_user
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres" in item.keywords and not engine.endswith("postgresql"):
+            item.add_marker(skip_pg)
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Field sales")
+
+
+@pytest.fixture
+def manager(db, team):
+    return make_user(roles.MANAGER, username="manager", team=team)
+
+
+@pytest.fixture
+def rep(db, manager, team):
+    return make_user(roles.REP, username="rep", manager=manager, team=team)
+
+
+@pytest.fixture
+def other_rep(db, team):
+    return make_user(roles.REP, username="other_rep", team=team)
+
+
+@pytest.fixture
+def compliance(db):
+    return make_user(roles.COMPLIANCE, username="compliance")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user(roles.ADMIN, username="admin_user")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Module scope: Playwright's loop must be gone before async tests in other modules run.
+    """Debian's chromium driven by Playwright; CI must have it, a laptop may skip."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run browser tests but {CHROMIUM} is missing")
+        pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in the test thread; the test's own ORM
+    # calls are still plain synchronous code, so Django's async guard is lifted while it runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    # Connections held open by worker threads (Channels, live_server) would block dropping the
+    # test database on PostgreSQL; tests close them after every use.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0

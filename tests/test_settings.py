@@ -1,0 +1,108 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s;"
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
+    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'cache': s.CACHES['default']['BACKEND'],"
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG}))"
+)
+
+
+def run_with_env(code: str, **overrides: str) -> subprocess.CompletedProcess:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
+    environment.update({"DJANGO_SETTINGS_MODULE": "config.settings", **overrides})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def probe(**overrides: str) -> dict:
+    result = run_with_env(PROBE, **overrides)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_defaults_are_embedded_sqlite_memory_layer_and_eager_celery():
+    conf = probe()
+    assert conf["db"] == "django.db.backends.sqlite3"
+    assert conf["name"].endswith("var/keepline.sqlite3")
+    assert conf["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert conf["cache"].endswith("LocMemCache")
+    assert conf["eager"] is True
+
+
+def test_postgres_and_redis_urls_switch_every_backend():
+    conf = probe(
+        DATABASE_URL="postgres://kl:pw@db.internal:5433/keepline",
+        REDIS_URL="redis://cache.internal:6379/2",
+    )
+    assert conf["db"] == "django.db.backends.postgresql"
+    assert conf["name"] == "keepline"
+    assert conf["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert conf["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert conf["eager"] is False
+    assert conf["broker"] == "redis://cache.internal:6379/2"
+
+
+def test_database_url_parsing_keeps_host_port_and_user():
+    pg = env.database("postgres://kl:pw@db.internal:5433/keepline", "/tmp/x.sqlite3")
+    assert (pg["HOST"], pg["PORT"], pg["USER"], pg["NAME"]) == ("db.internal", 5433, "kl", "keepline")
+    assert pg["CONN_HEALTH_CHECKS"] is True
+    lite = env.database(None, "/tmp/x.sqlite3")
+    assert lite["NAME"] == "/tmp/x.sqlite3"
+    assert lite["OPTIONS"]["timeout"] == 20
+
+
+def test_star_in_allowed_hosts_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="ALLOWED_HOSTS"):
+        env.allowed_hosts(["example.com", "*"])
+    result = run_with_env(PROBE, ALLOWED_HOSTS="*")
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS may not contain '*'" in result.stderr
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    result = run_with_env(PROBE, DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_bad_boolean_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG must be a boolean"):
+        env.env_bool("DEBUG", default=True)
+
+
+def test_check_deploy_is_clean_with_production_values():
+    result = run_with_env(
+        "import sys; from django.core.management import execute_from_command_line;"
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+        DEBUG="0",
+        SECRET_KEY="k" * 20 + "a-real-looking-secret-key-with-enough-entropy-1234567890",
+        ALLOWED_HOSTS="keepline.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_languages_offer_english_spanish_and_brazilian_portuguese(settings):
+    assert [code for code, _ in settings.LANGUAGES] == ["en", "es", "pt-br"]
