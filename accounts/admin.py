@@ -29,7 +29,10 @@ class UserAdmin(DjangoUserAdmin):
     autocomplete_fields = ("manager", "team")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        (_("Person"), {"fields": ("first_name", "last_name", "email", "title", "phone", "timezone")}),
+        (
+            _("Person"),
+            {"fields": ("first_name", "last_name", "email", "title", "phone", "timezone")},
+        ),
         (_("Organisation"), {"fields": ("manager", "team", "groups")}),
         (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
@@ -39,7 +42,14 @@ class UserAdmin(DjangoUserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("username", "email", "first_name", "last_name", "password1", "password2"),
+                "fields": (
+                    "username",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "password1",
+                    "password2",
+                ),
             },
         ),
         (_("Organisation"), {"fields": ("manager", "team", "groups")}),
@@ -59,7 +69,9 @@ class UserAdmin(DjangoUserAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups":
-            kwargs["help_text"] = _("The person's role: Admin, Manager, Sales rep, Compliance officer.")
+            kwargs["help_text"] = _(
+                "The person's role: Admin, Manager, Sales rep, Compliance officer."
+            )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
@@ -114,7 +126,15 @@ class UserSessionAdmin(admin.ModelAdmin):
     list_display = ("user", "ip", "created_at", "last_seen_at", "ended_at")
     list_filter = ("ended_at",)
     search_fields = ("user__username", "ip")
-    readonly_fields = ("user", "session_key", "ip", "user_agent", "created_at", "last_seen_at", "ended_at")
+    readonly_fields = (
+        "user",
+        "session_key",
+        "ip",
+        "user_agent",
+        "created_at",
+        "last_seen_at",
+        "ended_at",
+    )
     list_select_related = ("user",)
 
     def has_add_permission(self, request):

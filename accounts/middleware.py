@@ -15,7 +15,7 @@ class UserSessionMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         key = getattr(getattr(request, "session", None), "session_key", None)
-        if key and user is not None and user.is_authenticated:
-            if cache.add(f"usersession:seen:{key}", 1, timeout=TOUCH_EVERY_S):
-                services.user_session_touch(session_key=key)
+        authenticated = user is not None and user.is_authenticated
+        if key and authenticated and cache.add(f"usersession:seen:{key}", 1, TOUCH_EVERY_S):
+            services.user_session_touch(session_key=key)
         return response

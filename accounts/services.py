@@ -94,4 +94,3 @@ def user_session_end(*, actor: User, user_session: UserSession) -> UserSession:
     transaction.on_commit(lambda: _session_store(key).delete())
     realtime.close_session_sockets_on_commit(key)
     return user_session
-

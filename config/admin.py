@@ -26,4 +26,3 @@ class KeeplineAdminSite(admin.AdminSite):
         from accounts import permissions
 
         return permissions.can_use_admin(request.user)
-

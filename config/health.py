@@ -32,14 +32,14 @@ async def _channel_layer() -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer configured")
-    # A send to an empty group makes a Redis-backed layer talk to Redis without leaving state behind.
+    # Sending to an empty group makes a Redis-backed layer reach Redis and leaves no state.
     await layer.group_send("healthz", {"type": "healthz.ping"})
 
 
 async def _check(coro) -> str:
     try:
         await asyncio.wait_for(coro, TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - any failure is reported, none is raised
+    except Exception as exc:  # noqa: BLE001 - a failure is reported, not raised
         return f"error: {type(exc).__name__}: {exc}"[:200]
     return "ok"
 

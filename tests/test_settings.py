@@ -12,7 +12,8 @@ from config import env
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s;"
-    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
+    "db = s.DATABASES['default'];"
+    "print(json.dumps({'db': db['ENGINE'], 'name': str(db['NAME']),"
     "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'cache': s.CACHES['default']['BACKEND'],"
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG}))"
 )
@@ -65,7 +66,12 @@ def test_postgres_and_redis_urls_switch_every_backend():
 
 def test_database_url_parsing_keeps_host_port_and_user():
     pg = env.database("postgres://kl:pw@db.internal:5433/keepline", "/tmp/x.sqlite3")
-    assert (pg["HOST"], pg["PORT"], pg["USER"], pg["NAME"]) == ("db.internal", 5433, "kl", "keepline")
+    assert (pg["HOST"], pg["PORT"], pg["USER"], pg["NAME"]) == (
+        "db.internal",
+        5433,
+        "kl",
+        "keepline",
+    )
     assert pg["CONN_HEALTH_CHECKS"] is True
     lite = env.database(None, "/tmp/x.sqlite3")
     assert lite["NAME"] == "/tmp/x.sqlite3"

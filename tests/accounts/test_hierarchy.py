@@ -99,7 +99,9 @@ def test_role_groups_exist_with_their_permissions():
     def perms(role):
         return {f"{p.content_type.app_label}.{p.codename}" for p in groups[role].permissions.all()}
 
-    assert {"accounts.add_user", "accounts.change_user", "accounts.change_team"} <= perms(roles.ADMIN)
+    assert {"accounts.add_user", "accounts.change_user", "accounts.change_team"} <= perms(
+        roles.ADMIN
+    )
     assert "accounts.view_usersession" in perms(roles.COMPLIANCE)
     assert "accounts.change_user" not in perms(roles.REP)
     assert "accounts.change_user" not in perms(roles.MANAGER)

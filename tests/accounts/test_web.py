@@ -9,7 +9,9 @@ from tests.factories import PASSWORD
 
 def sign_in(user, agent="TestBrowser/1.0") -> Client:
     client = Client(HTTP_USER_AGENT=agent, REMOTE_ADDR="203.0.113.7")
-    response = client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD})
+    response = client.post(
+        reverse("accounts:login"), {"username": user.username, "password": PASSWORD}
+    )
     assert response.status_code == 302, response.content
     return client
 
@@ -34,7 +36,9 @@ def test_anonymous_home_redirects_to_login(client):
 
 @pytest.mark.django_db
 def test_wrong_password_shows_the_form_error_not_a_500(client, rep):
-    response = client.post(reverse("accounts:login"), {"username": rep.username, "password": "nope"})
+    response = client.post(
+        reverse("accounts:login"), {"username": rep.username, "password": "nope"}
+    )
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
     assert not UserSession.objects.exists()
