@@ -1,3 +1,4 @@
 from accounts.routing import websocket_urlpatterns as accounts_ws
+from comms.routing import websocket_urlpatterns as comms_ws
 
-websocket_urlpatterns = [*accounts_ws]
+websocket_urlpatterns = [*accounts_ws, *comms_ws]

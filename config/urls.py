@@ -3,9 +3,19 @@ from django.urls import include, path
 
 from config import health
 
+api_v1 = [
+    path("", include("audit.api_urls")),
+    path("", include("crm.api_urls")),
+    path("", include("comms.api_urls")),
+]
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include(api_v1)),
+    path("audit/", include("audit.urls")),
+    path("", include("crm.urls")),
+    path("", include("comms.urls")),
     path("", include("accounts.urls")),
 ]

@@ -69,4 +69,8 @@ class Command(BaseCommand):
             self.stdout.write("DEBUG is off: the demo password is not shown.")
 
     def extend(self, people: dict[str, User]) -> None:
-        """Later apps add their demo data here."""
+        from comms import demo as comms_demo
+        from crm import demo as crm_demo
+
+        crm_demo.seed(people, self.stdout)
+        comms_demo.seed(people, self.stdout)

@@ -1,0 +1,84 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from audit.serialization import GENESIS
+
+
+class ImmutableError(Exception):
+    """The audit ledger is append-only."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableError("audit events cannot be updated")
+
+    def delete(self):
+        raise ImmutableError("audit events cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableError("audit events cannot be updated")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise ImmutableError("audit events are appended one at a time through audit.record")
+
+
+class AuditEvent(models.Model):
+    class ActorType(models.TextChoices):
+        USER = "user", _("User")
+        SYSTEM = "system", _("System")
+        CONTACT = "contact", _("Customer contact")
+
+    seq = models.BigIntegerField(_("sequence"), primary_key=True)
+    version = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(_("time"))
+    actor_type = models.CharField(_("actor type"), max_length=16, choices=ActorType.choices)
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
+    actor_label = models.CharField(_("actor"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=100)
+    target_type = models.CharField(_("target type"), max_length=100, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    target_label = models.CharField(_("target"), max_length=200, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    ip = models.CharField(_("IP address"), max_length=45, null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [
+            models.Index(fields=["action", "seq"], name="audit_action_seq_idx"),
+            models.Index(fields=["actor_type", "actor_id", "seq"], name="audit_actor_seq_idx"),
+            models.Index(fields=["target_type", "target_id", "seq"], name="audit_target_seq_idx"),
+            models.Index(fields=["created_at"], name="audit_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("audit events cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """One row: the last sequence number and hash. Locked for the length of each append."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_single")]
+
+    def __str__(self):
+        return f"head #{self.seq}"

@@ -1,0 +1,3 @@
+"""REST API routes of crm, mounted under /api/v1/."""
+
+urlpatterns: list = []
