@@ -1,4 +1,7 @@
+import zoneinfo
+
 from django.core.cache import cache
+from django.utils import timezone
 
 from accounts import services
 
@@ -19,3 +22,22 @@ class UserSessionMiddleware:
         if key and authenticated and cache.add(f"usersession:seen:{key}", 1, TOUCH_EVERY_S):
             services.user_session_touch(session_key=key)
         return response
+
+
+class UserTimezoneMiddleware:
+    """Show times in the signed-in person's own time zone (stored times stay UTC)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        name = getattr(user, "timezone", "") if user is not None else ""
+        if name:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+        else:
+            timezone.deactivate()
+        return self.get_response(request)

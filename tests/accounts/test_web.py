@@ -1,7 +1,11 @@
+import zoneinfo
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import UserSession
 from tests.factories import PASSWORD
@@ -136,3 +140,19 @@ def test_admin_refuses_a_reporting_loop_with_a_field_error(admin_user, rep, mana
     assert "reporting loop" in response.content.decode()
     manager.refresh_from_db()
     assert manager.manager_id is None
+
+
+@pytest.mark.django_db
+def test_pages_show_times_in_the_persons_time_zone(rep):
+    rep.timezone = "America/Sao_Paulo"
+    rep.save(update_fields=["timezone"])
+    client = sign_in(rep)
+    session = UserSession.objects.get(user=rep)
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    local = timezone.localtime(
+        session.created_at, timezone=__import__("zoneinfo").ZoneInfo(rep.timezone)
+    )
+    page = client.get(reverse("accounts:session-list")).content.decode()
+    assert date_format(local, "DATETIME_FORMAT") in page
