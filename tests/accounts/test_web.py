@@ -148,11 +148,6 @@ def test_pages_show_times_in_the_persons_time_zone(rep):
     rep.save(update_fields=["timezone"])
     client = sign_in(rep)
     session = UserSession.objects.get(user=rep)
-    from django.utils import timezone
-    from django.utils.formats import date_format
-
-    local = timezone.localtime(
-        session.created_at, timezone=__import__("zoneinfo").ZoneInfo(rep.timezone)
-    )
+    local = timezone.localtime(session.created_at, timezone=zoneinfo.ZoneInfo(rep.timezone))
     page = client.get(reverse("accounts:session-list")).content.decode()
     assert date_format(local, "DATETIME_FORMAT") in page
