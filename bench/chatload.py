@@ -1,0 +1,217 @@
+"""WebSocket load for chat servers: one-to-one pairs and a large room, with integrity counts.
+
+A target describes how to talk to one server: the URLs and headers of each socket, how to frame a
+send, how to recognise the sender's acknowledgement and a delivery to another member.
+"""
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import websockets
+
+
+@dataclass
+class Socket:
+    url: str
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    rate: float = 0.0
+    acked: set = field(default_factory=set)
+    deliveries: list = field(default_factory=list)  # one Counter of client ids per receiving socket
+    latencies_ms: list = field(default_factory=list)
+    sent: int = 0
+
+
+class Target:
+    """Subclasses: frame(client_id, body) -> str; ack_of(msg) -> client_id|None;
+    delivered(msg) -> (client_id, body)|None."""
+
+    name = "target"
+
+    def frame(self, client_id: str, body: str) -> str:
+        raise NotImplementedError
+
+    def ack_of(self, msg: dict) -> str | None:
+        raise NotImplementedError
+
+    def delivered(self, msg: dict) -> tuple[str, str] | None:
+        raise NotImplementedError
+
+
+async def _connect(sock: Socket):
+    return await websockets.connect(
+        sock.url,
+        additional_headers=sock.headers,
+        max_queue=None,
+        open_timeout=30,
+        ping_interval=None,
+    )
+
+
+async def _reader(ws, target: Target, acks: dict, counter: Counter, latencies: list | None):
+    try:
+        async for raw in ws:
+            msg = json.loads(raw)
+            cid = target.ack_of(msg)
+            if cid is not None:
+                waiter = acks.pop(cid, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(True)
+            got = target.delivered(msg)
+            if got is not None:
+                cid, body = got
+                counter[cid] += 1
+                if latencies is not None and body.startswith("t="):
+                    sent_at = float(body[2:].split(" ", 1)[0])
+                    latencies.append((time.time() - sent_at) * 1000)
+    except websockets.ConnectionClosed:
+        pass
+
+
+async def pairs(
+    target: Target, pair_sockets: list[tuple[Socket, Socket]], seconds: float
+) -> Result:
+    """Both members of each pair send as fast as their own acks come back; rate = acked sends/s."""
+    result = Result()
+    conns = []
+    for a, b in pair_sockets:
+        conns.append((await _connect(a), await _connect(b)))
+    await asyncio.sleep(0.5)  # let ready/presence frames settle
+    acks: dict = {}
+    readers, counters = [], []
+    for a, b in conns:
+        for ws in (a, b):
+            counter = Counter()
+            counters.append(counter)
+            readers.append(asyncio.create_task(_reader(ws, target, acks, counter, None)))
+    stop_at = time.monotonic() + seconds
+
+    async def sender(ws):
+        n = 0
+        while time.monotonic() < stop_at:
+            cid = str(uuid.uuid4())
+            waiter = asyncio.get_running_loop().create_future()
+            acks[cid] = waiter
+            await ws.send(target.frame(cid, f"pair message {n}"))
+            result.sent += 1
+            try:
+                await asyncio.wait_for(waiter, 10)
+            except TimeoutError:
+                acks.pop(cid, None)
+                continue
+            result.acked.add(cid)
+            n += 1
+
+    start = time.monotonic()
+    await asyncio.gather(*(sender(ws) for pair in conns for ws in pair))
+    elapsed = time.monotonic() - start
+    await asyncio.sleep(1.0)  # deliveries still in flight
+    for a, b in conns:
+        await a.close()
+        await b.close()
+    for task in readers:
+        task.cancel()
+    result.rate = len(result.acked) / elapsed
+    result.deliveries = counters
+    return result
+
+
+async def room(
+    target: Target,
+    sender_socket: Socket,
+    member_sockets: list[Socket],
+    seconds: float,
+    rate: float | None,
+    window: int = 16,
+) -> Result:
+    """One sender into a room of members. rate=None: as fast as `window` un-acked sends allow,
+    result.rate = frames delivered to members per second. rate=N: N messages/s, latencies kept."""
+    result = Result()
+    members = [await _connect(s) for s in member_sockets]
+    sender_ws = await _connect(sender_socket)
+    await asyncio.sleep(1.0)
+    acks: dict = {}
+    counters = [Counter() for _ in members]
+    latencies = result.latencies_ms
+    readers = [
+        asyncio.create_task(_reader(ws, target, acks, c, latencies if rate else None))
+        for ws, c in zip(members, counters, strict=True)
+    ]
+    sender_counter = Counter()
+    readers.append(asyncio.create_task(_reader(sender_ws, target, acks, sender_counter, None)))
+    semaphore = asyncio.Semaphore(window)
+    pending = []
+    start = time.monotonic()
+    stop_at = start + seconds
+
+    async def wait_ack(cid, waiter):
+        try:
+            await asyncio.wait_for(waiter, 15)
+            result.acked.add(cid)
+        except TimeoutError:
+            acks.pop(cid, None)
+        finally:
+            semaphore.release()
+
+    n = 0
+    while time.monotonic() < stop_at:
+        if rate:
+            due = start + n / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await semaphore.acquire()
+        cid = str(uuid.uuid4())
+        waiter = asyncio.get_running_loop().create_future()
+        acks[cid] = waiter
+        await sender_ws.send(target.frame(cid, f"t={time.time():.6f} room message {n}"))
+        result.sent += 1
+        pending.append(asyncio.create_task(wait_ack(cid, waiter)))
+        n += 1
+    await asyncio.gather(*pending)
+    # Wait until every member has seen every acked message (or 10 s pass).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if all(sum(c[cid] > 0 for cid in result.acked) == len(result.acked) for c in counters):
+            break
+        await asyncio.sleep(0.1)
+    elapsed_delivery = time.monotonic() - start
+    for ws in [*members, sender_ws]:
+        await ws.close()
+    for task in readers:
+        task.cancel()
+    delivered = sum(sum(c.values()) for c in counters)
+    result.rate = delivered / elapsed_delivery
+    result.deliveries = counters
+    return result
+
+
+def integrity(result: Result, expected_receivers_per_message: int) -> tuple[int, int]:
+    """(lost, duplicated) deliveries of acked messages, counted per receiving socket."""
+    lost = duplicated = 0
+    for cid in result.acked:
+        seen = [c[cid] for c in result.deliveries]
+        receivers = sum(1 for n in seen if n > 0)
+        lost += max(expected_receivers_per_message - receivers, 0)
+        duplicated += sum(n - 1 for n in seen if n > 1)
+    return lost, duplicated
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

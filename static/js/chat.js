@@ -1,0 +1,384 @@
+/* Keepline staff chat panel. Protocol: /work/notes/comms-protocol.md (docs/realtime.md in the repo).
+ * Nothing typed is lost: un-acked sends wait in localStorage and are resent after a reconnect,
+ * and the server answers a repeated client_id with the id it already stored. */
+(function () {
+  "use strict";
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function Chat(root) {
+    this.root = root;
+    var d = root.dataset;
+    this.id = d.conversationId;
+    this.wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + d.wsPath;
+    this.api = d.apiBase;  // /api/v1/conversations/<id>/
+    this.csrf = d.csrf;
+    this.me = parseInt(d.me, 10);
+    this.canSend = d.canSend === "true";
+    this.editWindow = parseInt(d.editWindow || "900", 10) * 1000;
+    this.t = JSON.parse(document.getElementById(d.i18n).textContent);
+    this.list = root.querySelector("[data-role=messages]");
+    this.typingLine = root.querySelector("[data-role=typing]");
+    this.statusLine = root.querySelector("[data-role=status]");
+    this.form = root.querySelector("[data-role=composer]");
+    this.input = root.querySelector("[data-role=input]");
+    this.noteToggle = root.querySelector("[data-role=note]");
+    this.fileInput = root.querySelector("[data-role=file]");
+    this.progress = root.querySelector("[data-role=progress]");
+    this.rows = {};          // message id -> row element
+    this.lastId = 0;         // newest message id seen
+    this.oldestId = null;    // oldest loaded, for scroll-back
+    this.outboxKey = "keepline.outbox." + this.id;
+    this.outbox = JSON.parse(localStorage.getItem(this.outboxKey) || "{}");
+    this.backoff = 500;
+    this.typingTimers = {};
+    this.lastTypingSent = 0;
+    this.bind();
+    this.loadInitial().then(this.connect.bind(this));
+  }
+
+  Chat.prototype.saveOutbox = function () {
+    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox));
+  };
+
+  Chat.prototype.fetchJson = function (url, options) {
+    options = options || {};
+    options.credentials = "same-origin";
+    options.headers = Object.assign({"Accept": "application/json", "X-CSRFToken": this.csrf}, options.headers || {});
+    return fetch(url, options).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        if (!r.ok) { var e = new Error(body.detail || r.statusText); e.status = r.status; throw e; }
+        return body;
+      });
+    });
+  };
+
+  Chat.prototype.loadInitial = function () {
+    var self = this;
+    return this.fetchJson(this.api + "messages/?before=").then(function (page) {
+      var items = (page.results || page).slice().reverse();
+      items.forEach(function (m) { self.render(m); });
+      self.oldestId = items.length ? items[0].id : null;
+      self.hasMore = !!page.has_more;
+      self.scrollToBottom();
+      Object.keys(self.outbox).forEach(function (cid) { self.renderPending(cid, self.outbox[cid]); });
+    }).catch(function () { self.setStatus(self.t.offline); });
+  };
+
+  Chat.prototype.loadOlder = function () {
+    var self = this;
+    if (!this.hasMore || this.loadingOlder || this.oldestId === null) return;
+    this.loadingOlder = true;
+    var before = this.list.scrollHeight;
+    this.fetchJson(this.api + "messages/?before=" + this.oldestId).then(function (page) {
+      var items = page.results || page;
+      items.forEach(function (m) { self.render(m, true); });
+      if (items.length) self.oldestId = items[items.length - 1].id;
+      self.hasMore = !!page.has_more;
+      self.list.scrollTop += self.list.scrollHeight - before;
+    }).finally(function () { self.loadingOlder = false; });
+  };
+
+  Chat.prototype.catchUp = function () {
+    var self = this;
+    return this.fetchJson(this.api + "messages/?after=" + this.lastId).then(function (page) {
+      (page.results || page).forEach(function (m) { self.render(m); });
+      self.scrollToBottom();
+    });
+  };
+
+  Chat.prototype.connect = function () {
+    var self = this;
+    var ws = new WebSocket(this.wsUrl);
+    this.ws = ws;
+    ws.onopen = function () {
+      self.backoff = 500;
+      self.setStatus("");
+      self.catchUp().finally(function () {
+        Object.keys(self.outbox).forEach(function (cid) { self.transmit(cid); });
+      });
+    };
+    ws.onmessage = function (ev) {
+      var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      self.handle(msg);
+    };
+    ws.onclose = function (ev) {
+      if (ev.code === 4403 || ev.code === 4404 || ev.code === 4401) {
+        self.setStatus(self.t.revoked);
+        self.form && self.form.querySelectorAll("textarea,button,input").forEach(function (n) { n.disabled = true; });
+        return;
+      }
+      self.setStatus(self.t.reconnecting);
+      setTimeout(self.connect.bind(self), self.backoff);
+      self.backoff = Math.min(self.backoff * 2, 10000);
+    };
+  };
+
+  Chat.prototype.setStatus = function (text) {
+    if (this.statusLine) { this.statusLine.textContent = text; this.statusLine.hidden = !text; }
+  };
+
+  Chat.prototype.handle = function (msg) {
+    switch (msg.type) {
+      case "ack":
+        delete this.outbox[msg.client_id]; this.saveOutbox();
+        var pending = this.list.querySelector('[data-client-id="' + msg.client_id + '"].pending');
+        if (pending && this.rows[msg.id]) pending.remove();
+        else if (pending) { pending.classList.remove("pending"); pending.dataset.id = msg.id; this.rows[msg.id] = pending; }
+        break;
+      case "message.created": case "message.updated": case "message.retracted":
+        this.render(msg.message); this.scrollToBottom(); break;
+      case "message.status": this.setTicks(msg.id, msg.status); break;
+      case "typing": this.showTyping(msg.actor); break;
+      case "read": this.markRead(msg); break;
+      case "presence": this.showPresence(msg.online || []); break;
+      case "ready": this.showPresence(msg.presence || []); break;
+      case "error":
+        this.setStatus(msg.detail || msg.error);
+        if (msg.client_id && msg.error !== "rate_limited") { delete this.outbox[msg.client_id]; this.saveOutbox(); this.failPending(msg.client_id, msg.detail); }
+        break;
+      case "closing": this.setStatus(this.t.revoked); break;
+    }
+  };
+
+  Chat.prototype.rowFor = function (m) {
+    var row = this.rows[m.id];
+    if (!row && m.client_id) {
+      row = this.list.querySelector('[data-client-id="' + m.client_id + '"].pending');
+      if (row) { row.classList.remove("pending"); }
+    }
+    return row;
+  };
+
+  Chat.prototype.render = function (m, prepend) {
+    var row = this.rowFor(m);
+    var fresh = !row;
+    if (fresh) { row = el("li", "msg"); }
+    row.dataset.id = m.id; row.dataset.clientId = m.client_id || "";
+    row.className = "msg " + m.direction + (m.author && m.author.type === "user" && m.author.id === this.me ? " mine" : "") + (m.retracted ? " retracted" : "");
+    row.innerHTML = "";
+    var meta = el("div", "meta");
+    meta.appendChild(el("span", "who", m.author ? m.author.name : ""));
+    if (m.direction === "note") meta.appendChild(el("span", "badge note", this.t.note));
+    var time = el("time", "when", new Date(m.created_at).toLocaleString());
+    time.dateTime = m.created_at; meta.appendChild(time);
+    if (m.edited_at && !m.retracted) meta.appendChild(el("span", "edited", this.t.edited));
+    row.appendChild(meta);
+    var body = el("div", "body");
+    if (m.retracted) {
+      body.appendChild(el("em", "muted", this.t.retracted));
+      if (m.original_body) { var orig = el("div", "original", m.original_body); body.appendChild(orig); }
+    } else {
+      body.innerHTML = m.body_html;  // escaped and sanitised by the server (nh3), never raw user text
+    }
+    row.appendChild(body);
+    (m.attachments || []).forEach(function (a) {
+      var link = el("a", "attachment", a.name + " (" + Math.ceil(a.size / 1024) + " KB)");
+      link.href = a.url; body.appendChild(link);
+    });
+    var foot = el("div", "foot");
+    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); ticks.title = m.status; foot.appendChild(ticks); }
+    if (this.canSend && !m.retracted && m.author && m.author.type === "user" && m.author.id === this.me && m.direction !== "inbound") {
+      if (Date.now() - new Date(m.created_at).getTime() < this.editWindow) {
+        var edit = el("button", "link", this.t.edit); edit.type = "button"; edit.dataset.action = "edit"; foot.appendChild(edit);
+      }
+      var retract = el("button", "link danger", this.t.retract); retract.type = "button"; retract.dataset.action = "retract"; foot.appendChild(retract);
+    }
+    row.appendChild(foot);
+    if (fresh) {
+      if (prepend) this.list.insertBefore(row, this.list.firstChild);
+      else this.insertOrdered(row, m.id);
+    }
+    this.rows[m.id] = row;
+    if (m.id > this.lastId) this.lastId = m.id;
+    if (this.oldestId === null || m.id < this.oldestId) this.oldestId = m.id;
+    if (!prepend && m.author && !(m.author.type === "user" && m.author.id === this.me) && document.visibilityState === "visible") this.sendRead(m.id);
+  };
+
+  Chat.prototype.insertOrdered = function (row, id) {
+    var next = null;
+    var items = this.list.querySelectorAll("li.msg:not(.pending)");
+    for (var i = items.length - 1; i >= 0; i--) {
+      if (parseInt(items[i].dataset.id, 10) > id) next = items[i]; else break;
+    }
+    var firstPending = this.list.querySelector("li.pending");
+    this.list.insertBefore(row, next || firstPending);
+  };
+
+  Chat.prototype.tickText = function (status) {
+    return {queued: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠"}[status] || "";
+  };
+
+  Chat.prototype.setTicks = function (id, status) {
+    var row = this.rows[id]; if (!row) return;
+    var ticks = row.querySelector(".ticks"); if (!ticks) return;
+    ticks.dataset.status = status; ticks.textContent = this.tickText(status); ticks.title = status;
+  };
+
+  Chat.prototype.renderPending = function (cid, item) {
+    var row = el("li", "msg outbound mine pending" + (item.note ? " note" : ""));
+    row.dataset.clientId = cid;
+    row.appendChild(el("div", "body", item.body));
+    var foot = el("div", "foot"); foot.appendChild(el("span", "ticks", "🕓")); row.appendChild(foot);
+    this.list.appendChild(row);
+    this.scrollToBottom();
+  };
+
+  Chat.prototype.failPending = function (cid, detail) {
+    var row = this.list.querySelector('[data-client-id="' + cid + '"].pending');
+    if (row) { row.classList.add("failed"); row.querySelector(".ticks").textContent = "⚠ " + (detail || ""); }
+  };
+
+  Chat.prototype.transmit = function (cid) {
+    var item = this.outbox[cid];
+    if (!item || !this.ws || this.ws.readyState !== 1) return;
+    this.ws.send(JSON.stringify({action: "send", client_id: cid, body: item.body, note: !!item.note}));
+  };
+
+  Chat.prototype.send = function () {
+    var body = this.input.value.replace(/\s+$/, "");
+    if (!body.trim()) return;
+    var cid = uuid4();
+    this.outbox[cid] = {body: body, note: !!(this.noteToggle && this.noteToggle.checked)};
+    this.saveOutbox();
+    this.renderPending(cid, this.outbox[cid]);
+    this.input.value = "";
+    this.transmit(cid);
+  };
+
+  Chat.prototype.sendRead = function (id) {
+    if (this.ws && this.ws.readyState === 1 && id > (this.readSent || 0)) {
+      this.readSent = id;
+      this.ws.send(JSON.stringify({action: "read", message_id: id}));
+    }
+  };
+
+  Chat.prototype.showTyping = function (actor) {
+    var self = this;
+    if (!this.typingLine || (actor.type === "user" && actor.id === this.me)) return;
+    var key = actor.type + actor.id;
+    this.typingTimers[key] = {name: actor.name, until: Date.now() + 4000};
+    var names = function () {
+      var now = Date.now();
+      return Object.keys(self.typingTimers).filter(function (k) { return self.typingTimers[k].until > now; }).map(function (k) { return self.typingTimers[k].name; });
+    };
+    this.typingLine.textContent = names().length ? names().join(", ") + " " + this.t.typing : "";
+    setTimeout(function () { var n = names(); self.typingLine.textContent = n.length ? n.join(", ") + " " + self.t.typing : ""; }, 4100);
+  };
+
+  Chat.prototype.markRead = function (msg) {
+    if (msg.actor && msg.actor.type === "contact") {
+      var self = this;
+      Object.keys(this.rows).forEach(function (id) { if (parseInt(id, 10) <= msg.message_id) self.setTicks(id, "read"); });
+    }
+  };
+
+  Chat.prototype.showPresence = function (online) {
+    var node = this.root.querySelector("[data-role=presence]");
+    if (!node) return;
+    var me = this.me;
+    node.textContent = online.filter(function (a) { return !(a.type === "user" && a.id === me); }).map(function (a) { return a.name; }).join(", ");
+  };
+
+  Chat.prototype.edit = function (row) {
+    var self = this;
+    if (row.querySelector("textarea.edit")) return;
+    var body = row.querySelector(".body");
+    var current = body.textContent;
+    var box = el("textarea", "edit"); box.value = current; box.rows = 3;
+    box.setAttribute("aria-label", this.t.edit);
+    var save = el("button", "primary small", this.t.save); save.type = "button";
+    var cancel = el("button", "small", this.t.cancel); cancel.type = "button";
+    var wrap = el("div", "edit-box"); wrap.appendChild(box); wrap.appendChild(save); wrap.appendChild(cancel);
+    body.hidden = true; row.insertBefore(wrap, body.nextSibling); box.focus();
+    var close = function () { wrap.remove(); body.hidden = false; };
+    var submit = function () {
+      var next = box.value.replace(/\s+$/, "");
+      if (next.trim() && next !== current) {
+        self.ws.send(JSON.stringify({action: "edit", message_id: parseInt(row.dataset.id, 10), body: next}));
+      }
+      close();
+    };
+    save.addEventListener("click", submit);
+    cancel.addEventListener("click", close);
+    box.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); }
+      if (e.key === "Escape") close();
+    });
+  };
+
+  Chat.prototype.retract = function (row) {
+    if (!window.confirm(this.t.retractConfirm)) return;
+    this.ws.send(JSON.stringify({action: "retract", message_id: parseInt(row.dataset.id, 10)}));
+  };
+
+  Chat.prototype.upload = function (file) {
+    var self = this;
+    var data = new FormData();
+    data.append("file", file);
+    data.append("client_id", uuid4());
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", this.api + "attachments/");
+    xhr.setRequestHeader("X-CSRFToken", this.csrf);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (this.progress) { this.progress.hidden = false; this.progress.value = 0; }
+    xhr.upload.onprogress = function (e) { if (e.lengthComputable && self.progress) self.progress.value = e.loaded / e.total; };
+    xhr.onload = function () {
+      if (self.progress) self.progress.hidden = true;
+      if (xhr.status >= 400) {
+        var detail = ""; try { detail = JSON.parse(xhr.responseText).detail; } catch (e) { detail = xhr.statusText; }
+        self.setStatus(detail);
+      }
+    };
+    xhr.onerror = function () { if (self.progress) self.progress.hidden = true; self.setStatus(self.t.offline); };
+    xhr.send(data);
+  };
+
+  Chat.prototype.scrollToBottom = function () { this.list.scrollTop = this.list.scrollHeight; };
+
+  Chat.prototype.bind = function () {
+    var self = this;
+    if (this.input) {
+      this.input.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); self.send(); }
+      });
+      this.input.addEventListener("input", function () {
+        var now = Date.now();
+        if (now - self.lastTypingSent > 2500 && self.ws && self.ws.readyState === 1) {
+          self.lastTypingSent = now; self.ws.send(JSON.stringify({action: "typing"}));
+        }
+      });
+    }
+    if (this.form) this.form.addEventListener("submit", function (e) { e.preventDefault(); self.send(); });
+    if (this.fileInput) this.fileInput.addEventListener("change", function () {
+      Array.prototype.forEach.call(self.fileInput.files, function (f) { self.upload(f); });
+      self.fileInput.value = "";
+    });
+    this.list.addEventListener("scroll", function () { if (self.list.scrollTop < 40) self.loadOlder(); });
+    this.list.addEventListener("click", function (e) {
+      var button = e.target.closest("button[data-action]"); if (!button) return;
+      var row = button.closest("li.msg");
+      if (button.dataset.action === "edit") self.edit(row);
+      if (button.dataset.action === "retract") self.retract(row);
+    });
+    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") self.sendRead(self.lastId); });
+  };
+
+  window.KeeplineChat = Chat;
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-chat]").forEach(function (node) { node.keeplineChat = new Chat(node); });
+  });
+})();
