@@ -242,7 +242,8 @@ def _diagnose(ledger: _Ledger, row, expected_seq: int, last_hash: str) -> Damage
             f"the event at seq {seq - 1} was replaced and its hash recomputed",
         )
     original = _original_seq(ledger, row)
-    if original == seq + 1:
+    if original == seq + 1 and ledger.seq_of_hash(prev) is None:
+        # The event it was chained to is gone (a swap would have kept it somewhere).
         return Damage(
             seq,
             MISSING,
