@@ -58,6 +58,29 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def save_model(self, request, obj, form, change):
+        # Saved in save_related with its groups, by one audited service call.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        services.user_save(
+            actor=request.user,
+            user=form.instance,
+            groups=data["groups"] if "groups" in data else None,
+            user_permissions=data["user_permissions"] if "user_permissions" in data else None,
+            request=request,
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        services.user_delete(actor=request.user, user=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            services.user_delete(actor=request.user, user=user, request=request)
+
     @admin.display(description=_("name"))
     def full_name(self, obj):
         return obj.get_full_name()
@@ -118,7 +141,9 @@ class TeamAdmin(admin.ModelAdmin):
         return obj.n_members
 
     def save_model(self, request, obj, form, change):
-        services.team_save(team=obj, parent=form.cleaned_data.get("parent"))
+        services.team_save(
+            team=obj, parent=form.cleaned_data.get("parent"), actor=request.user, request=request
+        )
 
 
 @admin.register(UserSession)

@@ -38,7 +38,8 @@ def triggers_off():
             sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         yield
         for table in ddl.IMMUTABLE_TABLES:
-            sql(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER USER")
+            for trigger in (f"{table}_append_only", f"{table}_no_truncate"):
+                sql(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}")
     else:
         ddl.remove_immutability(connection)
         yield
