@@ -67,8 +67,8 @@ class UserAdmin(DjangoUserAdmin):
         services.user_save(
             actor=request.user,
             user=form.instance,
-            groups=data["groups"] if "groups" in data else None,
-            user_permissions=data["user_permissions"] if "user_permissions" in data else None,
+            groups=data.get("groups"),
+            user_permissions=data.get("user_permissions"),
             request=request,
         )
         for formset in formsets:

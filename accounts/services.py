@@ -77,14 +77,18 @@ def user_save(
         user.user_permissions.set(user_permissions)
     after = _user_state(user, groups=groups, user_permissions=user_permissions)
     if created:
-        audit.record(actor=actor, action="accounts.user.created", target=user, data=after, request=request)
+        audit.record(
+            actor=actor, action="accounts.user.created", target=user, data=after, request=request
+        )
         return user
     fields = audit.changes(
         _pick(before, (*USER_FIELDS, "user_permissions")),
         _pick(after, (*USER_FIELDS, "user_permissions")),
     )
     if fields:
-        audit.record(actor=actor, action="accounts.user.changed", target=user, data=fields, request=request)
+        audit.record(
+            actor=actor, action="accounts.user.changed", target=user, data=fields, request=request
+        )
     for key, action in (
         ("groups", "accounts.user.groups_changed"),
         ("manager", "accounts.user.manager_changed"),
@@ -117,9 +121,7 @@ def user_delete(*, actor: User, user: User, request=None) -> None:
 
 
 @transaction.atomic
-def user_set_manager(
-    *, actor: User | None, user: User, manager: User | None, request=None
-) -> User:
+def user_set_manager(*, actor: User | None, user: User, manager: User | None, request=None) -> User:
     """Change user's manager; a reporting loop is a ValidationError and nothing is written.
 
     Side effect: audit event accounts.user.manager_changed when the manager differs.
@@ -163,9 +165,13 @@ def team_save(*, team: Team, parent: Team | None, actor: User | None = None, req
             child.save(update_fields=["path"])
     after = audit.snapshot(team, TEAM_FIELDS)
     if created:
-        audit.record(actor=actor, action="accounts.team.created", target=team, data=after, request=request)
+        audit.record(
+            actor=actor, action="accounts.team.created", target=team, data=after, request=request
+        )
     elif diff := audit.changes(before, after):
-        audit.record(actor=actor, action="accounts.team.changed", target=team, data=diff, request=request)
+        audit.record(
+            actor=actor, action="accounts.team.changed", target=team, data=diff, request=request
+        )
     return team
 
 

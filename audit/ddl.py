@@ -59,7 +59,7 @@ BEGIN
     UPDATE {HEAD_TABLE} SET seq = o_seq, hash = o_hash WHERE id = 1;
 END
 $fn$;
-"""
+"""  # noqa: S608 - constant table names
 
 PG_DROP_APPEND_FUNCTION = (
     "DROP FUNCTION IF EXISTS keepline_audit_append(smallint, varchar, bigint, varchar, varchar,"

@@ -28,7 +28,9 @@ DEV_KEY_NAME = "audit-signing-key.pem"
 
 def statement(*, seq: int, head_hash: str, time: str, version: int = 1) -> bytes:
     """The exact bytes a checkpoint signature covers."""
-    return f"keepline-audit-checkpoint/v{version}\nseq={seq}\nhead={head_hash}\ntime={time}\n".encode()
+    return (
+        f"keepline-audit-checkpoint/v{version}\nseq={seq}\nhead={head_hash}\ntime={time}\n".encode()
+    )
 
 
 def _load_pem(data: bytes) -> Ed25519PrivateKey:
@@ -93,7 +95,11 @@ def _private_key(raw: str, path: str, debug: bool, var_dir: str) -> Ed25519Priva
 
 def public_key_hex(key: Ed25519PrivateKey | None = None) -> str:
     key = key or private_key()
-    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        .hex()
+    )
 
 
 def trusted_public_key() -> str | None:

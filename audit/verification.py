@@ -138,7 +138,7 @@ class _Ledger:
         vendor = self.connection.vendor
         if vendor not in _TIME:
             raise NotImplementedError(f"verify_audit does not support {vendor}")
-        self.select = f"SELECT {_COLUMNS.format(time=_TIME[vendor])} FROM {ddl.EVENT_TABLE}"
+        self.select = f"SELECT {_COLUMNS.format(time=_TIME[vendor])} FROM {ddl.EVENT_TABLE}"  # noqa: S608 - constant table names, bound values
 
     def rows_from(self, seq: int, limit: int) -> list[tuple]:
         with self.connection.cursor() as cursor:
@@ -153,7 +153,7 @@ class _Ledger:
         if seq == 0:
             return GENESIS
         with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT hash FROM {ddl.EVENT_TABLE} WHERE seq = %s", [seq])
+            cursor.execute(f"SELECT hash FROM {ddl.EVENT_TABLE} WHERE seq = %s", [seq])  # noqa: S608 - constant table names, bound values
             found = cursor.fetchone()
         return found[0] if found else None
 
@@ -161,24 +161,24 @@ class _Ledger:
         if value == GENESIS:
             return 0
         with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT seq FROM {ddl.EVENT_TABLE} WHERE hash = %s", [value])
+            cursor.execute(f"SELECT seq FROM {ddl.EVENT_TABLE} WHERE hash = %s", [value])  # noqa: S608 - constant table names, bound values
             found = cursor.fetchone()
         return found[0] if found else None
 
     def max_seq(self) -> int:
         with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT MAX(seq) FROM {ddl.EVENT_TABLE}")
+            cursor.execute(f"SELECT MAX(seq) FROM {ddl.EVENT_TABLE}")  # noqa: S608 - constant table names, bound values
             return cursor.fetchone()[0] or 0
 
     def head(self):
         with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT seq, hash FROM {ddl.HEAD_TABLE} WHERE id = 1")
+            cursor.execute(f"SELECT seq, hash FROM {ddl.HEAD_TABLE} WHERE id = 1")  # noqa: S608 - constant table names, bound values
             return cursor.fetchone()
 
     def checkpoints_from(self, seq: int) -> list[tuple]:
         with self.connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT seq, head_hash, {_TIME[self.connection.vendor]}, version, public_key,"
+                f"SELECT seq, head_hash, {_TIME[self.connection.vendor]}, version, public_key,"  # noqa: S608 - constant table names, bound values
                 f" signature FROM {ddl.CHECKPOINT_TABLE} WHERE seq >= %s ORDER BY seq, id",
                 [seq],
             )
@@ -205,20 +205,26 @@ def _original_seq(ledger: _Ledger, row) -> int | None:
 def _diagnose(ledger: _Ledger, row, expected_seq: int, last_hash: str) -> Damage:
     seq, prev, stored = row[0], row[14], row[15]
     if seq > expected_seq:
-        span = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}-{seq - 1}"
+        span = (
+            f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}-{seq - 1}"
+        )
         return Damage(expected_seq, MISSING, f"{span} absent: the event was deleted")
     if seq < expected_seq:  # cannot happen with seq as primary key; kept for other backends
         return Damage(seq, REORDERED, "sequence numbers go backwards")
     self_ok = _hash_as(row, seq) == stored
     link_ok = prev == last_hash
-    if not link_ok and seq >= 2 and prev == ledger.hash_at(seq - 2):
-        if _hash_as(row, seq - 1) == stored:
-            return Damage(
-                seq - 1,
-                INSERTED,
-                f"the row at seq {seq - 1} is not part of the chain: the event recorded as "
-                f"seq {seq - 1} now sits at seq {seq} and links past it",
-            )
+    if (
+        not link_ok
+        and seq >= 2
+        and prev == ledger.hash_at(seq - 2)
+        and _hash_as(row, seq - 1) == stored
+    ):
+        return Damage(
+            seq - 1,
+            INSERTED,
+            f"the row at seq {seq - 1} is not part of the chain: the event recorded as "
+            f"seq {seq - 1} now sits at seq {seq} and links past it",
+        )
     if not self_ok and link_ok:
         following = ledger.row_after(seq)
         if (
@@ -251,9 +257,7 @@ def _diagnose(ledger: _Ledger, row, expected_seq: int, last_hash: str) -> Damage
             f"(seq {seq} holds the event recorded as seq {seq + 1})",
         )
     if original is not None and original != seq:
-        return Damage(
-            seq, REORDERED, f"seq {seq} holds the event first recorded as seq {original}"
-        )
+        return Damage(seq, REORDERED, f"seq {seq} holds the event first recorded as seq {original}")
     return Damage(seq, ALTERED, "the stored event and its link to the previous event changed")
 
 

@@ -51,7 +51,11 @@ def test_both_databases_hash_the_bytes_the_v1_definition_names(rep):
     assert chain_hash(stored.prev_hash, reference_canonical(stored)) == stored.hash == event.hash
     assert stored.data["controls"] == TRICKY["controls"]
     assert stored.data["nested"]["a"] == -12345678901234567890
-    assert (stored.ip, stored.user_agent, stored.request_id) == ("2001:db8::1", 'Agent "q" é', "req-1")
+    assert (stored.ip, stored.user_agent, stored.request_id) == (
+        "2001:db8::1",
+        'Agent "q" é',
+        "req-1",
+    )
     assert stored.created_at == event.created_at and stored.created_at.tzinfo is not None
     assert verify()[0] == 0
 

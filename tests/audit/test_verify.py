@@ -36,7 +36,10 @@ def ten_events(db):
 
 def test_intact_ledger_verifies(ten_events):
     assert verify() == (0, f"verified 10 events up to seq 10, head {ten_events[-1].hash}")
-    assert verify("--from", "4") == (0, f"verified 7 events up to seq 10, head {ten_events[-1].hash}")
+    assert verify("--from", "4") == (
+        0,
+        f"verified 7 events up to seq 10, head {ten_events[-1].hash}",
+    )
 
 
 @pytest.mark.django_db
@@ -177,7 +180,9 @@ def test_checkpoint_with_a_bad_signature_is_named(ten_events, audit_signing_key,
     assert code == 1 and "seq 10: bad checkpoint signature" in message
 
 
-def test_checkpoint_signed_by_another_key_is_a_bad_signature(ten_events, audit_signing_key, settings):
+def test_checkpoint_signed_by_another_key_is_a_bad_signature(
+    ten_events, audit_signing_key, settings
+):
     from audit import services
 
     services.checkpoint_create()

@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--force", action="store_true", help="sign a new checkpoint even if the head is unchanged"
+            "--force",
+            action="store_true",
+            help="sign a new checkpoint even if the head is unchanged",
         )
 
     def handle(self, *args, force=False, **options):
