@@ -129,12 +129,10 @@ def _append_postgresql(event: AuditEvent, parts: tuple[str, str, str], data_text
     event._state.db = using
 
 
-def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
-    """Append one event inside the caller's transaction; it commits or rolls back with it.
+def prepare(*, actor, action: str, target=None, data: dict | None = None, request=None):
+    """Validate and serialise an event, without touching the database.
 
-    Everything but numbering and hashing happens before the chain head is locked; the lock is
-    held until the caller's transaction ends, so record as the last write of a service.
-    Side effects: none beyond the event row and the chain head.
+    Returns (unsaved AuditEvent without seq/time/hashes, canonical parts, canonical data text).
     """
     if action.count(".") < 2:
         raise ValueError("audit actions are named <app>.<entity>.<past_verb>")
@@ -172,8 +170,23 @@ def record(*, actor, action: str, target=None, data: dict | None = None, request
         user_agent=user_agent,
         request_id=request_id,
     )
+    return event, parts, data_text
+
+
+def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
+    """Append one event inside the caller's transaction; it commits or rolls back with it.
+
+    Everything but numbering and hashing happens before the chain head is locked; the lock is
+    held until the caller's transaction ends, so record as the last write of a service.
+    Side effects: none beyond the event row and the chain head.
+    """
+    event, parts, data_text = prepare(
+        actor=actor, action=action, target=target, data=data, request=request
+    )
     using = router.db_for_write(AuditEvent)
-    with transaction.atomic(using=using):
+    # No savepoint: it would cost a round trip while the head is locked; an error here dooms
+    # the caller's transaction anyway.
+    with transaction.atomic(using=using, savepoint=False):
         if connections[using].vendor == "postgresql":
             _append_postgresql(event, parts, data_text, using)
         else:
