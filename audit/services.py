@@ -184,10 +184,16 @@ def record(*, actor, action: str, target=None, data: dict | None = None, request
         actor=actor, action=action, target=target, data=data, request=request
     )
     using = router.db_for_write(AuditEvent)
+    connection = connections[using]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Outside a transaction the one statement is its own transaction: PostgreSQL commits in
+        # the same round trip, so the head is locked only while the server appends and flushes.
+        _append_postgresql(event, parts, data_text, using)
+        return event
     # No savepoint: it would cost a round trip while the head is locked; an error here dooms
     # the caller's transaction anyway.
     with transaction.atomic(using=using, savepoint=False):
-        if connections[using].vendor == "postgresql":
+        if connection.vendor == "postgresql":
             _append_postgresql(event, parts, data_text, using)
         else:
             _append_python(event, parts, using)

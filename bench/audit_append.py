@@ -1,8 +1,11 @@
 """Audit ledger on PostgreSQL: chained appends beside plain inserts of the same rows, and verify.
 
 append_{1,4,8}_writer(s): events/s through audit.record, each writer a process with its own
-connection and one transaction per event; baseline = the same rows (same preparation, same
-columns and indexes) INSERTed one per transaction into an unchained copy of the table.
+connection and one transaction per event (autocommit: the append is the transaction); baseline =
+the same rows (same preparation, same columns and indexes) INSERTed one per transaction into an
+unchained copy of the table. append_4_writers_in_atomic: the same with each event wrapped in
+transaction.atomic(), as inside a service, where the chain head stays locked through the client's
+COMMIT round trip.
 verify_events_per_s: audit.verification.verify over n generated events; baseline = reading the
 same rows in the same keyset batches without hashing.
 
@@ -11,6 +14,7 @@ keepline_bench, which it creates and migrates. It empties the audit tables of th
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import multiprocessing as mp
@@ -124,7 +128,7 @@ def plain_insert(cursor, worker: int, i: int, seq: int) -> None:
     )
 
 
-def writer(kind: str, worker: int, seconds: float, go, counts) -> None:
+def writer(kind: str, worker: int, seconds: float, go, counts, atomic: bool) -> None:
     from django.db import connection, transaction
 
     import audit
@@ -137,19 +141,22 @@ def writer(kind: str, worker: int, seconds: float, go, counts) -> None:
     done = 0
     go.wait()
     deadline = time.monotonic() + seconds
+    # Each event is its own transaction: in autocommit, the one statement (or, with atomic, a
+    # BEGIN/statement/COMMIT block as inside a service).
+    block = transaction.atomic if atomic else contextlib.nullcontext
     while time.monotonic() < deadline:
         if kind == "chained":
-            with transaction.atomic():
+            with block():
                 audit.record(**event_args(worker, done))
         else:
-            with transaction.atomic(), connection.cursor() as cursor:
+            with block(), connection.cursor() as cursor:
                 plain_insert(cursor, worker, done, worker * 10_000_000 + done + 1)
         done += 1
     connection.close()
     counts[worker] = done
 
 
-def run_writers(kind: str, writers: int, seconds: float) -> float:
+def run_writers(kind: str, writers: int, seconds: float, atomic: bool = False) -> float:
     from django.db import connections
 
     connections.close_all()
@@ -157,7 +164,8 @@ def run_writers(kind: str, writers: int, seconds: float) -> float:
     go = ctx.Event()
     counts = ctx.Array("l", writers)
     procs = [
-        ctx.Process(target=writer, args=(kind, w, seconds, go, counts)) for w in range(writers)
+        ctx.Process(target=writer, args=(kind, w, seconds, go, counts, atomic))
+        for w in range(writers)
     ]
     for p in procs:
         p.start()
@@ -298,6 +306,11 @@ def main():
         metric = "append_1_writer" if writers == 1 else f"append_{writers}_writers"
         emit(BENCH, metric, chained, "events/s", n, baseline=plain)
         reset_tables()
+    # Inside a service's transaction the head stays locked through the client's COMMIT.
+    plain = run_writers("plain", 4, seconds, atomic=True)
+    chained = run_writers("chained", 4, seconds, atomic=True)
+    emit(BENCH, "append_4_writers_in_atomic", chained, "events/s", check_chain(), baseline=plain)
+    reset_tables()
 
     generated, last_hash = 0, "0" * 64
     for size in verify_sizes:
