@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -96,6 +98,29 @@ class UserAdmin(DjangoUserAdmin):
                 "The person's role: Admin, Manager, Sales rep, Compliance officer."
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Roles are groups: changing one's permissions is recorded in the audit ledger."""
+
+    def save_model(self, request, obj, form, change):
+        # Saved in save_related with its permissions, by one audited service call.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        services.group_save(
+            actor=request.user,
+            group=form.instance,
+            group_permissions=form.cleaned_data.get("permissions"),
+            request=request,
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 class TeamMemberInline(admin.TabularInline):

@@ -105,6 +105,41 @@ def user_save(
     return user
 
 
+def _group_state(group, perms=None) -> dict:
+    if perms is None:
+        perms = group.permissions.select_related("content_type") if group.pk else []
+    return {
+        "name": group.name,
+        "permissions": sorted(f"{p.content_type.app_label}.{p.codename}" for p in perms),
+    }
+
+
+@transaction.atomic
+def group_save(*, actor: User | None, group, group_permissions=None, request=None):
+    """Create or change a group (a role) and its permissions (the Django admin path).
+
+    Side effect: audit event accounts.group.created, or accounts.group.changed with the name and
+    permissions before and after.
+    """
+    if actor is not None and not permissions.is_admin(actor):
+        raise PermissionDenied(_("Only an admin changes roles."))
+    created = group._state.adding
+    before = None if created else _group_state(type(group).objects.get(pk=group.pk))
+    group.save()
+    if group_permissions is not None:
+        group.permissions.set(group_permissions)
+    after = _group_state(group, group_permissions)
+    if created:
+        audit.record(
+            actor=actor, action="accounts.group.created", target=group, data=after, request=request
+        )
+    elif diff := audit.changes(before, after):
+        audit.record(
+            actor=actor, action="accounts.group.changed", target=group, data=diff, request=request
+        )
+    return group
+
+
 @transaction.atomic
 def user_delete(*, actor: User, user: User, request=None) -> None:
     """Delete a person (Django admin). Side effect: audit event accounts.user.deleted."""

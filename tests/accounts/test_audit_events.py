@@ -175,3 +175,23 @@ def test_team_changes_in_admin_are_recorded(admin_user, team):
     (changed,) = events("accounts.team.changed")
     assert changed.data == {"name": {"before": "Field sales", "after": "Renamed"}}
     assert changed.actor_id == admin_user.pk
+
+
+@pytest.mark.django_db
+def test_role_permission_changes_in_admin_are_recorded(admin_user):
+    from django.contrib.auth.models import Permission
+
+    client = Client()
+    client.force_login(admin_user)
+    role = Group.objects.get(name=roles.REP)
+    before = sorted(role.permissions.values_list("pk", flat=True))
+    extra = Permission.objects.get(codename="view_usersession")
+    response = client.post(
+        reverse("admin:auth_group_change", args=[role.pk]),
+        {"name": roles.REP, "permissions": [*before, extra.pk], "_save": "Save"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    (changed,) = events("accounts.group.changed")
+    assert changed.actor_id == admin_user.pk and changed.target_label == roles.REP
+    added = set(changed.data["permissions"]["after"]) - set(changed.data["permissions"]["before"])
+    assert added == {"accounts.view_usersession"}
