@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +60,29 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def save_model(self, request, obj, form, change):
+        # Saved in save_related with its groups, by one audited service call.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        services.user_save(
+            actor=request.user,
+            user=form.instance,
+            groups=data.get("groups"),
+            user_permissions=data.get("user_permissions"),
+            request=request,
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        services.user_delete(actor=request.user, user=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            services.user_delete(actor=request.user, user=user, request=request)
+
     @admin.display(description=_("name"))
     def full_name(self, obj):
         return obj.get_full_name()
@@ -73,6 +98,29 @@ class UserAdmin(DjangoUserAdmin):
                 "The person's role: Admin, Manager, Sales rep, Compliance officer."
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Roles are groups: changing one's permissions is recorded in the audit ledger."""
+
+    def save_model(self, request, obj, form, change):
+        # Saved in save_related with its permissions, by one audited service call.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        services.group_save(
+            actor=request.user,
+            group=form.instance,
+            group_permissions=form.cleaned_data.get("permissions"),
+            request=request,
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -118,7 +166,9 @@ class TeamAdmin(admin.ModelAdmin):
         return obj.n_members
 
     def save_model(self, request, obj, form, change):
-        services.team_save(team=obj, parent=form.cleaned_data.get("parent"))
+        services.team_save(
+            team=obj, parent=form.cleaned_data.get("parent"), actor=request.user, request=request
+        )
 
 
 @admin.register(UserSession)

@@ -1,4 +1,5 @@
-"""Framework hooks only: sign-in and sign-out become UserSession rows through the services."""
+"""Framework hooks only: sign-in, sign-out and failed sign-in go through the services, which
+keep UserSession rows and write the audit ledger."""
 
 from django.contrib.auth import signals
 
@@ -19,6 +20,7 @@ def on_login(sender, request, user, **kwargs):
         session_key=request.session.session_key,
         ip=_client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        request=request,
     )
 
 
@@ -27,9 +29,17 @@ def on_logout(sender, request, user, **kwargs):
 
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
-        services.user_session_mark_ended(session_key=key)
+        services.user_session_mark_ended(session_key=key, user=user, request=request)
+
+
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    from accounts import services
+
+    # credentials is already cleansed by Django; only the username is kept.
+    services.user_sign_in_failed(username=str(credentials.get("username") or ""), request=request)
 
 
 def connect():
     signals.user_logged_in.connect(on_login, dispatch_uid="accounts.on_login")
     signals.user_logged_out.connect(on_logout, dispatch_uid="accounts.on_logout")
+    signals.user_login_failed.connect(on_login_failed, dispatch_uid="accounts.on_login_failed")

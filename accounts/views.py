@@ -37,7 +37,7 @@ def session_list(request):
 @require_POST
 def session_end(request, session_id: int):
     user_session = selectors.user_session_get_for(request.user, session_id)
-    services.user_session_end(actor=request.user, user_session=user_session)
+    services.user_session_end(actor=request.user, user_session=user_session, request=request)
     if user_session.session_key == request.session.session_key:
         return redirect("accounts:login")
     messages.success(request, _("That session has been signed out."))

@@ -1,5 +1,8 @@
 """The audit ledger. `audit.record(...)` is the only way to write to it."""
 
+SYSTEM = "system"
+ANONYMOUS = "anonymous"
+
 
 def record(**kwargs):
     from audit.services import record as _record

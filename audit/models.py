@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from audit.fields import CanonicalJSONField
 from audit.serialization import GENESIS
 
 
@@ -27,6 +28,7 @@ class AuditEvent(models.Model):
         USER = "user", _("User")
         SYSTEM = "system", _("System")
         CONTACT = "contact", _("Customer contact")
+        ANONYMOUS = "anonymous", _("Anonymous")
 
     seq = models.BigIntegerField(_("sequence"), primary_key=True)
     version = models.PositiveSmallIntegerField(default=1)
@@ -38,7 +40,7 @@ class AuditEvent(models.Model):
     target_type = models.CharField(_("target type"), max_length=100, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
     target_label = models.CharField(_("target"), max_length=200, blank=True)
-    data = models.JSONField(_("data"), default=dict, blank=True)
+    data = CanonicalJSONField(_("data"), default=dict, blank=True)
     ip = models.CharField(_("IP address"), max_length=45, null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, null=True, blank=True)
@@ -56,6 +58,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor_type", "actor_id", "seq"], name="audit_actor_seq_idx"),
             models.Index(fields=["target_type", "target_id", "seq"], name="audit_target_seq_idx"),
             models.Index(fields=["created_at"], name="audit_created_idx"),
+            models.Index(fields=["actor_label", "seq"], name="audit_actor_label_seq_idx"),
         ]
 
     def __str__(self):
@@ -70,8 +73,53 @@ class AuditEvent(models.Model):
         raise ImmutableError("audit events cannot be deleted")
 
 
+class AuditCheckpointQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableError("audit checkpoints cannot be updated")
+
+    def delete(self):
+        raise ImmutableError("audit checkpoints cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableError("audit checkpoints cannot be updated")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that the chain's event `seq` had hash `head_hash` at `created_at`."""
+
+    version = models.PositiveSmallIntegerField(default=1)
+    seq = models.BigIntegerField(_("sequence"), db_index=True)
+    head_hash = models.CharField(_("head hash"), max_length=64)
+    created_at = models.DateTimeField(_("time"))
+    algorithm = models.CharField(max_length=16, default="ed25519")
+    public_key = models.CharField(_("public key"), max_length=64)
+    signature = models.CharField(_("signature"), max_length=128)
+
+    objects = AuditCheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq", "id"]
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+
+    def __str__(self):
+        return f"checkpoint #{self.seq}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("audit checkpoints cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("audit checkpoints cannot be deleted")
+
+
 class AuditChainHead(models.Model):
-    """One row: the last sequence number and hash. Locked for the length of each append."""
+    """One row: the last sequence number and hash. Locked for the length of each append.
+
+    A convenience for appending, never evidence: verification recomputes everything from the
+    events and the signed checkpoints, so editing this row only breaks the next append's link.
+    """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)

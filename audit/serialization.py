@@ -1,9 +1,25 @@
 """Canonical, versioned bytes of an audit event, and the chain hash over them.
 
-Version 1: JSON with sorted keys, no insignificant whitespace, UTF-8, no floats (a float in event
-data is refused when recorded: money and measures go in as strings or integers).
+Version 1 (the only version so far) is the JSON object
+
+    {"action", "actor": {"id", "label", "type"}, "data", "ip", "request_id", "seq",
+     "target": {"id", "label", "type"}, "time", "user_agent", "v"}
+
+serialised with sorted keys, no insignificant whitespace, UTF-8 and no ASCII escaping (exactly
+``json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``). No floats: a
+float in event data is refused when recorded (money and measures go in as strings or integers).
+``time`` is UTC with microseconds, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
 hash = SHA-256(bytes.fromhex(prev_hash) || canonical bytes), hex-encoded; the first event's
 prev_hash is 64 zeros.
+
+The ``data`` column stores the canonical JSON text of the data itself, byte for byte what was
+hashed. That makes the canonical bytes a plain concatenation of raw column values, so verification
+never parses JSON (fast) and SQLite and PostgreSQL cannot disagree about key order or spacing
+(jsonb would reorder keys). `canonical_parts` is the one builder: the PostgreSQL append function
+splices ``seq`` and ``time`` between the parts it is given, verification builds the same string in
+Python, and `reference_canonical` (the json.dumps definition above) is kept for tests to prove both
+are the same bytes.
 """
 
 import datetime as dt
@@ -11,11 +27,13 @@ import hashlib
 import json
 import uuid
 from decimal import Decimal
+from json.encoder import encode_basestring
 
 from django.db import models
 
 VERSION = 1
 GENESIS = "0" * 64
+_sha256 = hashlib.sha256
 
 
 def _check_no_floats(value, path="data"):
@@ -75,12 +93,77 @@ def changes(before: dict, after: dict) -> dict:
     }
 
 
+def dumps_data(payload) -> str:
+    """The canonical JSON text of event data: what the data column stores and the hash covers."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def format_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def sqlite_time(raw: str) -> str:
+    """Django stores datetimes in SQLite as naive UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'."""
+    return f"{raw[:10]}T{raw[11:19]}.{raw[20:26] if len(raw) > 19 else '000000'}Z"
+
+
+def _s(value) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def canonical_parts(
+    *,
+    version: int,
+    actor_type: str,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    target_label: str,
+    data_text: str,
+    ip: str | None,
+    user_agent: str | None,
+    request_id: str | None,
+) -> tuple[str, str, str]:
+    """The canonical text around seq and time: head + str(seq) + mid + time + tail."""
+    head = (
+        f'{{"action":{encode_basestring(action)},"actor":{{"id":'
+        f'{"null" if actor_id is None else int(actor_id)},"label":{encode_basestring(actor_label)},'
+        f'"type":{encode_basestring(actor_type)}}},"data":{data_text},"ip":{_s(ip)},'
+        f'"request_id":{_s(request_id)},"seq":'
+    )
+    mid = (
+        f',"target":{{"id":{encode_basestring(target_id)},"label":'
+        f'{encode_basestring(target_label)},"type":{encode_basestring(target_type)}}},"time":"'
+    )
+    tail = f'","user_agent":{_s(user_agent)},"v":{int(version)}}}'
+    return head, mid, tail
+
+
 def canonical(event) -> bytes:
     """The bytes hashed for an event (an AuditEvent or anything with the same attributes)."""
+    data = event.data if isinstance(event.data, str) else dumps_data(event.data)
+    head, mid, tail = canonical_parts(
+        version=event.version,
+        actor_type=event.actor_type,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        target_type=event.target_type,
+        target_id=event.target_id,
+        target_label=event.target_label,
+        data_text=data,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        request_id=event.request_id,
+    )
+    return f"{head}{int(event.seq)}{mid}{format_time(event.created_at)}{tail}".encode()
+
+
+def reference_canonical(event) -> bytes:
+    """The version 1 definition, spelled with json.dumps; tests compare it with `canonical`."""
+    data = json.loads(event.data) if isinstance(event.data, str) else event.data
     body = {
         "v": event.version,
         "seq": event.seq,
@@ -88,7 +171,7 @@ def canonical(event) -> bytes:
         "actor": {"type": event.actor_type, "id": event.actor_id, "label": event.actor_label},
         "action": event.action,
         "target": {"type": event.target_type, "id": event.target_id, "label": event.target_label},
-        "data": event.data,
+        "data": data,
         "ip": event.ip,
         "user_agent": event.user_agent,
         "request_id": event.request_id,
@@ -97,4 +180,4 @@ def canonical(event) -> bytes:
 
 
 def chain_hash(prev_hash: str, canonical_bytes: bytes) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_bytes).hexdigest()
+    return _sha256(bytes.fromhex(prev_hash) + canonical_bytes).hexdigest()

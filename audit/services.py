@@ -1,35 +1,66 @@
-"""Appending to the audit ledger."""
+"""Appending to the audit ledger and signing checkpoints."""
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from audit.models import AuditChainHead, AuditEvent
-from audit.serialization import _check_no_floats, canonical, chain_hash, jsonable
+from audit import signing
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from audit.serialization import (
+    VERSION,
+    _check_no_floats,
+    canonical_parts,
+    chain_hash,
+    dumps_data,
+    format_time,
+    jsonable,
+)
 
 SYSTEM = "system"
+ANONYMOUS = "anonymous"
 USER_AGENT_MAX = 512
 LABEL_MAX = 200
+TARGET_TYPE_MAX = 100
+TARGET_ID_MAX = 64
+REQUEST_ID_MAX = 64
+IP_MAX = 45
+
+
+def _clean(text, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL; the same replacement on SQLite keeps hashes identical.
+    return str(text).replace("\x00", "\ufffd")[:limit]
 
 
 def _actor(actor) -> tuple[str, int | None, str]:
     if actor is None or actor == SYSTEM:
         return AuditEvent.ActorType.SYSTEM, None, "system"
+    if actor == ANONYMOUS or getattr(actor, "is_anonymous", False):
+        return AuditEvent.ActorType.ANONYMOUS, None, "anonymous"
     if isinstance(actor, models.Model):
         if actor._meta.label_lower == "crm.contact":
-            return AuditEvent.ActorType.CONTACT, actor.pk, str(actor)[:LABEL_MAX]
+            return AuditEvent.ActorType.CONTACT, actor.pk, _clean(actor, LABEL_MAX)
         username = getattr(actor, "get_username", lambda: str(actor))()
-        return AuditEvent.ActorType.USER, actor.pk, username[:LABEL_MAX]
-    raise TypeError(f"audit actor must be a user, a contact, None or 'system', not {actor!r}")
+        return AuditEvent.ActorType.USER, actor.pk, _clean(username, LABEL_MAX)
+    raise TypeError(
+        f"audit actor must be a user, a contact, None, 'system' or 'anonymous', not {actor!r}"
+    )
 
 
 def _target(target) -> tuple[str, str, str]:
     if target is None:
         return "", "", ""
     if isinstance(target, models.Model):
-        return target._meta.label_lower, str(target.pk), str(target)[:LABEL_MAX]
+        return (
+            target._meta.label_lower,
+            _clean(target.pk, TARGET_ID_MAX),
+            _clean(target, LABEL_MAX),
+        )
     if isinstance(target, tuple) and len(target) == 3:
         kind, ident, label = target
-        return str(kind), str(ident), str(label)[:LABEL_MAX]
+        return (
+            _clean(kind, TARGET_TYPE_MAX),
+            _clean(ident, TARGET_ID_MAX),
+            _clean(label, LABEL_MAX),
+        )
     raise TypeError("audit target must be a model instance, None or (type, id, label)")
 
 
@@ -39,47 +70,84 @@ def _request_meta(request) -> tuple[str | None, str | None, str | None]:
     meta = request.META
     request_id = getattr(request, "request_id", None) or meta.get("HTTP_X_REQUEST_ID")
     return (
-        meta.get("REMOTE_ADDR") or None,
-        (meta.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX] or None,
-        (request_id or "")[:64] or None,
+        _clean(meta.get("REMOTE_ADDR") or "", IP_MAX) or None,
+        _clean(meta.get("HTTP_USER_AGENT") or "", USER_AGENT_MAX) or None,
+        _clean(request_id or "", REQUEST_ID_MAX) or None,
     )
 
 
-def _locked_head() -> AuditChainHead:
-    head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+def _locked_head(using: str) -> AuditChainHead:
+    heads = AuditChainHead.objects.using(using)
+    # SQLite ignores FOR UPDATE: a write takes its database lock before the head is read.
+    heads.filter(id=1).update(seq=models.F("seq"))
+    head = heads.select_for_update().filter(id=1).first()
     if head is None:
-        # First event (or a flushed test database): make the row race-free, then lock it.
-        last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
+        # First event (or emptied tables): make the row race-free, then lock it.
+        last = AuditEvent.objects.using(using).order_by("-seq").values("seq", "hash").first()
         seed = AuditChainHead(id=1, **last) if last else AuditChainHead(id=1)
-        AuditChainHead.objects.bulk_create([seed], ignore_conflicts=True)
-        head = AuditChainHead.objects.select_for_update().get(id=1)
+        heads.bulk_create([seed], ignore_conflicts=True)
+        head = heads.select_for_update().get(id=1)
     return head
 
 
-@transaction.atomic
-def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
-    """Append one event inside the caller's transaction; it commits or rolls back with it.
+def _append_python(event: AuditEvent, parts: tuple[str, str, str], using: str) -> None:
+    head = _locked_head(using)
+    event.seq = head.seq + 1
+    event.created_at = timezone.now()
+    event.prev_hash = head.hash
+    head_text, mid, tail = parts
+    canonical = f"{head_text}{event.seq}{mid}{format_time(event.created_at)}{tail}".encode()
+    event.hash = chain_hash(head.hash, canonical)
+    event.save(force_insert=True, using=using)
+    AuditChainHead.objects.using(using).filter(id=1).update(seq=event.seq, hash=event.hash)
 
-    Locks the chain head row until the caller's transaction ends, so call it as the last write of
-    a service. Side effects: none beyond the two rows.
+
+def _append_postgresql(event: AuditEvent, parts: tuple[str, str, str], data_text: str, using):
+    """One round trip: keepline_audit_append (audit/ddl.py) locks, numbers, hashes and inserts."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM keepline_audit_append(%s::smallint, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s)",
+            [
+                event.version,
+                event.actor_type,
+                event.actor_id,
+                event.actor_label,
+                event.action,
+                event.target_type,
+                event.target_id,
+                event.target_label,
+                data_text,
+                event.ip,
+                event.user_agent,
+                event.request_id,
+                *parts,
+            ],
+        )
+        event.seq, event.created_at, event.prev_hash, event.hash = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = using
+
+
+def prepare(*, actor, action: str, target=None, data: dict | None = None, request=None):
+    """Validate and serialise an event, without touching the database.
+
+    Returns (unsaved AuditEvent without seq/time/hashes, canonical parts, canonical data text).
     """
     if action.count(".") < 2:
         raise ValueError("audit actions are named <app>.<entity>.<past_verb>")
     payload = jsonable(data or {})
     _check_no_floats(payload)
+    data_text = dumps_data(payload)
     actor_type, actor_id, actor_label = _actor(actor)
     target_type, target_id, target_label = _target(target)
     ip, user_agent, request_id = _request_meta(request)
-
-    head = _locked_head()
     event = AuditEvent(
-        seq=head.seq + 1,
-        version=1,
-        created_at=timezone.now(),
+        version=VERSION,
         actor_type=actor_type,
         actor_id=actor_id,
         actor_label=actor_label,
-        action=action,
+        action=_clean(action, 100),
         target_type=target_type,
         target_id=target_id,
         target_label=target_label,
@@ -87,9 +155,87 @@ def record(*, actor, action: str, target=None, data: dict | None = None, request
         ip=ip,
         user_agent=user_agent,
         request_id=request_id,
-        prev_hash=head.hash,
     )
-    event.hash = chain_hash(head.hash, canonical(event))
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(id=1).update(seq=event.seq, hash=event.hash)
+    parts = canonical_parts(
+        version=VERSION,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=event.action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        data_text=data_text,
+        ip=ip,
+        user_agent=user_agent,
+        request_id=request_id,
+    )
+    return event, parts, data_text
+
+
+def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
+    """Append one event inside the caller's transaction; it commits or rolls back with it.
+
+    Everything but numbering and hashing happens before the chain head is locked; the lock is
+    held until the caller's transaction ends, so record as the last write of a service.
+    Side effects: none beyond the event row and the chain head.
+    """
+    event, parts, data_text = prepare(
+        actor=actor, action=action, target=target, data=data, request=request
+    )
+    using = router.db_for_write(AuditEvent)
+    connection = connections[using]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Outside a transaction the one statement is its own transaction: PostgreSQL commits in
+        # the same round trip, so the head is locked only while the server appends and flushes.
+        _append_postgresql(event, parts, data_text, using)
+        return event
+    # No savepoint: it would cost a round trip while the head is locked; an error here dooms
+    # the caller's transaction anyway.
+    with transaction.atomic(using=using, savepoint=False):
+        if connection.vendor == "postgresql":
+            _append_postgresql(event, parts, data_text, using)
+        else:
+            _append_python(event, parts, using)
     return event
+
+
+def checkpoint_create(*, force: bool = False) -> AuditCheckpoint | None:
+    """Sign the newest committed event's hash; None when the ledger is empty.
+
+    Reuses the latest checkpoint when no event was appended since (unless force). Never writes an
+    audit event: the checkpoint is itself the ledger's statement about itself.
+    """
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    if last is None:
+        return None
+    seq, head_hash = last
+    latest = AuditCheckpoint.objects.order_by("-seq", "-id").first()
+    public_key = signing.public_key_hex()
+    if latest and not force and latest.seq == seq and latest.public_key == public_key:
+        return latest
+    now = timezone.now()
+    message = signing.statement(seq=seq, head_hash=head_hash, time=format_time(now))
+    public_key, signature = signing.sign(message)
+    return AuditCheckpoint.objects.create(
+        seq=seq,
+        head_hash=head_hash,
+        created_at=now,
+        algorithm=signing.ALGORITHM,
+        public_key=public_key,
+        signature=signature,
+    )
+
+
+def checkpoint_document(checkpoint: AuditCheckpoint) -> dict:
+    """The JSON kept outside the database (one object per line in a checkpoint file)."""
+    return {
+        "kind": "keepline-audit-checkpoint",
+        "version": checkpoint.version,
+        "seq": checkpoint.seq,
+        "head_hash": checkpoint.head_hash,
+        "time": format_time(checkpoint.created_at),
+        "algorithm": checkpoint.algorithm,
+        "public_key": checkpoint.public_key,
+        "signature": checkpoint.signature,
+    }

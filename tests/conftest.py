@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.db.models.signals import post_migrate
 
 from accounts import roles
 from tests.factories import TeamFactory, make_user
@@ -16,6 +17,67 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and not engine.endswith("postgresql"):
             item.add_marker(skip_pg)
+
+
+def _uses_transactional_db(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(
+        (marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+        or {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _audit_ledger_flushable(request):
+    """Transactional tests end with a flush that empties every table, which the audit ledger's
+    triggers refuse. Open the documented maintenance window just for that flush: on PostgreSQL
+    the TRUNCATE trigger yields to `keepline.audit_maintenance = 'on'` (reset after the flush by
+    _close_audit_maintenance); SQLite's flush is a DELETE, so its triggers are dropped and the
+    audit app's post_migrate hook, which the flush sends, puts them back."""
+    if not _uses_transactional_db(request):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")  # set up first, so our teardown runs first
+    yield
+    from django.db import connection
+
+    from audit import ddl
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET {ddl.MAINTENANCE_SETTING} = 'on'")
+    else:
+        ddl.remove_immutability(connection)
+
+
+def _close_audit_maintenance(sender, using="default", **kwargs):
+    from django.db import connections
+
+    from audit import ddl
+
+    connection = connections[using]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"RESET {ddl.MAINTENANCE_SETTING}")
+
+
+post_migrate.connect(_close_audit_maintenance, dispatch_uid="tests.audit_maintenance")
+
+
+@pytest.fixture
+def audit_signing_key(settings):
+    """A fresh Ed25519 checkpoint key for the test (DEBUG is off in tests: no demo key)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    settings.AUDIT_SIGNING_KEY = base64.b64encode(seed).decode()
+    settings.AUDIT_SIGNING_KEY_FILE = ""
+    return settings.AUDIT_SIGNING_KEY
 
 
 @pytest.fixture

@@ -37,28 +37,25 @@ class Command(BaseCommand):
             teams[name] = services.team_save(team=team, parent=teams.get(parent_name))
         people: dict[str, User] = {}
         for username, first, last, role, title, _manager, team_name in PEOPLE:
-            user, created = User.objects.update_or_create(
-                username=username,
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "email": f"{username}@demo.keepline.test",
-                    "title": title,
-                    "team": teams.get(team_name),
-                    "is_active": True,
-                },
-            )
-            if created:
+            user = User.objects.filter(username=username).first() or User(username=username)
+            user.first_name, user.last_name, user.title = first, last, title
+            user.email = f"{username}@demo.keepline.test"
+            user.team = teams.get(team_name)
+            user.is_active = True
+            if user.pk is None:
                 user.set_password(DEMO_PASSWORD)
-                user.save(update_fields=["password"])
-            user.groups.set([Group.objects.get(name=role)])
-            people[username] = user
+            # Through the service, so the demo's ledger records who was created and changed.
+            people[username] = services.user_save(
+                actor=None, user=user, groups=[Group.objects.get(name=role)]
+            )
         for username, *_rest, manager_username, _team in PEOPLE:
             services.user_set_manager(
                 actor=None, user=people[username], manager=people.get(manager_username)
             )
         for name, _parent, lead in TEAMS:
-            Team.objects.filter(pk=teams[name].pk).update(lead=people[lead])
+            team = teams[name]
+            team.lead = people[lead]
+            services.team_save(team=team, parent=team.parent)
         self.extend(people)
         self.stdout.write(self.style.SUCCESS("Demo organisation ready. Sign in as:"))
         for username, first, last, role, *_ in PEOPLE:

@@ -1,0 +1,66 @@
+"""GET /api/v1/audit/events/ (filters as the viewer, cursor pagination on seq) and one event."""
+
+from django.http import Http404
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+
+from audit import permissions, selectors
+from audit.forms import EventFilterForm
+from audit.models import AuditEvent
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    data = serializers.JSONField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "seq",
+            "created_at",
+            "actor_type",
+            "actor_id",
+            "actor_label",
+            "action",
+            "target_type",
+            "target_id",
+            "target_label",
+            "data",
+            "ip",
+            "user_agent",
+            "request_id",
+            "prev_hash",
+            "hash",
+            "version",
+        ]
+
+
+class SeqCursorPagination(CursorPagination):
+    """Keyset on the unique seq: each page is `seq < cursor ORDER BY seq DESC LIMIT n`."""
+
+    ordering = "-seq"
+    page_size = selectors.PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class AuditEventListApi(generics.ListAPIView):
+    serializer_class = AuditEventSerializer
+    pagination_class = SeqCursorPagination
+
+    def get_queryset(self):
+        permissions.require_view_ledger(self.request.user)
+        form = EventFilterForm(self.request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        return selectors.event_list_for(self.request.user, **form.filters())
+
+
+class AuditEventDetailApi(generics.RetrieveAPIView):
+    serializer_class = AuditEventSerializer
+
+    def get_object(self):
+        try:
+            return selectors.event_get_for(self.request.user, int(self.kwargs["seq"]))
+        except (ValueError, AuditEvent.DoesNotExist) as exc:
+            raise Http404 from exc

@@ -1,0 +1,25 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Sign a checkpoint of the audit chain's head and print it as one JSON line: append it to "
+        "a file kept outside the database and pass that file to verify_audit --checkpoint."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="sign a new checkpoint even if the head is unchanged",
+        )
+
+    def handle(self, *args, force=False, **options):
+        checkpoint = services.checkpoint_create(force=force)
+        if checkpoint is None:
+            raise CommandError("the audit ledger is empty: nothing to checkpoint")
+        self.stdout.write(json.dumps(services.checkpoint_document(checkpoint), sort_keys=True))
