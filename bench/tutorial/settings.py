@@ -1,4 +1,4 @@
-"""Settings of the baseline: the Channels tutorial chat, on the default RedisChannelLayer, no database."""
+"""Baseline settings: the Channels tutorial chat on the default RedisChannelLayer, no database."""
 
 import os
 
