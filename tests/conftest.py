@@ -160,3 +160,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     # Connections held open by worker threads (Channels, live_server) would block dropping the
     # test database on PostgreSQL; tests close them after every use.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def celery_runs_tasks_inline():
+    """Tasks run in the test process even when REDIS_URL makes Celery use a broker."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
