@@ -48,6 +48,11 @@ def company_get_for(user, company_id, *, level: Level = VIEW) -> Company:
     return _first_or_404(company_list_for(user, level=level), company_id)
 
 
+def company_choices_for(user) -> QuerySet[Company]:
+    """Companies for a form's select: id and name only."""
+    return permissions.company_queryset_for(user).only("id", "name").order_by("name", "id")
+
+
 # --- contacts ---------------------------------------------------------------------------------
 
 
@@ -66,6 +71,14 @@ def contact_list_for(user, *, level: Level = VIEW) -> QuerySet[Contact]:
 def contact_get_for(user, contact_id, *, level: Level = VIEW) -> Contact:
     return _first_or_404(
         contact_list_for(user, level=level).prefetch_related("consents"), contact_id
+    )
+
+
+def contact_choices_for(user) -> QuerySet[Contact]:
+    return (
+        permissions.contact_queryset_for(user)
+        .only("id", "first_name", "last_name")
+        .order_by("last_name", "first_name", "id")
     )
 
 
