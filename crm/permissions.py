@@ -213,8 +213,11 @@ def can_share(user, obj: Model) -> bool:
 
 
 def can_reassign(user, obj: Model) -> bool:
-    """Give a record to another owner: the owner's line (and Admins), as for sharing."""
-    return can_share(user, obj)
+    """Give a record to another owner: someone above the owner in the reporting line, or an
+    Admin. (A rep does not give records away; their manager does.)"""
+    if not _active(user) or type(obj) not in PERMISSION_TABLES or obj.archived_at is not None:
+        return False
+    return is_admin(user) or is_above(user, obj.owner_id)
 
 
 def require_view(user, obj: Model) -> None:

@@ -194,9 +194,7 @@ def _update(
     if owner is not None and owner.pk != obj.owner_id:
         if not permissions.can_reassign(actor, obj):
             raise PermissionDenied(_("Only the owner or someone above them reassigns a record."))
-        if not owner.is_active:
-            raise ValidationError({"owner": _("%(user)s is not an active user.") % {"user": owner}})
-        obj.owner = owner
+        obj.owner = _check_owner(actor, owner)
     obj.full_clean()
     obj.save()
     if tags is not None:
@@ -436,6 +434,14 @@ def contact_set_consent(
 # --- deals ------------------------------------------------------------------------------------
 
 
+def _money(value) -> Decimal:
+    """Two decimal places, so 10.5 and 10.50 are the same amount in the audit trail."""
+    try:
+        return Decimal(value).quantize(Decimal("0.01"))
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise ValidationError({"amount": _("Enter a number.")}) from exc
+
+
 def _apply_stage(deal: Deal, stage: Stage) -> None:
     deal.stage = stage
     deal.pipeline_id = stage.pipeline_id
@@ -478,7 +484,7 @@ def deal_create(
         title=title.strip(),
         company=company,
         primary_contact=primary_contact or (chosen[0] if chosen else None),
-        amount=Decimal(amount),
+        amount=_money(amount),
         currency=(currency or "USD").upper(),
         expected_close_date=expected_close_date,
         owner=_check_owner(actor, owner),
@@ -522,6 +528,8 @@ def deal_update(
         raise TypeError(f"unknown deal fields {sorted(unknown)}")
     if "currency" in fields:
         fields["currency"] = (fields["currency"] or "").upper()
+    if "amount" in fields:
+        fields["amount"] = _money(fields["amount"])
     if "company" in fields and fields["company"] != deal.company:
         _require_visible_link(actor, fields["company"], "company")
     permissions.require_change(actor, deal)
@@ -592,8 +600,7 @@ def record_reassign(*, actor: User, record: Model, owner: User, request=None) ->
         raise PermissionDenied(_("Only the owner or someone above them reassigns a record."))
     if owner.pk == record.owner_id:
         return record
-    if not owner.is_active:
-        raise ValidationError({"owner": _("%(user)s is not an active user.") % {"user": owner}})
+    _check_owner(actor, owner)
     old_owner_id = record.owner_id
     record.owner = owner
     record.save(update_fields=["owner", "updated_at"])

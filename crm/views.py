@@ -189,6 +189,8 @@ def company_form(request, company_id: int | None = None):
                     )
             except ValidationError as exc:
                 _apply_form_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error("owner", str(exc) or _("You cannot choose this owner."))
             else:
                 messages.success(request, _("Company saved."))
                 return redirect(company)
@@ -275,6 +277,8 @@ def contact_form(request, contact_id: int | None = None):
                 duplicates = _duplicates_for_display(request.user, exc.existing_ids)
             except ValidationError as exc:
                 _apply_form_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error("owner", str(exc) or _("You cannot choose this owner."))
             else:
                 messages.success(request, _("Contact saved."))
                 return redirect(contact)
@@ -438,6 +442,8 @@ def deal_form(request, deal_id: int | None = None):
                     services.deal_update(actor=request.user, deal=deal, request=request, **data)
             except ValidationError as exc:
                 _apply_form_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error("owner", str(exc) or _("You cannot choose this owner."))
             else:
                 messages.success(request, _("Deal saved."))
                 return redirect(deal)
