@@ -33,6 +33,17 @@ class Team(models.Model):
     # Materialised path ("00000001/00000004/") kept by accounts.services.team_save: a subtree is
     # one prefix query and ordering by it lists the tree depth-first.
     path = models.CharField(max_length=255, editable=False, default="", db_index=True)
+    # The auth group django-guardian shares records with ("shared with the team"); kept by
+    # accounts.services.team_save. Membership is User.team, not this group's user_set.
+    group = models.OneToOneField(
+        "auth.Group",
+        verbose_name=_("permission group"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="team",
+    )
 
     class Meta:
         ordering = ["path", "name"]

@@ -193,6 +193,7 @@ def team_save(*, team: Team, parent: Team | None, actor: User | None = None, req
         team.save()
     new_path = (parent.path if parent else "") + f"{team.pk:08d}/"
     team.path = new_path
+    _team_group_sync(team)
     team.save()
     if old_path and old_path != new_path:
         for child in Team.objects.filter(path__startswith=old_path).exclude(pk=team.pk):
@@ -208,6 +209,18 @@ def team_save(*, team: Team, parent: Team | None, actor: User | None = None, req
             actor=actor, action="accounts.team.changed", target=team, data=diff, request=request
         )
     return team
+
+
+TEAM_GROUP_PREFIX = "Team #"
+
+
+def _team_group_sync(team: Team) -> None:
+    """Give the team its own auth group, which object permissions share records with."""
+    from django.contrib.auth.models import Group
+
+    name = f"{TEAM_GROUP_PREFIX}{team.pk}"
+    if team.group_id is None:
+        team.group, _created = Group.objects.get_or_create(name=name)
 
 
 @transaction.atomic

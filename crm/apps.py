@@ -1,5 +1,35 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+def ensure_default_pipeline(sender, using="default", apps=None, **kwargs):
+    """After `migrate` or `flush`, the default pipeline exists (flush empties the table the data
+    migration filled)."""
+    import importlib
+
+    from django.apps import apps as global_apps
+    from django.db import connections
+
+    apps = apps or global_apps  # `flush` sends no `apps`
+    if "crm_pipeline" not in connections[using].introspection.table_names():
+        return
+    try:
+        apps.get_model("crm", "Pipeline")
+    except LookupError:
+        return
+    migration = importlib.import_module("crm.migrations.0002_default_pipeline")
+    migration.create_default_pipeline(apps, None)
 
 
 class CrmConfig(AppConfig):
     name = "crm"
+    verbose_name = _("CRM")
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from crm import schema  # noqa: F401 - registers the OpenAPI auth extension
+
+        post_migrate.connect(
+            ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"
+        )

@@ -1,2 +1,33 @@
+from django.urls import path
+
+from crm import views
+
 app_name = "crm"
-urlpatterns: list = []
+KIND = "<str:kind>"
+urlpatterns = [
+    path("search/", views.search, name="search"),
+    path("companies/", views.company_list, name="company-list"),
+    path("companies/new/", views.company_form, name="company-create"),
+    path("companies/<int:company_id>/", views.company_detail, name="company-detail"),
+    path("companies/<int:company_id>/edit/", views.company_form, name="company-edit"),
+    path("contacts/", views.contact_list, name="contact-list"),
+    path("contacts/new/", views.contact_form, name="contact-create"),
+    path("contacts/<int:contact_id>/", views.contact_detail, name="contact-detail"),
+    path("contacts/<int:contact_id>/edit/", views.contact_form, name="contact-edit"),
+    path("contacts/<int:contact_id>/consent/", views.contact_consent, name="contact-consent"),
+    path("deals/", views.deal_list, name="deal-list"),
+    path("deals/board/", views.deal_board, name="deal-board"),
+    path("deals/new/", views.deal_form, name="deal-create"),
+    path("deals/<int:deal_id>/", views.deal_detail, name="deal-detail"),
+    path("deals/<int:deal_id>/edit/", views.deal_form, name="deal-edit"),
+    path("deals/<int:deal_id>/move/", views.deal_move, name="deal-move"),
+    path("activities/<int:activity_id>/done/", views.activity_done, name="activity-done"),
+    path(f"{KIND}/<int:record_id>/activities/", views.activity_create, name="activity-create"),
+    path(f"{KIND}/<int:record_id>/share/", views.record_share, name="record-share"),
+    path(f"{KIND}/<int:record_id>/unshare/", views.record_unshare, name="record-unshare"),
+    path(f"{KIND}/<int:record_id>/archive/", views.record_archive, name="record-archive"),
+    path(f"{KIND}/import/", views.csv_import, name="csv-import"),
+    path(f"{KIND}/export.csv", views.csv_export, name="csv-export"),
+    path("api-tokens/", views.token_list, name="token-list"),
+    path("api-tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+]

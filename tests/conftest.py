@@ -101,6 +101,29 @@ def other_rep(db, team):
 
 
 @pytest.fixture
+def director(db, manager, team):
+    """The manager's manager: sees the manager's whole reporting subtree."""
+    boss = make_user(roles.MANAGER, username="director", team=team)
+    manager.manager = boss
+    manager.save(update_fields=["manager"])
+    return boss
+
+
+@pytest.fixture
+def customer_contact(db, rep):
+    """A customer owned by `rep`, reachable by email and a Brazilian mobile."""
+    from tests.crm.factories import ContactFactory
+
+    return ContactFactory(
+        first_name="Clara",
+        last_name="Cliente",
+        owner=rep,
+        email="clara@customer.example",
+        phone="+5511987654321",
+    )
+
+
+@pytest.fixture
 def compliance(db):
     return make_user(roles.COMPLIANCE, username="compliance")
 

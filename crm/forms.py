@@ -1,0 +1,234 @@
+"""Forms of the CRM pages: they parse and validate; the services write."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Team, User
+from crm import phones, selectors, services
+from crm.models import Activity, Channel, Deal, LifecycleStage, Stage
+from crm.permissions import CHANGE, VIEW
+
+SPLIT = re.compile(r"[\n,;]+")
+PHONE_REGIONS = [
+    ("", _("Default")),
+    ("BR", _("Brazil")),
+    ("ES", _("Spain")),
+    ("US", _("United States")),
+    ("PT", _("Portugal")),
+    ("MX", _("Mexico")),
+    ("AR", _("Argentina")),
+    ("GB", _("United Kingdom")),
+]
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in SPLIT.split(value or "") if item.strip()]
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
+def active_users():
+    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+class TagsField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", _("Separate tags with commas."))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return split_list(super().to_python(value))
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return ", ".join(value)
+        return value
+
+
+class CompanyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    domain = forms.CharField(label=_("Web domain"), max_length=253, required=False)
+    industry = forms.CharField(label=_("Industry"), max_length=100, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    address = forms.CharField(
+        label=_("Address"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    owner = UserChoiceField(label=_("Owner"), queryset=active_users(), required=False)
+    tags = TagsField(label=_("Tags"))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = active_users()
+
+    def clean_phone(self):
+        value = self.cleaned_data["phone"]
+        return phones.normalise(value) if value.strip() else ""
+
+
+class ContactForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=100)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    title = forms.CharField(label=_("Job title"), max_length=120, required=False)
+    company = forms.ModelChoiceField(label=_("Company"), queryset=None, required=False)
+    emails = forms.CharField(
+        label=_("Emails"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line; the first is the main one."),
+    )
+    phones = forms.CharField(
+        label=_("Phones"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line, with the country code (+55 …) or in the region below."),
+    )
+    phone_region = forms.ChoiceField(
+        label=_("Region of numbers without a country code"), choices=PHONE_REGIONS, required=False
+    )
+    preferred_channel = forms.ChoiceField(label=_("Preferred channel"), choices=Channel.choices)
+    lifecycle_stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=LifecycleStage.choices)
+    owner = UserChoiceField(label=_("Owner"), queryset=None, required=False)
+    tags = TagsField(label=_("Tags"))
+    confirm_duplicate = forms.BooleanField(
+        label=_("Save anyway: this is a different person"), required=False
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["company"].queryset = selectors.company_choices_for(user)
+        self.fields["owner"].queryset = active_users()
+
+    def clean_emails(self):
+        try:
+            return services.normalise_emails(split_list(self.cleaned_data["emails"]))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["emails"]) from exc
+
+    def clean(self):
+        data = super().clean()
+        raw = split_list(self.data.get(self.add_prefix("phones"), ""))
+        region = data.get("phone_region") or None
+        numbers, errors = [], []
+        for item in raw:
+            try:
+                number = phones.normalise(item, region)
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+                continue
+            if number not in numbers:
+                numbers.append(number)
+        if errors:
+            self.add_error("phones", errors)
+        else:
+            data["phones"] = numbers
+        return data
+
+
+class DealForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    company = forms.ModelChoiceField(label=_("Company"), queryset=None, required=False)
+    primary_contact = forms.ModelChoiceField(
+        label=_("Primary contact"), queryset=None, required=False
+    )
+    contacts = forms.ModelMultipleChoiceField(
+        label=_("Other contacts"), queryset=None, required=False
+    )
+    stage = forms.ModelChoiceField(label=_("Stage"), queryset=None)
+    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
+    currency = forms.CharField(label=_("Currency"), max_length=3, initial="USD")
+    expected_close_date = forms.DateField(
+        label=_("Expected close date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    owner = UserChoiceField(label=_("Owner"), queryset=None, required=False)
+    lost_reason = forms.CharField(label=_("Lost reason"), max_length=200, required=False)
+    tags = TagsField(label=_("Tags"))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        contacts = selectors.contact_choices_for(user)
+        self.fields["company"].queryset = selectors.company_choices_for(user)
+        self.fields["primary_contact"].queryset = contacts
+        self.fields["contacts"].queryset = contacts
+        self.fields["stage"].queryset = selectors.stage_list()
+        self.fields["stage"].label_from_instance = lambda s: f"{s.pipeline.name} · {s.name}"
+        self.fields["owner"].queryset = active_users()
+
+    def clean_currency(self):
+        value = self.cleaned_data["currency"].strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValidationError(_("Use a three-letter currency code such as USD, EUR or BRL."))
+        return value
+
+
+class DealMoveForm(forms.Form):
+    stage = forms.ModelChoiceField(label=_("Stage"), queryset=Stage.objects.all())
+
+
+class ActivityForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=Activity.Kind.choices)
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    body = forms.CharField(
+        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    due_at = forms.DateTimeField(
+        label=_("Due (tasks)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class ShareForm(forms.Form):
+    who = forms.ChoiceField(label=_("Share with"))
+    level = forms.ChoiceField(
+        label=_("Access"), choices=[(VIEW, _("Can view")), (CHANGE, _("Can change"))]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        people = [(f"user:{u.pk}", str(u)) for u in active_users()]
+        teams = [(f"team:{t.pk}", str(t)) for t in Team.objects.order_by("path")]
+        self.fields["who"].choices = [(_("People"), people), (_("Teams"), teams)]
+
+    def target(self) -> dict:
+        kind, _sep, pk = self.cleaned_data["who"].partition(":")
+        if kind == "user":
+            return {"user": User.objects.get(pk=pk)}
+        return {"team": Team.objects.get(pk=pk)}
+
+
+class UnshareForm(forms.Form):
+    who = forms.RegexField(regex=r"^(user|team):\d+$")
+
+    def target(self) -> dict:
+        kind, _sep, pk = self.cleaned_data["who"].partition(":")
+        if kind == "user":
+            return {"user": User.objects.filter(pk=pk).first()}
+        return {"team": Team.objects.filter(pk=pk).first()}
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    days = forms.IntegerField(
+        label=_("Valid for (days)"), min_value=1, max_value=services.TOKEN_DAYS_MAX, initial=90
+    )
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"))
+    dry_run = forms.BooleanField(
+        label=_("Preview only (write nothing)"), required=False, initial=True
+    )
+
+
+DEAL_STATUS_CHOICES = [("", _("Any status")), *Deal.Status.choices]

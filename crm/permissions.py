@@ -1,0 +1,244 @@
+"""Who sees and changes which CRM record: the one policy pages, API, search, CSV export and
+WebSockets use.
+
+- Admin and Compliance officer see everything (Compliance only reads; archived records too).
+- Everyone sees what they own, what is shared with them, and what is shared with their team
+  (django-guardian object permissions "view_<model>" or "change_<model>", direct FK tables).
+- A Manager also sees what anyone in their reporting subtree owns, at any depth.
+- Changing needs ownership, a place above the owner in the reporting line (Manager), a "change"
+  share, or the Admin role. Archiving is for Admins only. Sharing is for the owner, anyone above
+  the owner in the reporting line, and Admins.
+
+Every rule is a SQL condition (`visible_q`): owner equality, a recursive-CTE subquery for the
+subtree, and EXISTS probes on the direct permission tables. Nothing is filtered in Python, so a
+list costs the same number of queries at any size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from accounts import hierarchy, roles
+from accounts import permissions as account_permissions
+from crm.models import (
+    Activity,
+    Company,
+    CompanyGroupObjectPermission,
+    CompanyUserObjectPermission,
+    Contact,
+    ContactGroupObjectPermission,
+    ContactUserObjectPermission,
+    Deal,
+    DealGroupObjectPermission,
+    DealUserObjectPermission,
+)
+
+Level = Literal["view", "change"]
+VIEW: Level = "view"
+CHANGE: Level = "change"
+
+SHAREABLE: tuple[type[Model], ...] = (Company, Contact, Deal)
+PERMISSION_TABLES: dict[type[Model], tuple[type[Model], type[Model]]] = {
+    Company: (CompanyUserObjectPermission, CompanyGroupObjectPermission),
+    Contact: (ContactUserObjectPermission, ContactGroupObjectPermission),
+    Deal: (DealUserObjectPermission, DealGroupObjectPermission),
+}
+NOTHING = Q(pk__in=[])
+
+
+def _active(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def sees_everything(user) -> bool:
+    return _active(user) and (
+        account_permissions.is_admin(user) or account_permissions.is_compliance(user)
+    )
+
+
+def is_admin(user) -> bool:
+    return _active(user) and account_permissions.is_admin(user)
+
+
+def is_manager(user) -> bool:
+    return _active(user) and account_permissions.has_role(user, roles.MANAGER)
+
+
+def codenames(model: type[Model], level: Level) -> list[str]:
+    """A "change" share implies "view"."""
+    name = model._meta.model_name
+    return [f"change_{name}"] if level == CHANGE else [f"view_{name}", f"change_{name}"]
+
+
+def permission_tables(model: type[Model]) -> tuple[type[Model], type[Model]]:
+    return PERMISSION_TABLES[model]
+
+
+def _team_group_id_subquery(user) -> Subquery:
+    from accounts.models import Team
+
+    return Subquery(Team.objects.filter(pk=user.team_id).values("group_id")[:1])
+
+
+def shared_q(user, model: type[Model], level: Level = VIEW, *, outer: str = "pk") -> Q:
+    """EXISTS probes: shared with the user, or with the user's own team, at `level` or above."""
+    user_table, group_table = PERMISSION_TABLES[model]
+    codes = codenames(model, level)
+    condition = Q(
+        Exists(
+            user_table.objects.filter(
+                user_id=user.pk, content_object_id=OuterRef(outer), permission__codename__in=codes
+            )
+        )
+    )
+    if user.team_id is not None:
+        condition |= Q(
+            Exists(
+                group_table.objects.filter(
+                    group_id=_team_group_id_subquery(user),
+                    content_object_id=OuterRef(outer),
+                    permission__codename__in=codes,
+                )
+            )
+        )
+    return condition
+
+
+def visible_q(user, model: type[Model], level: Level = VIEW) -> Q:
+    """The SQL condition selecting the records of `model` (Company, Contact, Deal) user may see
+    (level="view") or change (level="change"). Archived records are not excluded here."""
+    if model not in PERMISSION_TABLES:
+        raise ValueError(f"{model!r} is not a shareable CRM record")
+    if not _active(user):
+        return NOTHING
+    if is_admin(user):
+        return Q()
+    if account_permissions.is_compliance(user):
+        return Q() if level == VIEW else NOTHING
+    condition = Q(owner_id=user.pk)
+    if is_manager(user):
+        condition |= Q(owner_id__in=hierarchy.subtree_ids_sql(user.pk))
+    return condition | shared_q(user, model, level)
+
+
+def _live(user, qs: QuerySet) -> QuerySet:
+    """Archived records are hidden from everyone but those who see everything."""
+    return qs if sees_everything(user) else qs.filter(archived_at__isnull=True)
+
+
+def company_queryset_for(user, level: Level = VIEW) -> QuerySet[Company]:
+    return _live(user, Company.objects.filter(visible_q(user, Company, level)))
+
+
+def contact_queryset_for(user, level: Level = VIEW) -> QuerySet[Contact]:
+    return _live(user, Contact.objects.filter(visible_q(user, Contact, level)))
+
+
+def deal_queryset_for(user, level: Level = VIEW) -> QuerySet[Deal]:
+    return _live(user, Deal.objects.filter(visible_q(user, Deal, level)))
+
+
+QUERYSETS = {Company: company_queryset_for, Contact: contact_queryset_for, Deal: deal_queryset_for}
+
+
+def activity_queryset_for(user) -> QuerySet[Activity]:
+    """Activities on a record the user can see."""
+    qs = Activity.objects.filter(archived_at__isnull=True)
+    if sees_everything(user):
+        return qs
+    if not _active(user):
+        return qs.none()
+    return qs.filter(
+        Q(deal_id__in=deal_queryset_for(user).values("pk"))
+        | Q(contact_id__in=contact_queryset_for(user).values("pk"))
+        | Q(company_id__in=company_queryset_for(user).values("pk"))
+    )
+
+
+def _check(user, obj: Model, level: Level) -> bool:
+    model = type(obj)
+    if not _active(user):
+        return False
+    if obj.archived_at is not None and not sees_everything(user):
+        return False
+    if is_admin(user):
+        return True
+    if account_permissions.is_compliance(user):
+        return level == VIEW
+    if obj.owner_id == user.pk:
+        return True
+    return model.objects.filter(pk=obj.pk).filter(visible_q(user, model, level)).exists()
+
+
+def can_view(user, obj: Model) -> bool:
+    if isinstance(obj, Activity):
+        subject = obj.deal or obj.contact or obj.company
+        return subject is not None and can_view(user, subject)
+    return _check(user, obj, VIEW)
+
+
+def can_change(user, obj: Model) -> bool:
+    if isinstance(obj, Activity):
+        if obj.author_id == user.pk and can_view(user, obj):
+            return True
+        subject = obj.deal or obj.contact or obj.company
+        return subject is not None and can_change(user, subject)
+    return _check(user, obj, CHANGE)
+
+
+def can_create(user, model: type[Model]) -> bool:
+    return _active(user) and user.has_perm(f"crm.add_{model._meta.model_name}")
+
+
+def can_archive(user, obj: Model) -> bool:
+    return is_admin(user)
+
+
+def is_above(user, owner_id: int) -> bool:
+    """user stands above owner_id in the reporting line, at any distance."""
+    return user.pk in hierarchy.ancestor_ids(owner_id)
+
+
+def can_share(user, obj: Model) -> bool:
+    if not _active(user) or type(obj) not in PERMISSION_TABLES or obj.archived_at is not None:
+        return False
+    if is_admin(user) or obj.owner_id == user.pk:
+        return True
+    return is_above(user, obj.owner_id)
+
+
+def can_reassign(user, obj: Model) -> bool:
+    """Give a record to another owner: someone above the owner in the reporting line, or an
+    Admin. (A rep does not give records away; their manager does.)"""
+    if not _active(user) or type(obj) not in PERMISSION_TABLES or obj.archived_at is not None:
+        return False
+    return is_admin(user) or is_above(user, obj.owner_id)
+
+
+def require_view(user, obj: Model) -> None:
+    if not can_view(user, obj):
+        raise Http404
+
+
+def require_change(user, obj: Model) -> None:
+    """A record the user cannot see is missing (404); one they see but may not change is 403."""
+    require_view(user, obj)
+    if not can_change(user, obj):
+        raise PermissionDenied(_("You may look at this record but not change it."))
+
+
+def require_share(user, obj: Model) -> None:
+    require_view(user, obj)
+    if not can_share(user, obj):
+        raise PermissionDenied(_("Only the owner or someone above them shares this record."))
+
+
+def require_archive(user, obj: Model) -> None:
+    require_view(user, obj)
+    if not can_archive(user, obj):
+        raise PermissionDenied(_("Only an admin archives records."))

@@ -1,0 +1,180 @@
+"""Every CRM read a user sees: permission-filtered by crm.permissions, related rows preloaded.
+
+A record the user may not see is `Http404`, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from crm import permissions
+from crm.models import (
+    Activity,
+    Company,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Deal,
+    Pipeline,
+    Stage,
+    Tag,
+)
+from crm.permissions import VIEW, Level
+
+
+def _first_or_404(qs: QuerySet, pk):
+    try:
+        obj = qs.filter(pk=int(pk)).first()
+    except (TypeError, ValueError):
+        obj = None
+    if obj is None:
+        raise Http404
+    return obj
+
+
+# --- companies --------------------------------------------------------------------------------
+
+
+def company_list_for(user, *, level: Level = VIEW) -> QuerySet[Company]:
+    return (
+        permissions.company_queryset_for(user, level)
+        .select_related("owner")
+        .prefetch_related("tags")
+    )
+
+
+def company_get_for(user, company_id, *, level: Level = VIEW) -> Company:
+    return _first_or_404(company_list_for(user, level=level), company_id)
+
+
+def company_choices_for(user) -> QuerySet[Company]:
+    """Companies for a form's select: id and name only."""
+    return permissions.company_queryset_for(user).only("id", "name").order_by("name", "id")
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+def contact_list_for(user, *, level: Level = VIEW) -> QuerySet[Contact]:
+    return (
+        permissions.contact_queryset_for(user, level)
+        .select_related("owner", "company")
+        .prefetch_related(
+            "tags",
+            Prefetch("emails", queryset=ContactEmail.objects.order_by("-is_primary", "id")),
+            Prefetch("phones", queryset=ContactPhone.objects.order_by("-is_primary", "id")),
+        )
+    )
+
+
+def contact_get_for(user, contact_id, *, level: Level = VIEW) -> Contact:
+    return _first_or_404(
+        contact_list_for(user, level=level).prefetch_related("consents"), contact_id
+    )
+
+
+def contact_choices_for(user) -> QuerySet[Contact]:
+    return (
+        permissions.contact_queryset_for(user)
+        .only("id", "first_name", "last_name")
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+# --- deals ------------------------------------------------------------------------------------
+
+
+def deal_list_for(user, *, level: Level = VIEW) -> QuerySet[Deal]:
+    return (
+        permissions.deal_queryset_for(user, level)
+        .select_related("owner", "company", "stage", "pipeline", "primary_contact")
+        .prefetch_related("tags")
+    )
+
+
+def deal_get_for(user, deal_id, *, level: Level = VIEW) -> Deal:
+    return _first_or_404(deal_list_for(user, level=level).prefetch_related("contacts"), deal_id)
+
+
+# --- activities -------------------------------------------------------------------------------
+
+
+def activity_list_for(user) -> QuerySet[Activity]:
+    return permissions.activity_queryset_for(user).select_related(
+        "author", "deal", "contact", "company"
+    )
+
+
+def activity_get_for(user, activity_id) -> Activity:
+    return _first_or_404(activity_list_for(user), activity_id)
+
+
+# --- pipelines, stages and tags: organisation-wide reference data ---------------------------
+
+
+def pipeline_list() -> QuerySet[Pipeline]:
+    return Pipeline.objects.prefetch_related(
+        Prefetch("stages", queryset=Stage.objects.order_by("position"))
+    )
+
+
+def pipeline_default() -> Pipeline:
+    pipeline = pipeline_list().filter(is_default=True).first() or pipeline_list().first()
+    if pipeline is None:
+        raise Http404
+    return pipeline
+
+
+def stage_list() -> QuerySet[Stage]:
+    return Stage.objects.select_related("pipeline").order_by("pipeline_id", "position")
+
+
+def tag_list() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+def search_for(user, term: str, *, limit: int = 10) -> dict[str, list]:
+    """Companies, contacts and deals the user can see whose name matches `term`."""
+    term = (term or "").strip()
+    if not term:
+        return {"companies": [], "contacts": [], "deals": []}
+    contacts = contact_list_for(user).filter(
+        Q(first_name__icontains=term)
+        | Q(last_name__icontains=term)
+        | Q(emails__email__icontains=term.lower())
+        | Q(phones__number__contains=term.replace(" ", ""))
+    )
+    return {
+        "companies": list(
+            company_list_for(user).filter(Q(name__icontains=term) | Q(domain__icontains=term))[
+                :limit
+            ]
+        ),
+        "contacts": list(contacts.distinct()[:limit]),
+        "deals": list(deal_list_for(user).filter(title__icontains=term)[:limit]),
+    }
+
+
+# --- duplicates -------------------------------------------------------------------------------
+
+
+def contact_duplicates(
+    *, emails: list[str], phones: list[str], exclude_id: int | None = None
+) -> QuerySet[Contact]:
+    """Live contacts holding any of these (normalised) emails or phones, whoever owns them.
+
+    The caller decides what to reveal: only links to duplicates the user may see carry a name.
+    """
+    condition = Q(pk__in=[])
+    if emails:
+        condition |= Q(pk__in=ContactEmail.objects.filter(email__in=emails).values("contact_id"))
+    if phones:
+        condition |= Q(pk__in=ContactPhone.objects.filter(number__in=phones).values("contact_id"))
+    qs = Contact.objects.filter(condition, archived_at__isnull=True)
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return qs.order_by("pk")

@@ -1,0 +1,845 @@
+"""Every CRM write. Keyword-only arguments, one transaction each, permission checked first, and
+the audit record written last (it locks the ledger head until the transaction ends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm, remove_perm
+
+import audit
+from accounts.models import Team, User
+from crm import permissions, phones
+from crm.models import (
+    Activity,
+    ApiToken,
+    Channel,
+    Company,
+    Contact,
+    ContactConsent,
+    ContactEmail,
+    ContactPhone,
+    Deal,
+    Stage,
+    Tag,
+)
+from crm.permissions import CHANGE, VIEW, Level
+
+COMPANY_FIELDS = ("name", "domain", "industry", "phone", "address")
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "preferred_channel",
+    "lifecycle_stage",
+)
+DEAL_FIELDS = (
+    "title",
+    "company",
+    "primary_contact",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "lost_reason",
+)
+STAGE_FIELDS = ("stage", "pipeline", "status", "closed_at")
+TOKEN_DAYS_MAX = 366
+
+
+class DuplicateContact(Exception):
+    """A contact with one of these emails or phones already exists."""
+
+    def __init__(self, existing_ids: list[int]):
+        super().__init__(f"duplicate of contact(s) {existing_ids}")
+        self.existing_ids = existing_ids
+
+
+def _action(obj: Model, verb: str) -> str:
+    return f"crm.{obj._meta.model_name}.{verb}"
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    clean = sorted({name.strip().lower()[:50] for name in names if name and name.strip()})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
+    missing = [Tag(name=name) for name in clean if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
+    return [existing[name] for name in clean]
+
+
+def _tag_names(obj) -> list[str]:
+    return sorted(tag.name for tag in obj.tags.all())
+
+
+def _check_owner(actor: User, owner: User | None) -> User:
+    """A record goes to the actor, or (Admin, or someone above the new owner) to another person."""
+    if owner is None or owner.pk == actor.pk:
+        return actor
+    if not owner.is_active:
+        raise ValidationError({"owner": _("%(user)s is not an active user.") % {"user": owner}})
+    if permissions.is_admin(actor) or permissions.is_above(actor, owner.pk):
+        return owner
+    raise PermissionDenied(_("You can only give records to people who report to you."))
+
+
+def _require_create(actor: User, model) -> None:
+    if not permissions.can_create(actor, model):
+        raise PermissionDenied(_("You may not create this kind of record."))
+
+
+def _require_visible_link(actor: User, obj: Model | None, field: str) -> None:
+    """A record may only point at records its author can see."""
+    if obj is not None and not permissions.can_view(actor, obj):
+        raise ValidationError({field: _("Choose a record you can see.")})
+
+
+# --- companies --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def company_create(
+    *,
+    actor: User,
+    name: str,
+    domain: str = "",
+    industry: str = "",
+    phone: str = "",
+    address: str = "",
+    owner: User | None = None,
+    tags: Iterable[str] = (),
+    request=None,
+) -> Company:
+    """Create a company owned by `owner` (default the actor). Audited as crm.company.created."""
+    _require_create(actor, Company)
+    company = Company(
+        name=name.strip(),
+        domain=domain.strip().lower(),
+        industry=industry.strip(),
+        phone=phones.normalise(phone) if phone.strip() else "",
+        address=address.strip(),
+        owner=_check_owner(actor, owner),
+    )
+    company.full_clean()
+    company.save()
+    company.tags.set(_tags(tags))
+    after = {**audit.snapshot(company, (*COMPANY_FIELDS, "owner")), "tags": _tag_names(company)}
+    audit.record(
+        actor=actor,
+        action="crm.company.created",
+        target=company,
+        data={"changes": audit.changes({}, after)},
+        request=request,
+    )
+    return company
+
+
+@transaction.atomic
+def company_update(
+    *,
+    actor: User,
+    company: Company,
+    owner: User | None = None,
+    tags: Iterable[str] | None = None,
+    request=None,
+    **fields,
+) -> Company:
+    """Change a company's fields (and owner). Audited as crm.company.updated / .reassigned."""
+    unknown = set(fields) - set(COMPANY_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown company fields {sorted(unknown)}")
+    if "phone" in fields and fields["phone"].strip():
+        fields["phone"] = phones.normalise(fields["phone"])
+    if "domain" in fields:
+        fields["domain"] = fields["domain"].strip().lower()
+    return _update(
+        actor=actor,
+        obj=company,
+        fields=fields,
+        field_names=COMPANY_FIELDS,
+        owner=owner,
+        tags=tags,
+        request=request,
+    )
+
+
+def _update(
+    *, actor, obj, fields, field_names, owner, tags, request, extra_state=None, extra_write=None
+):
+    """Shared body of the update services: write, then one audit record per kind of change
+    (fields, owner). extra_state() adds related state (emails, contacts) to the before/after."""
+    permissions.require_change(actor, obj)
+
+    def state():
+        return {
+            **audit.snapshot(obj, field_names),
+            "tags": _tag_names(obj),
+            **(extra_state() if extra_state else {}),
+        }
+
+    before = state()
+    old_owner_id = obj.owner_id
+    for name, value in fields.items():
+        setattr(obj, name, value.strip() if isinstance(value, str) else value)
+    if owner is not None and owner.pk != obj.owner_id:
+        if not permissions.can_reassign(actor, obj):
+            raise PermissionDenied(_("Only the owner or someone above them reassigns a record."))
+        obj.owner = _check_owner(actor, owner)
+    obj.full_clean()
+    obj.save()
+    if tags is not None:
+        obj.tags.set(_tags(tags))
+    if extra_write:
+        extra_write()
+    changed = audit.changes(before, state())
+    if changed:
+        audit.record(
+            actor=actor,
+            action=_action(obj, "updated"),
+            target=obj,
+            data={"changes": changed},
+            request=request,
+        )
+    if obj.owner_id != old_owner_id:
+        _record_reassigned(actor, obj, old_owner_id, request)
+    return obj
+
+
+def _record_reassigned(actor, obj, old_owner_id, request) -> None:
+    audit.record(
+        actor=actor,
+        action=_action(obj, "reassigned"),
+        target=obj,
+        data={"changes": {"owner": {"before": old_owner_id, "after": obj.owner_id}}},
+        request=request,
+    )
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+def normalise_emails(emails: Iterable[str]) -> list[str]:
+    from django.core.validators import validate_email
+
+    out: list[str] = []
+    for raw in emails:
+        email = (raw or "").strip().lower()
+        if not email:
+            continue
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ValidationError(
+                {"emails": _("“%(value)s” is not an email address.") % {"value": email}}
+            ) from exc
+        if email not in out:
+            out.append(email)
+    return out
+
+
+def normalise_phones(numbers: Iterable[str], region: str | None = None) -> list[str]:
+    out: list[str] = []
+    for raw in numbers:
+        if not (raw or "").strip():
+            continue
+        try:
+            number = phones.normalise(raw, region)
+        except ValidationError as exc:
+            raise ValidationError({"phones": exc.messages}) from exc
+        if number not in out:
+            out.append(number)
+    return out
+
+
+def _set_channels(contact: Contact, emails: list[str], numbers: list[str]) -> None:
+    ContactEmail.objects.filter(contact=contact).exclude(email__in=emails).delete()
+    ContactPhone.objects.filter(contact=contact).exclude(number__in=numbers).delete()
+    have_emails = set(contact.emails.values_list("email", flat=True))
+    have_phones = set(contact.phones.values_list("number", flat=True))
+    ContactEmail.objects.bulk_create(
+        ContactEmail(contact=contact, email=email) for email in emails if email not in have_emails
+    )
+    ContactPhone.objects.bulk_create(
+        ContactPhone(contact=contact, number=n) for n in numbers if n not in have_phones
+    )
+    ContactEmail.objects.filter(contact=contact).update(is_primary=False)
+    ContactPhone.objects.filter(contact=contact).update(is_primary=False)
+    if emails:
+        ContactEmail.objects.filter(contact=contact, email=emails[0]).update(is_primary=True)
+    if numbers:
+        ContactPhone.objects.filter(contact=contact, number=numbers[0]).update(is_primary=True)
+
+
+def _channels_snapshot(contact: Contact) -> dict:
+    return {
+        "emails": list(
+            contact.emails.order_by("-is_primary", "id").values_list("email", flat=True)
+        ),
+        "phones": list(
+            contact.phones.order_by("-is_primary", "id").values_list("number", flat=True)
+        ),
+    }
+
+
+def check_duplicates(
+    *, emails: list[str], numbers: list[str], exclude_id: int | None = None
+) -> list[int]:
+    from crm import selectors
+
+    return list(
+        selectors.contact_duplicates(
+            emails=emails, phones=numbers, exclude_id=exclude_id
+        ).values_list("pk", flat=True)[:10]
+    )
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    actor: User,
+    first_name: str,
+    last_name: str = "",
+    title: str = "",
+    company: Company | None = None,
+    emails: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    phone_region: str | None = None,
+    preferred_channel: str = Channel.EMAIL,
+    lifecycle_stage: str = "lead",
+    owner: User | None = None,
+    tags: Iterable[str] = (),
+    allow_duplicate: bool = False,
+    request=None,
+) -> Contact:
+    """Create a contact; emails lower-cased, phones in E.164. A contact sharing an email or phone
+    with a live one raises DuplicateContact unless allow_duplicate. Audited (crm.contact.created).
+    """
+    _require_create(actor, Contact)
+    _require_visible_link(actor, company, "company")
+    clean_emails = normalise_emails(emails)
+    clean_phones = normalise_phones(phones, phone_region)
+    if not allow_duplicate:
+        existing = check_duplicates(emails=clean_emails, numbers=clean_phones)
+        if existing:
+            raise DuplicateContact(existing)
+    contact = Contact(
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        title=title.strip(),
+        company=company,
+        preferred_channel=preferred_channel,
+        lifecycle_stage=lifecycle_stage,
+        owner=_check_owner(actor, owner),
+    )
+    contact.full_clean()
+    contact.save()
+    _set_channels(contact, clean_emails, clean_phones)
+    contact.tags.set(_tags(tags))
+    after = {
+        **audit.snapshot(contact, (*CONTACT_FIELDS, "owner")),
+        **_channels_snapshot(contact),
+        "tags": _tag_names(contact),
+    }
+    data = {"changes": audit.changes({}, after)}
+    if allow_duplicate:
+        data["duplicate_allowed"] = True
+    audit.record(
+        actor=actor, action="crm.contact.created", target=contact, data=data, request=request
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    actor: User,
+    contact: Contact,
+    emails: Iterable[str] | None = None,
+    phones: Iterable[str] | None = None,
+    phone_region: str | None = None,
+    owner: User | None = None,
+    tags: Iterable[str] | None = None,
+    request=None,
+    **fields,
+) -> Contact:
+    """Change a contact (emails and phones replaced when given). Audited (crm.contact.updated)."""
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown contact fields {sorted(unknown)}")
+    if "company" in fields and fields["company"] != contact.company:
+        _require_visible_link(actor, fields["company"], "company")
+    clean_emails = normalise_emails(emails) if emails is not None else None
+    clean_phones = normalise_phones(phones, phone_region) if phones is not None else None
+    permissions.require_change(actor, contact)
+    current = _channels_snapshot(contact)
+
+    def write_channels():
+        _set_channels(
+            contact,
+            clean_emails if clean_emails is not None else current["emails"],
+            clean_phones if clean_phones is not None else current["phones"],
+        )
+
+    return _update(
+        actor=actor,
+        obj=contact,
+        fields=fields,
+        field_names=CONTACT_FIELDS,
+        owner=owner,
+        tags=tags,
+        request=request,
+        extra_state=lambda: _channels_snapshot(contact),
+        extra_write=write_channels,
+    )
+
+
+@transaction.atomic
+def contact_set_consent(
+    *, actor: User, contact: Contact, channel: str, granted: bool, source: str, request=None
+) -> ContactConsent:
+    """Record consent (or its withdrawal) for one channel, with time and source. Audited."""
+    permissions.require_change(actor, contact)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": _("Unknown channel.")})
+    consent = ContactConsent.objects.filter(contact=contact, channel=channel).first()
+    before = audit.snapshot(consent, ("status", "source")) if consent else {}
+    consent = consent or ContactConsent(contact=contact, channel=channel)
+    consent.status = ContactConsent.Status.GRANTED if granted else ContactConsent.Status.WITHDRAWN
+    consent.source = source.strip()[:200]
+    consent.recorded_at = timezone.now()
+    consent.save()
+    audit.record(
+        actor=actor,
+        action="crm.contact.consent_changed",
+        target=contact,
+        data={
+            "channel": channel,
+            "changes": audit.changes(before, audit.snapshot(consent, ("status", "source"))),
+        },
+        request=request,
+    )
+    return consent
+
+
+# --- deals ------------------------------------------------------------------------------------
+
+
+def _money(value) -> Decimal:
+    """Two decimal places, so 10.5 and 10.50 are the same amount in the audit trail."""
+    try:
+        return Decimal(value).quantize(Decimal("0.01"))
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise ValidationError({"amount": _("Enter a number.")}) from exc
+
+
+def _apply_stage(deal: Deal, stage: Stage) -> None:
+    deal.stage = stage
+    deal.pipeline_id = stage.pipeline_id
+    status = stage.status
+    if status != deal.status:
+        deal.status = status
+        deal.closed_at = timezone.now() if status != Deal.Status.OPEN else None
+
+
+def _deal_contacts(actor, contacts, primary_contact) -> list[Contact]:
+    chosen = list(contacts or [])
+    if primary_contact is not None and primary_contact not in chosen:
+        chosen.insert(0, primary_contact)
+    for contact in chosen:
+        _require_visible_link(actor, contact, "contacts")
+    return chosen
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    actor: User,
+    title: str,
+    stage: Stage,
+    company: Company | None = None,
+    contacts: Iterable[Contact] = (),
+    primary_contact: Contact | None = None,
+    amount: Decimal = Decimal("0"),
+    currency: str = "USD",
+    expected_close_date: dt.date | None = None,
+    owner: User | None = None,
+    tags: Iterable[str] = (),
+    request=None,
+) -> Deal:
+    """Open a deal at `stage`; the primary contact is always among its contacts. Audited."""
+    _require_create(actor, Deal)
+    _require_visible_link(actor, company, "company")
+    chosen = _deal_contacts(actor, contacts, primary_contact)
+    deal = Deal(
+        title=title.strip(),
+        company=company,
+        primary_contact=primary_contact or (chosen[0] if chosen else None),
+        amount=_money(amount),
+        currency=(currency or "USD").upper(),
+        expected_close_date=expected_close_date,
+        owner=_check_owner(actor, owner),
+    )
+    _apply_stage(deal, stage)
+    deal.full_clean()
+    deal.save()
+    deal.contacts.set(chosen)
+    deal.tags.set(_tags(tags))
+    after = {
+        **audit.snapshot(deal, (*DEAL_FIELDS, *STAGE_FIELDS, "owner")),
+        "contacts": sorted(c.pk for c in chosen),
+        "tags": _tag_names(deal),
+    }
+    audit.record(
+        actor=actor,
+        action="crm.deal.created",
+        target=deal,
+        data={"changes": audit.changes({}, after), "stage_name": stage.name},
+        request=request,
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_update(
+    *,
+    actor: User,
+    deal: Deal,
+    stage: Stage | None = None,
+    contacts: Iterable[Contact] | None = None,
+    owner: User | None = None,
+    tags: Iterable[str] | None = None,
+    request=None,
+    **fields,
+) -> Deal:
+    """Change a deal. Field changes, a stage change and an owner change are each their own
+    audit record (crm.deal.updated, crm.deal.stage_changed, crm.deal.reassigned)."""
+    unknown = set(fields) - set(DEAL_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown deal fields {sorted(unknown)}")
+    if "currency" in fields:
+        fields["currency"] = (fields["currency"] or "").upper()
+    if "amount" in fields:
+        fields["amount"] = _money(fields["amount"])
+    if "company" in fields and fields["company"] != deal.company:
+        _require_visible_link(actor, fields["company"], "company")
+    permissions.require_change(actor, deal)
+    before_stage = audit.snapshot(deal, STAGE_FIELDS)
+    old_stage_name = deal.stage.name
+    before_ids = set(deal.contacts.values_list("pk", flat=True))
+    chosen = None
+    if contacts is not None or "primary_contact" in fields:
+        chosen = list(deal.contacts.all()) if contacts is None else list(contacts)
+        primary = fields.get("primary_contact", deal.primary_contact)
+        if primary is not None and primary.pk not in {c.pk for c in chosen}:
+            chosen.insert(0, primary)
+        for contact in chosen:
+            if contact.pk not in before_ids:
+                _require_visible_link(actor, contact, "contacts")
+    if stage is not None and stage.pk != deal.stage_id:
+        _apply_stage(deal, stage)
+
+    def write_contacts():
+        if chosen is not None:
+            deal.contacts.set(chosen)
+
+    _update(
+        actor=actor,
+        obj=deal,
+        fields=fields,
+        field_names=DEAL_FIELDS,
+        owner=owner,
+        tags=tags,
+        request=request,
+        extra_state=lambda: {"contacts": sorted(deal.contacts.values_list("pk", flat=True))},
+        extra_write=write_contacts,
+    )
+    after_stage = audit.snapshot(deal, STAGE_FIELDS)
+    if after_stage["stage"] != before_stage["stage"]:
+        audit.record(
+            actor=actor,
+            action="crm.deal.stage_changed",
+            target=deal,
+            data={
+                "changes": audit.changes(before_stage, after_stage),
+                "stage_names": {"before": old_stage_name, "after": deal.stage.name},
+            },
+            request=request,
+        )
+    return deal
+
+
+@transaction.atomic
+def deal_move(
+    *, actor: User, deal: Deal, stage: Stage, lost_reason: str | None = None, request=None
+) -> Deal:
+    """Move a deal to another stage of its pipeline (the board). Audited as stage_changed."""
+    if stage.pipeline_id != deal.pipeline_id:
+        raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+    extra = {"lost_reason": lost_reason} if lost_reason is not None else {}
+    return deal_update(actor=actor, deal=deal, stage=stage, request=request, **extra)
+
+
+# --- ownership, sharing, archiving (companies, contacts, deals) --------------------------------
+
+
+@transaction.atomic
+def record_reassign(*, actor: User, record: Model, owner: User, request=None) -> Model:
+    """Give a record to another owner. Audited as crm.<entity>.reassigned."""
+    permissions.require_view(actor, record)
+    if not permissions.can_reassign(actor, record):
+        raise PermissionDenied(_("Only the owner or someone above them reassigns a record."))
+    if owner.pk == record.owner_id:
+        return record
+    _check_owner(actor, owner)
+    old_owner_id = record.owner_id
+    record.owner = owner
+    record.save(update_fields=["owner", "updated_at"])
+    _record_reassigned(actor, record, old_owner_id, request)
+    return record
+
+
+def _share_target(user: User | None, team: Team | None):
+    if (user is None) == (team is None):
+        raise ValueError("share with exactly one of user or team")
+    if user is not None:
+        return user, f"user:{user.pk}", str(user)
+    if team.group_id is None:
+        raise ValidationError({"team": _("This team cannot receive shares yet.")})
+    return team.group, f"team:{team.pk}", str(team)
+
+
+@transaction.atomic
+def record_share(
+    *,
+    actor: User,
+    record: Model,
+    level: Level,
+    user: User | None = None,
+    team: Team | None = None,
+    request=None,
+) -> None:
+    """Share a record with a user or a team, to view or to change (replacing an earlier share
+    with them). Audited as crm.<entity>.shared."""
+    permissions.require_share(actor, record)
+    if level not in (VIEW, CHANGE):
+        raise ValidationError({"level": _("Choose view or change.")})
+    holder, who, label = _share_target(user, team)
+    name = record._meta.model_name
+    other = CHANGE if level == VIEW else VIEW
+    remove_perm(f"crm.{other}_{name}", holder, record)
+    assign_perm(f"crm.{level}_{name}", holder, record)
+    audit.record(
+        actor=actor,
+        action=_action(record, "shared"),
+        target=record,
+        data={"with": who, "with_label": label, "level": level},
+        request=request,
+    )
+
+
+@transaction.atomic
+def record_unshare(
+    *,
+    actor: User,
+    record: Model,
+    user: User | None = None,
+    team: Team | None = None,
+    request=None,
+) -> None:
+    """Take back every share of a record with a user or a team. Audited (crm.<entity>.unshared)."""
+    permissions.require_share(actor, record)
+    holder, who, label = _share_target(user, team)
+    name = record._meta.model_name
+    for level in (VIEW, CHANGE):
+        remove_perm(f"crm.{level}_{name}", holder, record)
+    audit.record(
+        actor=actor,
+        action=_action(record, "unshared"),
+        target=record,
+        data={"with": who, "with_label": label},
+        request=request,
+    )
+
+
+@transaction.atomic
+def record_archive(*, actor: User, record: Model, request=None) -> Model:
+    """Hide a record from everyone but Admins and Compliance; nothing is deleted. Audited."""
+    permissions.require_archive(actor, record)
+    if record.archived_at is not None:
+        return record
+    record.archived_at = timezone.now()
+    record.save(update_fields=["archived_at", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=_action(record, "archived"),
+        target=record,
+        data={"changes": {"archived_at": {"before": None, "after": record.archived_at}}},
+        request=request,
+    )
+    return record
+
+
+# --- activities -------------------------------------------------------------------------------
+
+ACTIVITY_FIELDS = ("kind", "subject", "body", "due_at", "done")
+
+
+@transaction.atomic
+def activity_create(
+    *,
+    actor: User,
+    kind: str,
+    subject: str,
+    body: str = "",
+    due_at: dt.datetime | None = None,
+    deal: Deal | None = None,
+    contact: Contact | None = None,
+    company: Company | None = None,
+    request=None,
+) -> Activity:
+    """Log a note, call, meeting or task on a record the actor can see. Audited."""
+    targets = [obj for obj in (deal, contact, company) if obj is not None]
+    if not targets:
+        raise ValidationError(_("An activity belongs to a deal, a contact or a company."))
+    for obj in targets:
+        permissions.require_view(actor, obj)
+    activity = Activity(
+        kind=kind,
+        subject=subject.strip(),
+        body=body.strip(),
+        due_at=due_at if kind == Activity.Kind.TASK else None,
+        deal=deal,
+        contact=contact,
+        company=company,
+        author=actor,
+    )
+    activity.full_clean()
+    activity.save()
+    audit.record(
+        actor=actor,
+        action="crm.activity.created",
+        target=activity,
+        data={
+            "changes": audit.changes(
+                {}, audit.snapshot(activity, (*ACTIVITY_FIELDS, "deal", "contact", "company"))
+            )
+        },
+        request=request,
+    )
+    return activity
+
+
+@transaction.atomic
+def activity_update(*, actor: User, activity: Activity, request=None, **fields) -> Activity:
+    """Edit an activity or tick a task done. Audited (crm.activity.updated)."""
+    unknown = set(fields) - set(ACTIVITY_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown activity fields {sorted(unknown)}")
+    if not permissions.can_view(actor, activity):
+        from django.http import Http404
+
+        raise Http404
+    if not permissions.can_change(actor, activity):
+        raise PermissionDenied(_("You may not change this activity."))
+    before = audit.snapshot(activity, ACTIVITY_FIELDS)
+    for name, value in fields.items():
+        setattr(activity, name, value)
+    if "done" in fields:
+        activity.done_at = timezone.now() if activity.done else None
+    activity.full_clean()
+    activity.save()
+    changed = audit.changes(before, audit.snapshot(activity, ACTIVITY_FIELDS))
+    if changed:
+        audit.record(
+            actor=actor,
+            action="crm.activity.updated",
+            target=activity,
+            data={"changes": changed},
+            request=request,
+        )
+    return activity
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "kl_"
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(
+    *, user: User, name: str, days: int = 90, request=None
+) -> tuple[ApiToken, str]:
+    """A new personal API token. Returns the token row and the secret, which is never stored
+    (only its SHA-256) and cannot be shown again. Audited (crm.apitoken.created)."""
+    if not user.is_active:
+        raise PermissionDenied
+    if not 1 <= int(days) <= TOKEN_DAYS_MAX:
+        raise ValidationError({"days": _("Between 1 and %(max)s days.") % {"max": TOKEN_DAYS_MAX}})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=(name or "").strip()[:100] or _("API token"),
+        prefix=secret[:10],
+        key_hash=token_hash(secret),
+        expires_at=timezone.now() + dt.timedelta(days=int(days)),
+    )
+    audit.record(
+        actor=user,
+        action="crm.apitoken.created",
+        target=token,
+        data={"name": token.name, "prefix": token.prefix, "expires_at": token.expires_at},
+        request=request,
+    )
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
+    """Stop a token working at once. Audited (crm.apitoken.revoked)."""
+    if token.user_id != actor.pk and not permissions.is_admin(actor):
+        from django.http import Http404
+
+        raise Http404
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor,
+            action="crm.apitoken.revoked",
+            target=token,
+            data={"prefix": token.prefix},
+            request=request,
+        )
+    return token
+
+
+def api_token_authenticate(secret: str) -> ApiToken | None:
+    """The live token matching `secret`, its user loaded; None if unknown, expired or revoked.
+    Marks it used at most once a minute so reads do not turn into writes on every call."""
+    if not secret or not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
+    now = timezone.now()
+    if token is None or token.expires_at <= now or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

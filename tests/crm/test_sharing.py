@@ -1,0 +1,85 @@
+"""Sharing: the owner or anyone above them shares with a person or a team and takes it back;
+both are audited; nobody else can."""
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from audit.models import AuditEvent
+from crm import permissions, services
+from tests.crm.factories import ContactFactory, DealFactory
+
+
+def test_share_with_a_person_then_unshare(rep, outsider):
+    deal = DealFactory(owner=rep)
+    assert not permissions.can_view(outsider, deal)
+    services.record_share(actor=rep, record=deal, user=outsider, level="view")
+    assert permissions.can_view(outsider, deal) and not permissions.can_change(outsider, deal)
+    services.record_share(actor=rep, record=deal, user=outsider, level="change")
+    assert permissions.can_change(outsider, deal)
+    services.record_unshare(actor=rep, record=deal, user=outsider)
+    assert not permissions.can_view(outsider, deal)
+    actions = list(
+        AuditEvent.objects.filter(target_type="crm.deal", target_id=str(deal.pk)).values_list(
+            "action", "data"
+        )
+    )
+    assert [a for a, _d in actions] == ["crm.deal.shared", "crm.deal.shared", "crm.deal.unshared"]
+    assert actions[0][1]["with"] == f"user:{outsider.pk}" and actions[0][1]["level"] == "view"
+
+
+def test_share_with_a_team(rep, outsider):
+    contact = ContactFactory(owner=rep)
+    team = outsider.team
+    services.record_share(actor=rep, record=contact, team=team, level="view")
+    assert permissions.can_view(outsider, contact)
+    event = AuditEvent.objects.get(action="crm.contact.shared")
+    assert event.data["with"] == f"team:{team.pk}"
+    services.record_unshare(actor=rep, record=contact, team=team)
+    assert not permissions.can_view(outsider, contact)
+    assert AuditEvent.objects.filter(action="crm.contact.unshared").exists()
+
+
+def test_managers_above_the_owner_share(rep, manager, director, outsider):
+    deal = DealFactory(owner=rep)
+    services.record_share(actor=director, record=deal, user=outsider, level="view")
+    assert permissions.can_view(outsider, deal)
+
+
+def test_others_cannot_share_and_nothing_changes(rep, other_rep, outsider):
+    deal = DealFactory(owner=rep)
+    before = AuditEvent.objects.count()
+    with pytest.raises(Http404):
+        services.record_share(actor=other_rep, record=deal, user=outsider, level="view")
+    # A person a record is shared with (even to change) cannot pass it on.
+    services.record_share(actor=rep, record=deal, user=other_rep, level="change")
+    with pytest.raises(PermissionDenied):
+        services.record_share(actor=other_rep, record=deal, user=outsider, level="view")
+    assert not permissions.can_view(outsider, deal)
+    assert AuditEvent.objects.count() == before + 1
+
+
+def test_share_page_flow(client, rep, outsider):
+    deal = DealFactory(owner=rep)
+    client.force_login(rep)
+    page = client.get(deal.get_absolute_url())
+    assert b'data-testid="share-panel"' in page.content
+    response = client.post(
+        f"/deals/{deal.pk}/share/", {"who": f"user:{outsider.pk}", "level": "change"}
+    )
+    assert response.status_code == 302
+    page = client.get(deal.get_absolute_url())
+    assert page.content.count(b'data-testid="share-row"') == 1
+    client.post(f"/deals/{deal.pk}/unshare/", {"who": f"user:{outsider.pk}"})
+    assert not permissions.can_view(outsider, deal)
+    timeline = client.get(deal.get_absolute_url()).content.decode()
+    assert "shared the deal with" in timeline and "stopped sharing the deal with" in timeline
+
+
+def test_share_panel_hidden_from_those_who_cannot_share(client, rep, other_rep, team):
+    deal = DealFactory(owner=rep)
+    services.record_share(actor=rep, record=deal, team=team, level="change")
+    client.force_login(other_rep)
+    page = client.get(deal.get_absolute_url())
+    assert page.status_code == 200
+    assert b'data-testid="share-panel"' not in page.content
