@@ -56,9 +56,7 @@ def _locked_head() -> AuditChainHead:
     return head
 
 
-# No savepoint: an append that fails must fail the caller's whole transaction anyway, and a
-# savepoint would cost every audited write two more statements (SAVEPOINT, RELEASE).
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
     """Append one event inside the caller's transaction; it commits or rolls back with it.
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -467,20 +467,15 @@ def message_send(
     return SendResult(message, True, data)
 
 
-def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
-    """Store a customer's web-chat message (inbound, author = the link's contact) once per
-    client_id while the link is usable; broadcast after commit. Audited
-    (comms.message.received, actor = the contact)."""
-    body = clean_body(body)
-    client_id = clean_client_id(client_id)
-    conversation = link.conversation
-    contact = link.contact
+def _store_inbound(
+    *, conversation, contact, body, client_id, condition, actor_data: dict, external_id: str = ""
+) -> SendResult:
     try:
         with transaction.atomic():
             now = timezone.now()
             stamped = (
                 Conversation.objects.filter(pk=conversation.pk)
-                .filter(permissions.link_usable_q(link.pk, now))
+                .filter(condition)
                 .exclude(
                     Exists(
                         Message.objects.filter(
@@ -494,7 +489,7 @@ def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
             )
             if not stamped:
                 existing = _existing(conversation.pk, client_id, contact_id=contact.pk)
-                if existing is None or not permissions.customer_can_use(link):
+                if existing is None:
                     raise errors.Forbidden()
                 return SendResult(existing, False, {})
             message = Message.objects.create(
@@ -506,6 +501,7 @@ def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
                 created_at=now,
                 status=Message.Status.DELIVERED,
                 delivered_at=now,
+                external_id=external_id,
             )
             audit.record(
                 actor=contact,
@@ -514,10 +510,10 @@ def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
                 data={
                     "conversation": conversation.pk,
                     "channel": conversation.kind,
-                    "link": link.pk,
                     "client_id": str(client_id),
                     "length": len(body),
                     "body_sha256": sha256_text(body),
+                    **actor_data,
                 },
             )
             data = _broadcast_created(conversation, message, [])
@@ -527,6 +523,46 @@ def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
             raise
         return SendResult(existing, False, {})
     return SendResult(message, True, data)
+
+
+def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
+    """Store a customer's web-chat message (inbound, author = the link's contact) once per
+    client_id while the link is usable; broadcast after commit. Audited
+    (comms.message.received, actor = the contact)."""
+    body = clean_body(body)
+    client_id = clean_client_id(client_id)
+    result = _store_inbound(
+        conversation=link.conversation,
+        contact=link.contact,
+        body=body,
+        client_id=client_id,
+        condition=permissions.link_usable_q(link.pk),
+        actor_data={"link": link.pk},
+    )
+    if not result.created and not permissions.customer_can_use(link):
+        raise errors.Forbidden()
+    return result
+
+
+def message_inbound_record(
+    *, conversation: Conversation, body: str, client_id, external_id: str = ""
+) -> SendResult:
+    """An inbound message that arrived through a channel integration (WhatsApp, SMS, email, or
+    the demo seed): author = the conversation's contact; the caller has authenticated the
+    channel. Same idempotency, audit and broadcast as a web-chat message."""
+    if conversation.is_internal or conversation.contact_id is None:
+        raise errors.Invalid(_msg("Internal conversations have no customer."))
+    body = clean_body(body)
+    client_id = clean_client_id(client_id)
+    return _store_inbound(
+        conversation=conversation,
+        contact=conversation.contact,
+        body=body,
+        client_id=client_id,
+        condition=Q(),
+        actor_data={"external_id": external_id} if external_id else {},
+        external_id=external_id,
+    )
 
 
 def _message_in(conversation: Conversation, message_id, *, lock: bool = False) -> Message:

@@ -6,8 +6,19 @@ from comms import services
 from tests.crm.factories import DealFactory
 
 
+def ensure_default_pipeline():
+    """Transactional tests flush the tables the data migration filled: fill them again."""
+    import importlib
+
+    from django.apps import apps
+
+    module = importlib.import_module("crm.migrations.0002_default_pipeline")
+    module.create_default_pipeline(apps, None)
+
+
 @pytest.fixture
 def deal(db, rep, customer_contact):
+    ensure_default_pipeline()
     deal = DealFactory(title="Fleet renewal", owner=rep, primary_contact=customer_contact)
     deal.contacts.add(customer_contact)
     return deal
