@@ -47,7 +47,7 @@ def customer_chat(request, token):
         "comms/customer_chat.html",
         {
             "organisation": settings.ORGANISATION_NAME,
-            "rep_name": assignee.get_full_name() or assignee.get_username() if assignee else "",
+            "rep_name": (assignee.get_full_name() or assignee.get_username()) if assignee else "",
             "contact": link.contact,
             "chat_config": {
                 "socket_path": f"/ws/chat/{token}/",
