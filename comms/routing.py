@@ -1,1 +1,8 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from comms.consumers import ConversationConsumer, CustomerChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/conversations/<int:conversation_id>/", ConversationConsumer.as_asgi()),
+    path("ws/chat/<str:token>/", CustomerChatConsumer.as_asgi()),
+]

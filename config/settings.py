@@ -212,3 +212,34 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Conversations (comms) ---
+ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Keepline Demo Co.")
+COMMS_EDIT_WINDOW_SECONDS = env.env_int("COMMS_EDIT_WINDOW_SECONDS", 900)
+COMMS_MAX_BODY = 10_000
+COMMS_ATTACHMENT_MAX_BYTES = env.env_int("COMMS_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+COMMS_ATTACHMENT_TYPES = [
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+    "audio/mpeg",
+    "audio/ogg",
+    "video/mp4",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+]
+COMMS_CUSTOMER_LINK_SECONDS = env.env_int("COMMS_CUSTOMER_LINK_SECONDS", 7 * 24 * 3600)
+# Sends per socket: a token bucket refilled at RATE per second up to BURST.
+COMMS_SEND_RATE = env.env_int("COMMS_SEND_RATE", 50)
+COMMS_SEND_BURST = env.env_int("COMMS_SEND_BURST", 200)
+# Request bodies: JSON and form fields stay small (a 10,000-character message is ~40 KB); files
+# stream to a temporary file above 2.5 MB and are refused above COMMS_ATTACHMENT_MAX_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

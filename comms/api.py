@@ -1,0 +1,344 @@
+"""REST API of conversations (protocol: /work/notes/comms-protocol.md), under /api/v1/.
+
+Same policy (comms.permissions via the selectors), same services and the same <message> dicts as
+the sockets; errors answer {"error": <code>, "detail": <translated text>} with the socket's codes.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from comms import errors, permissions, presenters, selectors, services
+from comms.models import Conversation, CustomerLink
+from crm import selectors as crm_selectors
+
+
+class InboxPagination(CursorPagination):
+    ordering = ("-last_message_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+class CommsApi(APIView):
+    """Maps refusals to the protocol's error body; a 404 is the same for missing and hidden."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, errors.CommsError):
+            return Response(exc.as_dict(), status=exc.status)
+        if isinstance(exc, Http404 | drf_exceptions.NotFound):
+            return Response(errors.NotFound().as_dict(), status=404)
+        if isinstance(exc, drf_exceptions.ParseError):
+            return Response(
+                {"error": "malformed_json", "detail": _("The request body is not valid JSON.")},
+                status=400,
+            )
+        if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+            return Response(errors.FileTypeRefused().as_dict(), status=415)
+        return super().handle_exception(exc)
+
+    def conversation(self, pk) -> Conversation:
+        return selectors.conversation_get_for(self.request.user, pk)
+
+    def viewer(self) -> str:
+        return permissions.viewer_kind(self.request.user)
+
+    def message_out(self, message) -> dict:
+        return presenters.message_dict(message, self.viewer())
+
+
+def _field(data, name, default=None):
+    try:
+        return data.get(name, default)
+    except AttributeError:
+        raise errors.Invalid(_("Send a JSON object.")) from None
+
+
+class ConversationListApi(CommsApi):
+    def get(self, request):
+        qs = selectors.conversation_list_for(request.user, request.query_params)
+        paginator = InboxPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([presenters.conversation_dict(c) for c in page])
+
+    def post(self, request):
+        data = request.data
+        kind = _field(data, "kind", Conversation.Kind.WEB)
+        subject = _field(data, "subject", "") or ""
+        if not isinstance(subject, str):
+            raise errors.Invalid(_("subject must be text."))
+        if kind == Conversation.Kind.INTERNAL:
+            member_ids = _field(data, "members", []) or []
+            if not isinstance(member_ids, list):
+                raise errors.Invalid(_("members must be a list of user ids."))
+            ids = [services.clean_id(m, "members") for m in member_ids]
+            members = list(User.objects.filter(pk__in=ids, is_active=True))
+            conversation = services.internal_conversation_create(
+                actor=request.user, subject=subject, members=members, request=request
+            )
+        else:
+            contact = crm_selectors.contact_get_for(
+                request.user, services.clean_id(_field(data, "contact"), "contact")
+            )
+            deal_id = _field(data, "deal")
+            deal = (
+                crm_selectors.deal_get_for(request.user, services.clean_id(deal_id, "deal"))
+                if deal_id not in (None, "")
+                else None
+            )
+            conversation = services.conversation_start(
+                actor=request.user,
+                contact=contact,
+                deal=deal,
+                kind=kind,
+                subject=subject,
+                request=request,
+            )
+        conversation = self.conversation(conversation.pk)
+        return Response(presenters.conversation_dict(conversation, unread=0), status=201)
+
+
+class UnreadApi(CommsApi):
+    def get(self, request):
+        counts = selectors.unread_counts_for(request.user)
+        return Response(
+            {"total": sum(counts.values()), "conversations": {str(k): v for k, v in counts.items()}}
+        )
+
+
+def conversation_detail(user, conversation) -> dict:
+    data = presenters.conversation_dict(
+        conversation,
+        unread=selectors.unread_counts_for(user, [conversation.pk]).get(conversation.pk, 0),
+    )
+    data["participants"] = [
+        presenters.participant_dict(p) for p in selectors.participants_of(conversation)
+    ]
+    data["permissions"] = {
+        "send": permissions.can_send(user, conversation),
+        "assign": permissions.can_assign(user, conversation),
+        "set_status": permissions.can_set_status(user, conversation),
+        "manage_members": permissions.can_manage_members(user, conversation),
+        "issue_link": permissions.can_issue_link(user, conversation),
+        "sees_originals": permissions.sees_originals(user),
+    }
+    return data
+
+
+class ConversationDetailApi(CommsApi):
+    def get(self, request, pk):
+        return Response(conversation_detail(request.user, self.conversation(pk)))
+
+
+class MessageListApi(CommsApi):
+    def get(self, request, pk):
+        conversation = self.conversation(pk)
+        params = request.query_params
+        limit = max(1, min(selectors._int(params.get("limit")) or 50, selectors.MAX_PAGE))
+        page = selectors.message_page_for(
+            request.user,
+            conversation,
+            after=params.get("after"),
+            before=params.get("before"),
+            limit=limit + 1,
+        )
+        viewer = self.viewer()
+        return Response(
+            {
+                "results": [presenters.message_dict(m, viewer) for m in page[:limit]],
+                "has_more": len(page) > limit,
+            }
+        )
+
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        note = _field(request.data, "note", False)
+        if not isinstance(note, bool):
+            raise errors.Invalid(_("note must be true or false."))
+        result = services.message_send(
+            author=request.user,
+            conversation=conversation,
+            body=_field(request.data, "body"),
+            client_id=_field(request.data, "client_id"),
+            note=note,
+            request=request,
+        )
+        return Response(
+            presenters.narrow(result.data, self.viewer()),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class MessageDetailApi(CommsApi):
+    def patch(self, request, pk, mid):
+        conversation = self.conversation(pk)
+        message = services.message_edit(
+            editor=request.user,
+            conversation=conversation,
+            message_id=mid,
+            body=_field(request.data, "body"),
+            request=request,
+        )
+        return Response(self.message_out(message))
+
+
+class MessageRetractApi(CommsApi):
+    def post(self, request, pk, mid):
+        conversation = self.conversation(pk)
+        message = services.message_retract(
+            actor=request.user, conversation=conversation, message_id=mid, request=request
+        )
+        return Response(self.message_out(message))
+
+
+class MessageRevisionsApi(CommsApi):
+    def get(self, request, pk, mid):
+        conversation = self.conversation(pk)
+        revisions = services.revisions_for(
+            viewer=request.user, conversation=conversation, message_id=mid
+        )
+        return Response({"results": [presenters.revision_dict(r) for r in revisions]})
+
+
+class ReadApi(CommsApi):
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        message_id = services.conversation_mark_read(
+            user=request.user,
+            conversation=conversation,
+            message_id=_field(request.data, "message_id"),
+        )
+        return Response({"message_id": message_id})
+
+
+class AssignApi(CommsApi):
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        raw = _field(request.data, "assignee")
+        assignee = None
+        if raw not in (None, ""):
+            assignee = User.objects.filter(pk=services.clean_id(raw, "assignee")).first()
+            if assignee is None:
+                raise errors.Invalid(_("Unknown person."))
+        services.conversation_assign(
+            actor=request.user, conversation=conversation, assignee=assignee, request=request
+        )
+        return Response(conversation_detail(request.user, self.conversation(pk)))
+
+
+class StatusApi(CommsApi):
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        services.conversation_set_status(
+            actor=request.user,
+            conversation=conversation,
+            status=_field(request.data, "status"),
+            request=request,
+        )
+        return Response(conversation_detail(request.user, self.conversation(pk)))
+
+
+class LinkListApi(CommsApi):
+    def get(self, request, pk):
+        conversation = self.conversation(pk)
+        if not permissions.can_issue_link(request.user, conversation):
+            raise errors.Forbidden()
+        links = CustomerLink.objects.filter(conversation=conversation).order_by("-id")
+        return Response({"results": [presenters.link_dict(link) for link in links]})
+
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        link, token = services.customer_link_issue(
+            actor=request.user, conversation=conversation, request=request
+        )
+        url = request.build_absolute_uri(reverse("comms:customer-chat", args=[token]))
+        data = presenters.link_dict(link, url=url)
+        data["token"] = token
+        return Response(data, status=201)
+
+
+class LinkRevokeApi(CommsApi):
+    def post(self, request, pk, lid):
+        conversation = self.conversation(pk)
+        link = CustomerLink.objects.filter(pk=lid, conversation=conversation).first()
+        if link is None:
+            raise errors.NotFound()
+        link = services.customer_link_revoke(actor=request.user, link=link, request=request)
+        return Response(presenters.link_dict(link))
+
+
+class MemberListApi(CommsApi):
+    def get(self, request, pk):
+        conversation = self.conversation(pk)
+        return Response(
+            {
+                "results": [
+                    presenters.participant_dict(p) for p in selectors.participants_of(conversation)
+                ]
+            }
+        )
+
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        user = User.objects.filter(
+            pk=services.clean_id(_field(request.data, "user"), "user")
+        ).first()
+        if user is None:
+            raise errors.Invalid(_("Unknown person."))
+        services.member_add(
+            actor=request.user, conversation=conversation, user=user, request=request
+        )
+        return self.get(request, pk)
+
+
+class MemberDetailApi(CommsApi):
+    def delete(self, request, pk, uid):
+        conversation = self.conversation(pk)
+        user = User.objects.filter(pk=uid).first()
+        if user is None:
+            raise errors.NotFound()
+        services.member_remove(
+            actor=request.user, conversation=conversation, user=user, request=request
+        )
+        return Response(status=204)
+
+
+class AttachmentUploadApi(CommsApi):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def post(self, request, pk):
+        conversation = self.conversation(pk)
+        limit = services.settings.COMMS_ATTACHMENT_MAX_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit + 64 * 1024:
+            # Refuse before reading the body.
+            raise errors.FileTooLarge()
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise errors.Invalid(_("Choose a file to send."))
+        note = str(request.data.get("note", "")).lower() in ("1", "true", "on", "yes")
+        result = services.attachment_upload(
+            actor=request.user,
+            conversation=conversation,
+            upload=upload,
+            body=request.data.get("body", "") or "",
+            note=note,
+            client_id=request.data.get("client_id") or None,
+            request=request,
+        )
+        return Response(
+            presenters.narrow(result.data, self.viewer()),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

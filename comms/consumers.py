@@ -1,0 +1,515 @@
+"""Live chat sockets (protocol: /work/notes/comms-protocol.md).
+
+- Staff: /ws/conversations/<id>/ - authorised in connect() through the selector (4401 not signed
+  in, 4404 missing or invisible), re-checked on every action (inside the services, or one EXISTS
+  for typing), closed with 4403 when an `access.recheck` finds access gone.
+- Customer: /ws/chat/<token>/ - the customer link's token (4404 when invalid, expired or revoked).
+
+Consumers never touch the ORM: services and selectors run through `database_sync_to_async`, and
+the broadcasts a service queues after commit are published from the event loop afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.realtime import user_group
+from comms import errors, permissions, presenters, realtime, selectors, services
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_REVOKED = 4403
+CLOSE_NOT_FOUND = 4404
+MAX_FRAME = 64 * 1024
+TYPING_EVERY_S = 2.0
+
+
+def _run_collecting(fn, kwargs):
+    with realtime.collect() as outbox:
+        result = fn(**kwargs)
+    return result, outbox
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float):
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """What staff and customer sockets share: framing, errors, presence, publishing."""
+
+    actions: dict[str, str] = {}
+    conversation_id: int | None = None
+    actor: dict | None = None
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def send_error(self, code: str, detail: str, client_id=None) -> None:
+        frame = {"type": "error", "error": code, "detail": str(detail)}
+        if isinstance(client_id, str):
+            frame["client_id"] = client_id[:64]
+        await self.send_frame(frame)
+
+    async def call(self, fn, **kwargs):
+        """Run a service in the database thread; publish its after-commit broadcasts here."""
+        result, outbox = await database_sync_to_async(_run_collecting)(fn, kwargs)
+        return result, outbox
+
+    async def publish(self, outbox) -> None:
+        for group, event in outbox:
+            await self.channel_layer.group_send(group, event)
+
+    async def dispatch(self, message):
+        # Other apps may send new event types to user.<id>: ignore them rather than crash.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None and not message["type"].startswith("websocket."):
+            return
+        await super().dispatch(message)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            await self.send_error("invalid", _("Send JSON text frames."))
+            return
+        if len(text_data) > MAX_FRAME:
+            await self.send_error("too_long", errors.TooLong().detail)
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error("malformed_json", _("This frame is not valid JSON."))
+            return
+        if not isinstance(content, dict):
+            await self.send_error("invalid", _("Send a JSON object with an action."))
+            return
+        client_id = content.get("client_id")
+        method = self.actions.get(content.get("action"))
+        if method is None:
+            await self.send_error("unknown_action", _("Unknown action."), client_id)
+            return
+        try:
+            await getattr(self, method)(content)
+        except errors.CommsError as exc:
+            await self.send_error(exc.code, exc.detail, client_id)
+        except Http404:
+            await self.send_error("not_found", errors.NotFound().detail, client_id)
+        except Exception:
+            log.exception("comms socket action failed")
+            await self.send_error("server_error", _("Something went wrong; try again."), client_id)
+
+    async def do_ping(self, content):
+        await self.send_frame({"type": "pong"})
+
+    # --- presence: join/here/leave over the channel layer, so it spans processes ------------------
+
+    def presence_groups(self) -> list[str]:
+        raise NotImplementedError
+
+    def announce(self) -> bool:
+        return True
+
+    async def presence_start(self) -> None:
+        self.online = {self.channel_name: self.actor} if self.announce() else {}
+        if self.announce():
+            for group in self.presence_groups():
+                await self.channel_layer.group_send(
+                    group,
+                    {"type": "presence.join", "channel": self.channel_name, "actor": self.actor},
+                )
+
+    def presence_list(self) -> list[dict]:
+        seen, people = set(), []
+        for actor in self.online.values():
+            key = (actor["type"], actor["id"])
+            if key not in seen:
+                seen.add(key)
+                people.append(actor)
+        return people
+
+    async def presence_join(self, event):
+        if event["channel"] == self.channel_name:
+            return
+        self.online[event["channel"]] = event["actor"]
+        if self.announce():
+            await self.channel_layer.send(
+                event["channel"],
+                {"type": "presence.here", "channel": self.channel_name, "actor": self.actor},
+            )
+        await self.send_frame({"type": "presence", "online": self.presence_list()})
+
+    async def presence_here(self, event):
+        self.online[event["channel"]] = event["actor"]
+        await self.send_frame({"type": "presence", "online": self.presence_list()})
+
+    async def presence_leave(self, event):
+        if self.online.pop(event["channel"], None) is not None:
+            await self.send_frame({"type": "presence", "online": self.presence_list()})
+
+    async def presence_stop(self) -> None:
+        if getattr(self, "online", None) is None or not self.announce():
+            return
+        for group in self.presence_groups():
+            await self.channel_layer.group_send(
+                group, {"type": "presence.leave", "channel": self.channel_name}
+            )
+
+    # --- events shared by both kinds ------------------------------------------------------------
+
+    async def typing(self, event):
+        if event.get("channel") != self.channel_name:
+            await self.send_frame({"type": "typing", "actor": event["actor"]})
+
+    async def read(self, event):
+        await self.send_frame(
+            {"type": "read", "actor": event["actor"], "message_id": event["message_id"]}
+        )
+
+    async def message_status(self, event):
+        await self.send_frame(
+            {
+                "type": "message.status",
+                "id": event["id"],
+                "status": event["status"],
+                "at": event["at"],
+            }
+        )
+
+    async def close_revoked(self, reason: str) -> None:
+        await self.send_frame({"type": "closing", "reason": reason})
+        await self.close(code=CLOSE_REVOKED)
+
+    async def join(self, groups: list[str]) -> None:
+        self.joined = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code):
+        await self.presence_stop()
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+
+class ConversationConsumer(ChatConsumer):
+    """A staff member's socket on one conversation."""
+
+    actions = {
+        "send": "do_send",
+        "edit": "do_edit",
+        "retract": "do_retract",
+        "typing": "do_typing",
+        "read": "do_read",
+        "ping": "do_ping",
+    }
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            self.conversation, self.viewer, last_id = await database_sync_to_async(self._load)(
+                user, self.scope["url_route"]["kwargs"]["conversation_id"]
+            )
+        except Http404:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.user = user
+        self.conversation_id = self.conversation.pk
+        self.actor = presenters.user_actor(user)
+        self.read_only = permissions.is_read_only(user)
+        self.bucket = TokenBucket(settings.COMMS_SEND_RATE, settings.COMMS_SEND_BURST)
+        self.last_typing = 0.0
+        await self.join(
+            [
+                realtime.staff_group(self.conversation_id),
+                user_group(user.pk),
+                realtime.ALL_STAFF_GROUP,
+            ]
+        )
+        await self.accept()
+        await self.presence_start()
+        await self.send_frame(
+            {
+                "type": "ready",
+                "conversation_id": self.conversation_id,
+                "last_message_id": last_id,
+                "presence": self.presence_list(),
+            }
+        )
+
+    @staticmethod
+    def _load(user, conversation_id):
+        conversation = selectors.conversation_get_for(user, conversation_id)
+        # Role flags are read once here and cached on the user object for the socket's life.
+        viewer = permissions.viewer_kind(user)
+        permissions.is_read_only(user)
+        permissions.is_manager(user)
+        return conversation, viewer, selectors.last_message_id_for(conversation)
+
+    def announce(self) -> bool:
+        # The compliance officer watches silently.
+        return not getattr(self, "read_only", False)
+
+    def presence_groups(self) -> list[str]:
+        groups = [realtime.staff_group(self.conversation_id)]
+        if not self.conversation.is_internal:
+            groups.append(realtime.customer_group(self.conversation_id))
+        return groups
+
+    def _limited(self) -> None:
+        if not self.bucket.take():
+            raise errors.RateLimited()
+
+    # --- actions --------------------------------------------------------------------------------
+
+    async def do_send(self, content):
+        note = content.get("note", False)
+        if not isinstance(note, bool):
+            raise errors.Invalid(_("note must be true or false."))
+        self._limited()
+        result, outbox = await self.call(
+            services.message_send,
+            author=self.user,
+            conversation=self.conversation,
+            body=content.get("body"),
+            client_id=content.get("client_id"),
+            note=note,
+        )
+        await self.send_frame(
+            {
+                "type": "ack",
+                "client_id": str(result.message.client_id),
+                "id": result.message.pk,
+                "duplicate": not result.created,
+            }
+        )
+        await self.publish(outbox)
+
+    async def do_edit(self, content):
+        self._limited()
+        _result, outbox = await self.call(
+            services.message_edit,
+            editor=self.user,
+            conversation=self.conversation,
+            message_id=content.get("message_id"),
+            body=content.get("body"),
+        )
+        await self.publish(outbox)
+
+    async def do_retract(self, content):
+        self._limited()
+        _result, outbox = await self.call(
+            services.message_retract,
+            actor=self.user,
+            conversation=self.conversation,
+            message_id=content.get("message_id"),
+        )
+        await self.publish(outbox)
+
+    async def do_typing(self, content):
+        note = content.get("note", False) is True or self.conversation.is_internal
+        now = time.monotonic()
+        if self.read_only or now - self.last_typing < TYPING_EVERY_S:
+            return
+        self.last_typing = now
+        if not await database_sync_to_async(permissions.can_view)(self.user, self.conversation):
+            await self.close_revoked("access_revoked")
+            return
+        event = {"type": "typing", "actor": self.actor, "channel": self.channel_name}
+        await self.channel_layer.group_send(realtime.staff_group(self.conversation_id), event)
+        if not note:
+            await self.channel_layer.group_send(
+                realtime.customer_group(self.conversation_id), event
+            )
+
+    async def do_read(self, content):
+        _result, outbox = await self.call(
+            services.conversation_mark_read,
+            user=self.user,
+            conversation=self.conversation,
+            message_id=content.get("message_id"),
+        )
+        await self.publish(outbox)
+
+    # --- events ---------------------------------------------------------------------------------
+
+    async def _message_event(self, event):
+        await self.send_frame(
+            {"type": event["type"], "message": presenters.narrow(event["message"], self.viewer)}
+        )
+
+    message_created = _message_event
+    message_updated = _message_event
+    message_retracted = _message_event
+
+    async def conversation_updated(self, event):
+        await self.send_frame(
+            {"type": "conversation.updated", "conversation": event["conversation"]}
+        )
+
+    async def members_updated(self, event):
+        await self.send_frame(
+            {"type": "members.updated", "conversation_id": event["conversation_id"]}
+        )
+
+    async def access_recheck(self, event):
+        ids = event.get("conversation_ids")
+        if ids is not None and self.conversation_id not in ids:
+            return
+        still = await database_sync_to_async(self._still_visible)()
+        if not still:
+            await self.close_revoked("access_revoked")
+
+    def _still_visible(self) -> bool:
+        # Roles may have changed too: read them afresh.
+        self.user._keepline_roles = None
+        self.user.refresh_from_db(fields=["is_active", "manager", "team"])
+        return permissions.can_view(self.user, self.conversation)
+
+    async def connection_close(self, event):
+        await self.close_revoked(event.get("reason", "revoked"))
+
+    async def notification_message(self, event):
+        """Notifications are for /ws/notifications/; this socket ignores them."""
+
+
+class CustomerChatConsumer(ChatConsumer):
+    """A customer's socket, scoped by the customer link to one conversation's customer view."""
+
+    actions = {
+        "send": "do_send",
+        "typing": "do_typing",
+        "read": "do_read",
+        "ping": "do_ping",
+        "edit": "do_refuse",
+        "retract": "do_refuse",
+    }
+
+    async def connect(self):
+        token = self.scope["url_route"]["kwargs"]["token"]
+        try:
+            self.link, last_id = await database_sync_to_async(self._load)(token)
+        except selectors.LinkRefused:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.conversation_id = self.link.conversation_id
+        self.actor = presenters.contact_actor(self.link.contact)
+        self.bucket = TokenBucket(settings.COMMS_SEND_RATE, settings.COMMS_SEND_BURST)
+        self.last_typing = 0.0
+        await self.join([realtime.customer_group(self.conversation_id)])
+        await self.accept()
+        await self.presence_start()
+        await self.send_frame(
+            {
+                "type": "ready",
+                "conversation_id": self.conversation_id,
+                "last_message_id": last_id,
+                "presence": self.presence_list(),
+            }
+        )
+        remaining = (self.link.expires_at - timezone.now()).total_seconds()
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(remaining, 0) + 1, lambda: asyncio.ensure_future(self._expire())
+        )
+
+    @staticmethod
+    def _load(token):
+        link = selectors.customer_link_for_token(token)
+        return link, selectors.last_message_id_for(link.conversation, customer=True)
+
+    async def _expire(self):
+        if not await database_sync_to_async(permissions.customer_can_use)(self.link):
+            await self.close_revoked("link_expired")
+
+    def presence_groups(self) -> list[str]:
+        return [
+            realtime.staff_group(self.conversation_id),
+            realtime.customer_group(self.conversation_id),
+        ]
+
+    async def disconnect(self, code):
+        expiry = getattr(self, "expiry", None)
+        if expiry is not None:
+            expiry.cancel()
+        await super().disconnect(code)
+
+    # --- actions --------------------------------------------------------------------------------
+
+    async def do_send(self, content):
+        if content.get("note"):
+            raise errors.Forbidden()
+        if not self.bucket.take():
+            raise errors.RateLimited()
+        result, outbox = await self.call(
+            services.message_receive,
+            link=self.link,
+            body=content.get("body"),
+            client_id=content.get("client_id"),
+        )
+        await self.send_frame(
+            {
+                "type": "ack",
+                "client_id": str(result.message.client_id),
+                "id": result.message.pk,
+                "duplicate": not result.created,
+            }
+        )
+        await self.publish(outbox)
+
+    async def do_refuse(self, content):
+        raise errors.Forbidden()
+
+    async def do_typing(self, content):
+        now = time.monotonic()
+        if now - self.last_typing < TYPING_EVERY_S:
+            return
+        self.last_typing = now
+        if not await database_sync_to_async(permissions.customer_can_use)(self.link):
+            await self.close_revoked("link_revoked")
+            return
+        await self.channel_layer.group_send(
+            realtime.staff_group(self.conversation_id),
+            {"type": "typing", "actor": self.actor, "channel": self.channel_name},
+        )
+
+    async def do_read(self, content):
+        _result, outbox = await self.call(
+            services.customer_mark_read, link=self.link, message_id=content.get("message_id")
+        )
+        await self.publish(outbox)
+
+    # --- events: the customer group only ever carries the customer form --------------------------
+
+    async def _message_event(self, event):
+        await self.send_frame({"type": event["type"], "message": event["message"]})
+
+    message_created = _message_event
+    message_updated = _message_event
+    message_retracted = _message_event
+
+    async def access_recheck(self, event):
+        if not await database_sync_to_async(permissions.customer_can_use)(self.link):
+            await self.close_revoked("link_revoked")

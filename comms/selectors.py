@@ -1,0 +1,265 @@
+"""Every conversation read a person (or a customer link) sees, already filtered by
+`comms.permissions`, with related rows preloaded. Forbidden is missing: `Http404`."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from comms import permissions
+from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
+
+MAX_PAGE = 200
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(filters, name: str) -> bool:
+    value = filters.get(name)
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in TRUE_VALUES
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+
+def with_unread(qs: QuerySet, user) -> QuerySet:
+    """Annotate `unread`: messages after the user's read position, not their own, not system,
+    not retracted. Subqueries on the (conversation, id) index: constant queries at any size."""
+    marker = Participant.objects.filter(conversation_id=OuterRef("pk"), user_id=user.pk).values(
+        "last_read_message_id"
+    )[:1]
+    unread = (
+        Message.objects.filter(conversation_id=OuterRef("pk"), pk__gt=OuterRef("_read_upto"))
+        .exclude(author_user_id=user.pk)
+        .exclude(direction=Message.Direction.SYSTEM)
+        .filter(retracted=False)
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return qs.annotate(
+        _read_upto=Coalesce(Subquery(marker, output_field=IntegerField()), 0)
+    ).annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
+
+
+def with_preview(qs: QuerySet) -> QuerySet:
+    last = (
+        Message.objects.filter(conversation_id=OuterRef("pk"), retracted=False)
+        .exclude(direction=Message.Direction.SYSTEM)
+        .order_by("-pk")
+        .values("body")[:1]
+    )
+    return qs.annotate(last_preview=Subquery(last))
+
+
+def conversation_list_for(user, filters=None) -> QuerySet[Conversation]:
+    """The inbox: visible conversations, newest activity first, with `unread` and `last_preview`.
+
+    filters (a dict or QueryDict): mine, team, unassigned (flags), status, kind, deal, contact.
+    """
+    filters = filters or {}
+    qs = permissions.conversation_queryset_for(user).select_related(
+        "contact", "deal", "company", "assignee", "team"
+    )
+    if _flag(filters, "mine"):
+        qs = qs.filter(assignee_id=user.pk)
+    if _flag(filters, "team"):
+        qs = qs.filter(team_id=user.team_id) if user.team_id else qs.none()
+    if _flag(filters, "unassigned"):
+        qs = qs.filter(assignee__isnull=True)
+    status = filters.get("status")
+    if status in Conversation.Status.values:
+        qs = qs.filter(status=status)
+    kind = filters.get("kind")
+    if kind in Conversation.Kind.values:
+        qs = qs.filter(kind=kind)
+    for name in ("deal", "contact"):
+        raw = filters.get(name)
+        if raw not in (None, ""):
+            pk = _int(raw)
+            qs = qs.filter(**{f"{name}_id": pk}) if pk is not None else qs.none()
+    return with_preview(with_unread(qs, user)).order_by("-last_message_at", "-id")
+
+
+def conversation_get_for(user, conversation_id) -> Conversation:
+    pk = _int(conversation_id)
+    conversation = (
+        permissions.conversation_queryset_for(user)
+        .select_related("contact", "deal", "company", "assignee", "team")
+        .filter(pk=pk)
+        .first()
+        if pk is not None
+        else None
+    )
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def conversations_for_deal(user, deal) -> QuerySet[Conversation]:
+    return conversation_list_for(user, {"deal": deal.pk})
+
+
+def conversations_for_contact(user, contact) -> QuerySet[Conversation]:
+    return conversation_list_for(user, {"contact": contact.pk})
+
+
+def unread_counts_for(user, conversation_ids=None) -> dict[int, int]:
+    """{conversation id: unread} for the visible conversations with something unread, in one
+    query."""
+    qs = with_unread(permissions.conversation_queryset_for(user), user).filter(unread__gt=0)
+    if conversation_ids is not None:
+        qs = qs.filter(pk__in=list(conversation_ids))
+    return dict(qs.values_list("pk", "unread"))
+
+
+def participants_of(conversation: Conversation) -> list[Participant]:
+    return list(
+        Participant.objects.filter(conversation=conversation)
+        .exclude(role=Participant.Role.VIEWER)
+        .select_related("user", "contact")
+        .order_by("left_at", "joined_at", "id")
+    )
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def _page(qs: QuerySet, after, before, limit) -> list[Message]:
+    limit = max(1, min(_int(limit) or 50, MAX_PAGE))
+    after_id, before_id = _int(after), _int(before)
+    if after not in (None, "") and after_id is None:
+        raise Http404
+    if before not in (None, "") and before_id is None:
+        raise Http404
+    if after_id is not None:
+        # Catch-up after a reconnect: oldest first.
+        return list(qs.filter(pk__gt=after_id).order_by("pk")[:limit])
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    # Scrolling back (and the first page): newest first.
+    return list(qs.order_by("-pk")[:limit])
+
+
+def message_page_for(user, conversation: Conversation, after=None, before=None, limit=50):
+    """A page of a conversation's messages for a staff viewer (notes included).
+
+    `after`: oldest-first after that id; otherwise newest-first (before `before` if given).
+    The caller has checked the conversation through `conversation_get_for`.
+    """
+    qs = Message.objects.filter(conversation_id=conversation.pk).select_related(
+        "author_user", "author_contact"
+    )
+    qs = qs.prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    return _page(qs, after, before, limit)
+
+
+def last_message_id_for(conversation: Conversation, *, customer: bool = False) -> int:
+    qs = Message.objects.filter(conversation_id=conversation.pk)
+    if customer:
+        qs = qs.exclude(direction=Message.Direction.NOTE).filter(retracted=False)
+    return qs.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+class LinkRefused(Exception):
+    """reason: "invalid" (unknown or tampered: 404), "expired" or "revoked" (410)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def customer_link_for_token(token: str) -> CustomerLink:
+    """The usable link a customer's token names, with its conversation, contact and assignee."""
+    from django.conf import settings
+
+    from comms.services import LINK_SALT, token_digest
+
+    if not token or len(token) > 400:
+        raise LinkRefused("invalid")
+    try:
+        signing.loads(token, salt=LINK_SALT, max_age=settings.COMMS_CUSTOMER_LINK_SECONDS + 60)
+    except signing.SignatureExpired:
+        raise LinkRefused("expired") from None
+    except signing.BadSignature:
+        raise LinkRefused("invalid") from None
+    link = (
+        CustomerLink.objects.select_related(
+            "contact", "conversation", "conversation__assignee", "conversation__company"
+        )
+        .filter(token_digest=token_digest(token))
+        .first()
+    )
+    if link is None:
+        raise LinkRefused("invalid")
+    if link.revoked_at is not None:
+        raise LinkRefused("revoked")
+    if link.expires_at <= timezone.now():
+        raise LinkRefused("expired")
+    return link
+
+
+def customer_message_page(link: CustomerLink, after=None, before=None, limit=50):
+    """What the customer sees: no notes, nothing retracted."""
+    qs = (
+        Message.objects.filter(conversation_id=link.conversation_id, retracted=False)
+        .exclude(direction=Message.Direction.NOTE)
+        .select_related("author_user", "author_contact")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    )
+    return _page(qs, after, before, limit)
+
+
+# --- attachments ---------------------------------------------------------------------------------
+
+
+def attachment_get_for(user, attachment_id) -> Attachment:
+    """A file of a visible conversation; a retracted message's files only for compliance/admin."""
+    pk = _int(attachment_id)
+    attachment = (
+        Attachment.objects.select_related("message", "conversation")
+        .filter(pk=pk, conversation__in=permissions.conversation_queryset_for(user))
+        .first()
+        if pk is not None
+        else None
+    )
+    if attachment is None:
+        raise Http404
+    if attachment.message and attachment.message.retracted and not permissions.sees_originals(user):
+        raise Http404
+    return attachment
+
+
+def customer_attachment_get(link: CustomerLink, attachment_id) -> Attachment:
+    pk = _int(attachment_id)
+    attachment = (
+        Attachment.objects.select_related("message")
+        .filter(
+            pk=pk,
+            conversation_id=link.conversation_id,
+            message__retracted=False,
+        )
+        .exclude(message__direction=Message.Direction.NOTE)
+        .filter(~Q(message__isnull=True))
+        .first()
+        if pk is not None
+        else None
+    )
+    if attachment is None:
+        raise Http404
+    return attachment

@@ -1,0 +1,212 @@
+/* Keepline customer web chat: one conversation, the customer's view, over /ws/chat/<token>/.
+ * Bodies arrive as server-sanitised body_html (escaped text + links); everything else is set
+ * with textContent. Protocol: /work/notes/comms-protocol.md. No dependencies. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("chat-config").textContent);
+  var strings = JSON.parse(document.getElementById("chat-strings").textContent);
+  var list = document.getElementById("messages");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("composer-body");
+  var statusLine = document.getElementById("chat-status");
+  var typingLine = document.getElementById("typing");
+  var me = config.me;
+  var socket = null;
+  var closedForGood = false;
+  var retryDelay = 1000;
+  var lastId = 0;
+  var lastReadSent = 0;
+  var pending = {}; // client_id -> body, until acked
+  var typingTimer = null;
+  var lastTypingSent = 0;
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  function setStatus(text) { statusLine.textContent = text || ""; }
+
+  function timeOf(iso) {
+    try { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+    catch (e) { return ""; }
+  }
+
+  function isMine(message) {
+    return message.author && message.author.type === me.type && message.author.id === me.id;
+  }
+
+  function render(message) {
+    var item = document.createElement("li");
+    item.className = "msg " + (isMine(message) ? "mine" : "theirs");
+    item.dataset.id = message.id;
+    if (message.client_id) item.dataset.clientId = message.client_id;
+    var who = document.createElement("div");
+    who.className = "who";
+    who.textContent = isMine(message) ? strings.you : (message.author ? message.author.name : "");
+    var body = document.createElement("div");
+    body.className = "body";
+    body.innerHTML = message.body_html; // sanitised by the server (nh3): text and <a> only
+    item.appendChild(who);
+    item.appendChild(body);
+    if (message.attachments && message.attachments.length) {
+      var files = document.createElement("div");
+      files.className = "files";
+      message.attachments.forEach(function (file) {
+        var link = document.createElement("a");
+        link.href = file.url; // relative to /c/<token>/
+        link.textContent = file.name;
+        link.setAttribute("download", "");
+        files.appendChild(link);
+      });
+      item.appendChild(files);
+    }
+    var meta = document.createElement("div");
+    meta.className = "meta";
+    meta.textContent = timeOf(message.created_at) + (message.edited_at ? " · " + strings.edited : "");
+    item.appendChild(meta);
+    return item;
+  }
+
+  function find(id, clientId) {
+    var found = list.querySelector('li[data-id="' + Number(id) + '"]');
+    if (!found && clientId) {
+      found = Array.prototype.find.call(list.children, function (li) { return li.dataset.clientId === clientId; });
+    }
+    return found || null;
+  }
+
+  function upsert(message) {
+    if (message.retracted || message.body === null) { remove(message); return; }
+    var existing = find(message.id, message.client_id);
+    var node = render(message);
+    if (existing) { list.replaceChild(node, existing); }
+    else { list.appendChild(node); node.scrollIntoView({ block: "end" }); }
+    if (message.id > lastId) lastId = message.id;
+    markRead();
+  }
+
+  function remove(message) {
+    var existing = find(message.id, null);
+    if (existing) existing.remove();
+  }
+
+  function showPending(clientId, text) {
+    var item = render({ id: 0, client_id: clientId, author: me, body_html: "", created_at: new Date().toISOString(), attachments: [] });
+    item.querySelector(".body").textContent = text;
+    item.classList.add("pending");
+    list.appendChild(item);
+    item.scrollIntoView({ block: "end" });
+  }
+
+  function showError(frame) {
+    var item = document.createElement("li");
+    item.className = "error";
+    item.setAttribute("role", "alert");
+    item.textContent = frame.detail || frame.error;
+    list.appendChild(item);
+    setTimeout(function () { item.remove(); }, 8000);
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function markRead() {
+    if (document.visibilityState !== "visible" || lastId <= lastReadSent) return;
+    if (send({ action: "read", message_id: lastId })) lastReadSent = lastId;
+  }
+
+  function submit() {
+    var text = input.value;
+    if (!text.trim()) return;
+    if (text.length > config.max_body) { showError({ detail: strings.too_long }); return; }
+    var clientId = uuid4();
+    pending[clientId] = text;
+    showPending(clientId, text);
+    input.value = "";
+    send({ action: "send", client_id: clientId, body: text });
+  }
+
+  function catchUp() {
+    // Relative to /c/<token>/: the messages after the last one seen, then resend what was not acked.
+    return fetch("messages/?after=" + lastId, { credentials: "omit", cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+      .then(function (data) { data.results.forEach(upsert); })
+      .catch(function () {})
+      .then(function () {
+        Object.keys(pending).forEach(function (clientId) {
+          send({ action: "send", client_id: clientId, body: pending[clientId] });
+        });
+      });
+  }
+
+  function onFrame(event) {
+    var frame;
+    try { frame = JSON.parse(event.data); } catch (e) { return; }
+    switch (frame.type) {
+      case "ready": setStatus(""); retryDelay = 1000; catchUp(); break;
+      case "ack":
+        delete pending[frame.client_id];
+        var mine = find(0, frame.client_id);
+        if (mine) { mine.dataset.id = frame.id; mine.classList.remove("pending"); }
+        if (frame.id > lastId) lastId = frame.id;
+        break;
+      case "message.created":
+      case "message.updated":
+        upsert(frame.message); break;
+      case "message.retracted": remove(frame.message); break;
+      case "typing":
+        typingLine.textContent = strings.typing.replace("%(name)s", frame.actor.name);
+        typingLine.hidden = false;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(function () { typingLine.hidden = true; }, 4000);
+        break;
+      case "closing": closedForGood = true; break;
+      case "error": if (frame.client_id) { delete pending[frame.client_id]; var failed = find(0, frame.client_id); if (failed) failed.remove(); } showError(frame); break;
+      default: break;
+    }
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    setStatus(strings.connecting);
+    socket = new WebSocket(scheme + location.host + config.socket_path);
+    socket.onmessage = onFrame;
+    socket.onclose = function (event) {
+      if (closedForGood || event.code === 4403 || event.code === 4404) {
+        closedForGood = true;
+        setStatus(strings.closed);
+        form.setAttribute("aria-disabled", "true");
+        input.disabled = true;
+        return;
+      }
+      setStatus(strings.offline);
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+    };
+  }
+
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (now - lastTypingSent > 2000) { lastTypingSent = now; send({ action: "typing" }); }
+  });
+  form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+  document.addEventListener("visibilitychange", markRead);
+
+  config.history.forEach(function (message) { list.appendChild(render(message)); if (message.id > lastId) lastId = message.id; });
+  if (list.lastElementChild) list.lastElementChild.scrollIntoView({ block: "end" });
+  connect();
+})();

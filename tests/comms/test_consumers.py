@@ -1,0 +1,290 @@
+"""Live chat over the staff and customer sockets."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from comms import realtime, services
+from comms.models import CustomerLink, Message, MessageRevision
+from tests.comms.sockets import (
+    NOISE,
+    closed_with,
+    customer_socket,
+    frame,
+    nothing_but_noise,
+    staff_socket,
+)
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+def cid() -> str:
+    return str(uuid.uuid4())
+
+
+async def test_send_ack_duplicate_and_customer_view(rep, conversation, link_and_token):
+    _link, token = link_and_token
+    staff, ok, _ = await staff_socket(rep, conversation.pk)
+    assert ok
+    ready = await frame(staff, "ready")
+    assert ready["conversation_id"] == conversation.pk and ready["last_message_id"] == 0
+    customer, ok, _ = await customer_socket(token)
+    assert ok
+    await frame(customer, "ready")
+
+    client_id = cid()
+    await staff.send_json_to({"action": "send", "client_id": client_id, "body": "Hi <b>Clara</b>"})
+    ack = await frame(staff, "ack")
+    assert ack["client_id"] == client_id and ack["duplicate"] is False
+    created = await frame(staff, "message.created")
+    assert created["message"]["id"] == ack["id"]
+    assert created["message"]["body"] == "Hi <b>Clara</b>"
+    assert "&lt;b&gt;Clara&lt;/b&gt;" in created["message"]["body_html"]
+    assert "original_body" not in created["message"]
+    seen = await frame(customer, "message.created")
+    assert seen["message"]["id"] == ack["id"] and seen["message"]["direction"] == "outbound"
+
+    await staff.send_json_to({"action": "send", "client_id": client_id, "body": "Hi <b>Clara</b>"})
+    again = await frame(staff, "ack")
+    assert again == {"type": "ack", "client_id": client_id, "id": ack["id"], "duplicate": True}
+    assert await nothing_but_noise(customer)
+    assert await sync_to_async(Message.objects.count)() == 1
+
+    # The customer answers: an inbound message of the same conversation.
+    answer = cid()
+    await customer.send_json_to({"action": "send", "client_id": answer, "body": "Hello!"})
+    customer_ack = await frame(customer, "ack")
+    inbound = await frame(staff, "message.created")
+    assert inbound["message"]["id"] == customer_ack["id"]
+    assert inbound["message"]["direction"] == "inbound"
+    assert inbound["message"]["author"]["type"] == "contact"
+    await staff.disconnect()
+    await customer.disconnect()
+
+
+async def test_notes_stay_with_staff(rep, conversation, link_and_token):
+    _link, token = link_and_token
+    staff, _, _ = await staff_socket(rep, conversation.pk)
+    customer, _, _ = await customer_socket(token)
+    await frame(staff, "ready")
+    await frame(customer, "ready")
+    await staff.send_json_to({"action": "send", "client_id": cid(), "body": "psst", "note": True})
+    await frame(staff, "ack")
+    note = await frame(staff, "message.created")
+    assert note["message"]["direction"] == "note"
+    await staff.send_json_to({"action": "typing", "note": True})
+    assert await nothing_but_noise(customer, 0.5)
+    await staff.disconnect()
+    await customer.disconnect()
+
+
+async def test_edit_inside_and_outside_the_window(rep, conversation, link_and_token):
+    _link, token = link_and_token
+    staff, _, _ = await staff_socket(rep, conversation.pk)
+    customer, _, _ = await customer_socket(token)
+    await frame(staff, "ready")
+    await frame(customer, "ready")
+    await staff.send_json_to({"action": "send", "client_id": cid(), "body": "price 100"})
+    mid = (await frame(staff, "ack"))["id"]
+    await frame(staff, "message.created")
+    await frame(customer, "message.created")
+
+    await staff.send_json_to({"action": "edit", "message_id": mid, "body": "price 90"})
+    updated = await frame(staff, "message.updated")
+    assert updated["message"]["body"] == "price 90" and updated["message"]["edited_at"]
+    assert (await frame(customer, "message.updated"))["message"]["body"] == "price 90"
+    assert await sync_to_async(MessageRevision.objects.filter(message_id=mid).count)() == 1
+
+    await sync_to_async(Message.objects.filter(pk=mid).update)(
+        created_at=timezone.now() - timedelta(minutes=16)
+    )
+    await staff.send_json_to({"action": "edit", "message_id": mid, "body": "price 80"})
+    error = await frame(staff, "error")
+    assert error["error"] == "edit_window_closed" and "15" in error["detail"]
+    await staff.disconnect()
+    await customer.disconnect()
+
+
+async def test_retract_hides_from_customer_keeps_for_compliance(
+    rep, compliance, conversation, link_and_token, client
+):
+    _link, token = link_and_token
+    staff, _, _ = await staff_socket(rep, conversation.pk)
+    watcher, ok, _ = await staff_socket(compliance, conversation.pk)
+    assert ok
+    customer, _, _ = await customer_socket(token)
+    for ws in (staff, watcher, customer):
+        await frame(ws, "ready")
+    await staff.send_json_to({"action": "send", "client_id": cid(), "body": "wrong number"})
+    mid = (await frame(staff, "ack"))["id"]
+    await staff.send_json_to({"action": "edit", "message_id": mid, "body": "wrong number!"})
+    await staff.send_json_to({"action": "retract", "message_id": mid})
+    earlier = NOISE | {"message.created", "message.updated"}
+    retracted = await frame(staff, "message.retracted", skip=earlier)
+    assert retracted["message"]["body"] is None and retracted["message"]["retracted"] is True
+    assert "original_body" not in retracted["message"]
+    seen = await frame(watcher, "message.retracted", skip=earlier)
+    assert seen["message"]["original_body"] == "wrong number!"
+    gone = await frame(customer, "message.retracted", skip=earlier)
+    assert gone["message"]["body"] is None and gone["message"]["body_html"] == ""
+    # The compliance officer never writes.
+    await watcher.send_json_to({"action": "send", "client_id": cid(), "body": "x"})
+    assert (await frame(watcher, "error"))["error"] == "forbidden"
+    # ...but reads every revision.
+    await sync_to_async(client.force_login)(compliance)
+    response = await sync_to_async(client.get)(
+        f"/api/v1/conversations/{conversation.pk}/messages/{mid}/revisions/"
+    )
+    assert [r["body"] for r in response.json()["results"]] == ["wrong number"]
+    for ws in (staff, watcher, customer):
+        await ws.disconnect()
+
+
+async def test_typing_and_read_receipts(rep, conversation, link_and_token):
+    _link, token = link_and_token
+    staff, _, _ = await staff_socket(rep, conversation.pk)
+    customer, _, _ = await customer_socket(token)
+    await frame(staff, "ready")
+    await frame(customer, "ready")
+    await staff.send_json_to({"action": "typing"})
+    typing = await frame(customer, "typing")
+    assert typing["actor"]["type"] == "user" and typing["actor"]["id"] == rep.pk
+    await customer.send_json_to({"action": "typing"})
+    assert (await frame(staff, "typing"))["actor"]["type"] == "contact"
+
+    await staff.send_json_to({"action": "send", "client_id": cid(), "body": "read me"})
+    mid = (await frame(staff, "ack"))["id"]
+    await frame(customer, "message.created")
+    await customer.send_json_to({"action": "read", "message_id": mid})
+    read = await frame(staff, "read")
+    assert read["message_id"] == mid and read["actor"]["type"] == "contact"
+    status = await sync_to_async(lambda: Message.objects.get(pk=mid).status)()
+    assert status == "read"
+    await staff.disconnect()
+    await customer.disconnect()
+
+
+async def test_refused_sockets(rep, other_rep, conversation):
+    _ws, connected, code = await staff_socket(other_rep, conversation.pk)
+    assert not connected and code == 4404
+    _ws, connected, code = await staff_socket(rep, 999999)
+    assert not connected and code == 4404
+    _ws, connected, code = await staff_socket(None, conversation.pk)
+    assert not connected and code == 4401
+
+
+async def test_socket_closes_when_the_share_is_revoked(other_rep, conversation, deal):
+    await sync_to_async(assign_perm)("crm.view_deal", other_rep, deal)
+    ws, connected, _ = await staff_socket(other_rep, conversation.pk)
+    assert connected
+    await frame(ws, "ready")
+
+    def unshare():
+        from django.db import transaction
+
+        with transaction.atomic():
+            remove_perm("crm.view_deal", other_rep, deal)
+            realtime.recheck_record_on_commit(deal)
+
+    await sync_to_async(unshare)()
+    closing = await closed_with(ws, 4403)
+    assert closing == {"type": "closing", "reason": "access_revoked"}
+
+
+async def test_socket_closes_when_removed_from_an_internal_conversation(rep, other_rep):
+    conv = await sync_to_async(services.internal_conversation_create)(
+        actor=rep, subject="desk", members=[other_rep]
+    )
+    ws, connected, _ = await staff_socket(other_rep, conv.pk)
+    assert connected
+    await frame(ws, "ready")
+    await sync_to_async(services.member_remove)(actor=rep, conversation=conv, user=other_rep)
+    await closed_with(ws, 4403)
+
+
+async def test_bad_frames_keep_the_socket_open(rep, conversation):
+    ws, _, _ = await staff_socket(rep, conversation.pk)
+    await frame(ws, "ready")
+    await ws.send_to(text_data="{not json")
+    assert (await frame(ws, "error"))["error"] == "malformed_json"
+    await ws.send_json_to({"action": "dance"})
+    assert (await frame(ws, "error"))["error"] == "unknown_action"
+    await ws.send_json_to([1, 2])
+    assert (await frame(ws, "error"))["error"] == "invalid"
+    client_id = cid()
+    await ws.send_json_to({"action": "send", "client_id": client_id, "body": "x" * 10_001})
+    error = await frame(ws, "error")
+    assert error["error"] == "too_long" and "10,000" in error["detail"]
+    assert error["client_id"] == client_id
+    await ws.send_json_to({"action": "send", "client_id": "nope", "body": "x"})
+    assert (await frame(ws, "error"))["error"] == "invalid"
+    await ws.send_json_to({"action": "edit", "message_id": 424242, "body": "x"})
+    assert (await frame(ws, "error"))["error"] == "not_found"
+    await ws.send_json_to({"action": "ping"})
+    assert await frame(ws, "pong") == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_catch_up_after_reconnect(rep, conversation, client):
+    ws, _, _ = await staff_socket(rep, conversation.pk)
+    await frame(ws, "ready")
+    await ws.send_json_to({"action": "send", "client_id": cid(), "body": "one"})
+    seen = (await frame(ws, "ack"))["id"]
+    await ws.disconnect()
+    # While offline, two more messages arrive.
+    for body in ("two", "three"):
+        await sync_to_async(services.message_send)(
+            author=rep, conversation=conversation, body=body, client_id=cid()
+        )
+    ws, _, _ = await staff_socket(rep, conversation.pk)
+    ready = await frame(ws, "ready")
+    assert ready["last_message_id"] > seen
+    await sync_to_async(client.force_login)(rep)
+    response = await sync_to_async(client.get)(
+        f"/api/v1/conversations/{conversation.pk}/messages/?after={seen}"
+    )
+    assert [m["body"] for m in response.json()["results"]] == ["two", "three"]
+    await ws.disconnect()
+
+
+async def test_customer_token_scope(rep, customer_contact, conversation, link_and_token):
+    _link, token = link_and_token
+    other = await sync_to_async(services.conversation_start)(actor=rep, contact=customer_contact)
+    customer, _, _ = await customer_socket(token)
+    await frame(customer, "ready")
+    await sync_to_async(services.message_send)(
+        author=rep, conversation=other, body="elsewhere", client_id=cid()
+    )
+    await sync_to_async(services.message_send)(
+        author=rep, conversation=conversation, body="note", client_id=cid(), note=True
+    )
+    assert await nothing_but_noise(customer, 0.5)
+    await customer.send_json_to({"action": "edit", "message_id": 1, "body": "x"})
+    assert (await frame(customer, "error"))["error"] == "forbidden"
+    await customer.disconnect()
+
+
+async def test_expired_and_revoked_tokens(rep, conversation, link_and_token):
+    link, token = link_and_token
+    customer, connected, _ = await customer_socket(token)
+    assert connected
+    await frame(customer, "ready")
+    await sync_to_async(services.customer_link_revoke)(actor=rep, link=link)
+    await closed_with(customer, 4403)
+    _ws, connected, code = await customer_socket(token)
+    assert not connected and code == 4404
+
+    link2, token2 = await sync_to_async(services.customer_link_issue)(
+        actor=rep, conversation=conversation
+    )
+    await sync_to_async(CustomerLink.objects.filter(pk=link2.pk).update)(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    _ws, connected, code = await customer_socket(token2)
+    assert not connected and code == 4404
+    _ws, connected, code = await customer_socket("garbage")
+    assert not connected and code == 4404
