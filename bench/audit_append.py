@@ -10,7 +10,8 @@ verify_events_per_s: audit.verification.verify over n generated events; baseline
 same rows in the same keyset batches without hashing.
 
 Uses DATABASE_URL when it points at PostgreSQL, else postgres://postgres@127.0.0.1:5432/
-keepline_bench, which it creates and migrates. It empties the audit tables of that database.
+keepline_bench, which it creates and migrates. It empties the audit tables of that database, so it
+refuses a non-empty ledger in a database whose name lacks "bench" unless given --reset-ledger.
 """
 
 import argparse
@@ -287,6 +288,9 @@ def verify_rate(n: int) -> float:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--reset-ledger", action="store_true", help="allow emptying a non-bench database's ledger"
+    )
     args = parser.parse_args()
     seconds = 3 if args.quick else 10
     verify_sizes = (20_000, 100_000) if args.quick else (100_000, 1_000_000)
@@ -297,6 +301,19 @@ def main():
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    from django.db import connection
+
+    from audit.models import AuditEvent
+
+    if (
+        "bench" not in connection.settings_dict["NAME"]
+        and AuditEvent.objects.exists()
+        and not args.reset_ledger
+    ):
+        raise SystemExit(
+            f"{connection.settings_dict['NAME']} holds an audit ledger this benchmark would empty; "
+            "unset DATABASE_URL (a keepline_bench database is used) or pass --reset-ledger"
+        )
     reset_tables()
 
     for writers in (1, 4, 8):

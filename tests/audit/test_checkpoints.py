@@ -16,10 +16,10 @@ from tests.audit.ledger import verify
 
 @pytest.mark.django_db
 def test_beat_task_signs_the_head_and_skips_when_nothing_changed(audit_signing_key):
-    assert tasks.checkpoint_create.delay().get() is None  # empty ledger: nothing to sign
+    assert tasks.checkpoint_create.apply().get() is None  # empty ledger: nothing to sign
     first = audit.record(actor=None, action="crm.deal.changed")
-    assert tasks.checkpoint_create.delay().get() == first.seq
-    assert tasks.checkpoint_create.delay().get() == first.seq
+    assert tasks.checkpoint_create.apply().get() == first.seq
+    assert tasks.checkpoint_create.apply().get() == first.seq
     assert AuditCheckpoint.objects.count() == 1
     checkpoint = AuditCheckpoint.objects.get()
     assert checkpoint.head_hash == first.hash

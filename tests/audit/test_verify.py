@@ -233,3 +233,13 @@ def test_verify_uses_one_query_per_batch_not_per_event(ten_events, django_assert
     with django_assert_max_num_queries(8):
         assert verify()[0] == 0
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_damage_across_batch_boundaries_is_found_at_the_same_seq(ten_events, monkeypatch):
+    from audit import verification
+
+    monkeypatch.setattr(verification, "BATCH", 3)
+    assert verify() == (0, f"verified 10 events up to seq 10, head {ten_events[-1].hash}")
+    with triggers_off():
+        sql(f"DELETE FROM {EVENTS} WHERE seq = 7")
+    assert "seq 7: missing" in verify()[1]
