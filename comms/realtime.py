@@ -101,3 +101,11 @@ def recheck_record_on_commit(record) -> None:
             _publish(staff_group(cid), {"type": "access.recheck", "conversation_ids": [cid]})
 
     transaction.on_commit(fire)
+
+
+INBOX_GROUP = "comms.inbox"
+
+
+def inbox_changed_on_commit(conversation_id: int) -> None:
+    """Open inbox pages refresh; each socket forwards only ids its person may see."""
+    broadcast_on_commit(INBOX_GROUP, {"type": "inbox.changed", "conversation_id": conversation_id})

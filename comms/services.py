@@ -125,10 +125,12 @@ def _broadcast_created(conversation: Conversation, message: Message, attachments
     data = presenters.message_dict(message, presenters.PRIVILEGED, attachments=attachments)
     _broadcast_message("message.created", conversation, data)
     _broadcast_customer("message.created", conversation, message, attachments)
+    realtime.inbox_changed_on_commit(conversation.pk)
     return data
 
 
 def _conversation_updated(conversation: Conversation) -> None:
+    realtime.inbox_changed_on_commit(conversation.pk)
     realtime.broadcast_on_commit(
         realtime.staff_group(conversation.pk),
         {

@@ -57,7 +57,7 @@ def test_send_is_idempotent_and_audited(conversation, rep, django_capture_on_com
             author=rep, conversation=conversation, body="Hello", client_id=client_id
         )
     assert first.created and first.message.direction == Message.Direction.OUTBOUND
-    assert len(callbacks) == 2  # staff and customer broadcasts
+    assert len(callbacks) == 3  # staff, customer and inbox broadcasts
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         again = services.message_send(
             author=rep, conversation=conversation, body="Hello", client_id=client_id

@@ -51,7 +51,7 @@ def test_timeline_mixes_activities_and_ledger_events(client, rep, manager):
     assert "created the deal at stage New" in page
     assert "Called the buyer" in page
     assert "gave the deal from" in page and str(manager) in page
-    assert 'data-testid="conversations-placeholder"' in page
+    assert 'data-testid="conversations"' in page
 
 
 def test_deal_form_creates_and_shows_field_errors(client, rep):

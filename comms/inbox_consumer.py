@@ -1,0 +1,65 @@
+"""/ws/inbox/: tells an open inbox page that a conversation it may show has new activity.
+
+Services publish `inbox.changed` with only the conversation id to one group; each socket passes on
+the ids its person may see (checked once per id, then remembered), so the send path costs no query
+per viewer and no one learns of a conversation they cannot open.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.consumers import CLOSE_UNAUTHENTICATED
+from accounts.realtime import user_group
+from comms import permissions, realtime
+
+MAX_REMEMBERED = 5000
+
+
+class InboxConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.sees_all = await database_sync_to_async(permissions.is_privileged)(user)
+        self.visible: dict[int, bool] = {}
+        self.groups_joined = [realtime.INBOX_GROUP, user_group(user.pk)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "pong"})
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        return {}
+
+    def _can_view(self, conversation_id: int) -> bool:
+        return permissions.conversation_queryset_for(self.user).filter(pk=conversation_id).exists()
+
+    async def inbox_changed(self, event):
+        cid = event["conversation_id"]
+        if not self.sees_all:
+            if cid not in self.visible:
+                if len(self.visible) > MAX_REMEMBERED:
+                    self.visible.clear()
+                self.visible[cid] = await database_sync_to_async(self._can_view)(cid)
+            if not self.visible[cid]:
+                return
+        await self.send_json({"type": "inbox.changed", "conversation_id": cid})
+
+    async def access_recheck(self, event):
+        # Shares and assignments changed: forget what was learnt about visibility.
+        self.visible.clear()
+
+    async def connection_close(self, event):
+        await self.close(code=4403)
+
+    async def notification_message(self, event):
+        await self.send_json(event["payload"])

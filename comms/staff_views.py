@@ -1,0 +1,206 @@
+"""Staff pages of comms: the inbox, a conversation with its controls, and the forms they post."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from comms import errors, permissions, selectors, services
+from comms.models import Conversation, CustomerLink
+from crm import selectors as crm_selectors
+
+BOXES = {
+    "mine": {"mine": True},
+    "team": {"team": True},
+    "unassigned": {"unassigned": True},
+    "all": {},
+}
+INBOX_PAGE = 30
+
+
+def _back(request, default: str):
+    target = request.POST.get("next") or default
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = default
+    return redirect(target)
+
+
+def _refusal(request, exc: errors.CommsError):
+    if isinstance(exc, errors.NotFound):
+        raise Http404
+    messages.error(request, exc.detail)
+
+
+@login_required
+def inbox(request):
+    box = request.GET.get("box", "mine")
+    if box not in BOXES:
+        box = "mine"
+    filters = dict(BOXES[box])
+    for name in ("status", "kind"):
+        if request.GET.get(name):
+            filters[name] = request.GET[name]
+    qs = selectors.conversation_list_for(request.user, filters)
+    page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "comms/inbox.html",
+        {
+            "page": page,
+            "box": box,
+            "boxes": [
+                ("mine", _("Mine")),
+                ("team", _("My team")),
+                ("unassigned", _("Unassigned")),
+                ("all", _("All I can see")),
+            ],
+            "status": request.GET.get("status", ""),
+            "kind": request.GET.get("kind", ""),
+            "statuses": Conversation.Status.choices,
+            "kinds": Conversation.Kind.choices,
+            "unread_total": sum(selectors.unread_counts_for(request.user).values()),
+            "can_create_internal": not permissions.is_read_only(request.user),
+        },
+    )
+
+
+@login_required
+def conversation_detail(request, pk):
+    conversation = selectors.conversation_get_for(request.user, pk)
+    user = request.user
+    can_assign = permissions.can_assign(user, conversation)
+    context = {
+        "conversation": conversation,
+        "participants": selectors.participants_of(conversation),
+        "can_assign": can_assign,
+        "can_set_status": permissions.can_set_status(user, conversation),
+        "can_issue_link": not conversation.is_internal
+        and permissions.can_issue_link(user, conversation),
+        "can_manage_members": conversation.is_internal
+        and permissions.can_manage_members(user, conversation),
+        "statuses": Conversation.Status.choices,
+        "links": CustomerLink.objects.filter(conversation=conversation).order_by("-created_at")[:10]
+        if not conversation.is_internal
+        else [],
+        "new_link": request.session.pop(f"comms.link.{conversation.pk}", None),
+    }
+    if can_assign or context["can_manage_members"]:
+        context["staff"] = User.objects.filter(is_active=True).order_by(
+            "first_name", "last_name", "username"
+        )
+    return render(request, "comms/conversation.html", context)
+
+
+@login_required
+@require_POST
+def conversation_start(request):
+    contact = crm_selectors.contact_get_for(request.user, request.POST.get("contact"))
+    deal = None
+    if request.POST.get("deal"):
+        deal = crm_selectors.deal_get_for(request.user, request.POST.get("deal"))
+    try:
+        conversation = services.conversation_start(
+            actor=request.user,
+            contact=contact,
+            deal=deal,
+            kind=request.POST.get("kind") or Conversation.Kind.WEB,
+            subject=request.POST.get("subject", ""),
+            request=request,
+        )
+    except errors.CommsError as exc:
+        _refusal(request, exc)
+        return _back(request, reverse("comms:inbox"))
+    messages.success(request, _("Conversation started."))
+    default = reverse("comms:conversation-detail", args=[conversation.pk])
+    target = request.POST.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        base = target.split("?", 1)[0].split("#", 1)[0]
+        return redirect(f"{base}?conversation={conversation.pk}#conversations")
+    return redirect(default)
+
+
+@login_required
+@require_POST
+def internal_create(request):
+    try:
+        conversation = services.internal_conversation_create(
+            actor=request.user,
+            subject=request.POST.get("subject", "").strip() or _("Team conversation"),
+            members=User.objects.filter(pk__in=request.POST.getlist("members"), is_active=True),
+            request=request,
+        )
+    except errors.CommsError as exc:
+        _refusal(request, exc)
+        return redirect("comms:inbox")
+    return redirect("comms:conversation-detail", conversation.pk)
+
+
+def _staff_member(raw) -> User | None:
+    try:
+        return User.objects.filter(pk=int(raw), is_active=True).first()
+    except (TypeError, ValueError):
+        return None
+
+
+@login_required
+@require_POST
+def conversation_action(request, pk):
+    """One form endpoint for assign, status, customer links and members; each calls a service."""
+    conversation = selectors.conversation_get_for(request.user, pk)
+    action = request.POST.get("action")
+    here = reverse("comms:conversation-detail", args=[conversation.pk])
+    try:
+        if action == "assign":
+            raw = request.POST.get("assignee")
+            assignee = request.user if raw == "me" else (_staff_member(raw) if raw else None)
+            if raw and assignee is None:
+                raise errors.Invalid(_("Choose an active person."))
+            services.conversation_assign(
+                actor=request.user, conversation=conversation, assignee=assignee, request=request
+            )
+            messages.success(request, _("Assignment saved."))
+        elif action == "status":
+            services.conversation_set_status(
+                actor=request.user,
+                conversation=conversation,
+                status=request.POST.get("status", ""),
+                request=request,
+            )
+            messages.success(request, _("Status changed."))
+        elif action == "link-issue":
+            _link, token = services.customer_link_issue(
+                actor=request.user, conversation=conversation, request=request
+            )
+            # Shown once, on the next page only; only its digest is stored.
+            request.session[f"comms.link.{conversation.pk}"] = request.build_absolute_uri(
+                reverse("comms:customer-chat", args=[token])
+            )
+        elif action == "link-revoke":
+            link = CustomerLink.objects.filter(
+                conversation=conversation, pk=selectors._int(request.POST.get("link"))
+            ).first()
+            if link is None:
+                raise Http404
+            services.customer_link_revoke(actor=request.user, link=link, request=request)
+            messages.success(request, _("The customer link no longer works."))
+        elif action in ("member-add", "member-remove"):
+            member = _staff_member(request.POST.get("user"))
+            if member is None:
+                raise errors.Invalid(_("Choose an active person."))
+            service = services.member_add if action == "member-add" else services.member_remove
+            service(actor=request.user, conversation=conversation, user=member, request=request)
+            if action == "member-remove" and member.pk == request.user.pk:
+                return redirect("comms:inbox")
+        else:
+            raise errors.Invalid(_("Unknown action."))
+    except errors.CommsError as exc:
+        _refusal(request, exc)
+    return _back(request, here)

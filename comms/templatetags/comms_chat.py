@@ -1,0 +1,87 @@
+"""The staff chat panel and the conversations block of deal and contact pages."""
+
+from django import template
+from django.conf import settings
+from django.middleware.csrf import get_token
+from django.utils.translation import gettext as _
+
+from comms import permissions, selectors
+from crm import permissions as crm_permissions
+from crm.models import Contact, Deal
+
+register = template.Library()
+
+RECORD_CONVERSATIONS_SHOWN = 20
+
+
+def chat_strings() -> dict:
+    return {
+        "note": _("Internal note"),
+        "edited": _("edited"),
+        "retracted": _("Message retracted"),
+        "edit": _("Edit"),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "retract": _("Retract"),
+        "retractConfirm": _("Retract this message? The customer will no longer see it."),
+        "typing": _("is typing…"),
+        "offline": _("You are offline. Messages will be sent when the connection returns."),
+        "reconnecting": _("Reconnecting…"),
+        "revoked": _("You no longer have access to this conversation."),
+    }
+
+
+@register.inclusion_tag("comms/_chat_panel.html", takes_context=True)
+def chat_panel(context, conversation):
+    request = context["request"]
+    user = request.user
+    return {
+        "conversation": conversation,
+        "can_send": permissions.can_send(user, conversation),
+        "can_note": permissions.can_send(user, conversation),
+        "is_customer_facing": not conversation.is_internal,
+        "me": user.pk,
+        "csrf": get_token(request),
+        "edit_window": settings.COMMS_EDIT_WINDOW_SECONDS,
+        "strings": chat_strings(),
+        "strings_id": f"chat-strings-{conversation.pk}",
+        "request": request,
+    }
+
+
+@register.inclusion_tag("comms/_record_conversations.html", takes_context=True)
+def record_conversations(context, record):
+    """Conversations of a deal or contact, the selected one's chat panel, and a start form."""
+    request = context["request"]
+    user = request.user
+    if isinstance(record, Deal):
+        qs = selectors.conversations_for_deal(user, record)
+        contacts = list(record.contacts.all()) if hasattr(record, "contacts") else []
+        deal, field = record, "deal"
+    elif isinstance(record, Contact):
+        qs = selectors.conversations_for_contact(user, record)
+        contacts, deal, field = [record], None, "contact"
+    else:
+        raise template.TemplateSyntaxError("record_conversations takes a deal or a contact")
+    conversations = list(qs[:RECORD_CONVERSATIONS_SHOWN])
+    wanted = selectors._int(request.GET.get("conversation"))
+    selected = next((c for c in conversations if c.pk == wanted), None)
+    if selected is None and conversations:
+        selected = next((c for c in conversations if c.status != "closed"), conversations[0])
+    return {
+        "record": record,
+        "field": field,
+        "deal": deal,
+        "contacts": contacts,
+        "conversations": conversations,
+        "selected": selected,
+        "can_start": not permissions.is_read_only(user) and crm_permissions.can_view(user, record),
+        "kinds": [
+            ("web", _("Web chat")),
+            ("whatsapp", "WhatsApp"),
+            ("sms", "SMS"),
+            ("email", _("Email")),
+        ],
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+    }
