@@ -258,3 +258,13 @@ def test_customer_link_lifecycle(conversation, rep, link_and_token):
     assert exc.value.reason == "expired"
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"comms.customer_link.issued", "comms.customer_link.revoked"} <= actions
+
+
+def test_deal_and_contact_panels(conversation, rep, other_rep, deal, customer_contact):
+    assert [c.pk for c in selectors.conversations_for_deal(rep, deal)] == [conversation.pk]
+    assert [c.pk for c in selectors.conversations_for_contact(rep, customer_contact)] == [
+        conversation.pk
+    ]
+    assert list(selectors.conversations_for_deal(other_rep, deal)) == []
+    page = selectors.message_page_for(rep, conversation)
+    assert page == []
