@@ -2,7 +2,7 @@
 
 import asyncio
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -25,12 +25,16 @@ async def staff_socket(user, conversation_id) -> tuple[WebsocketCommunicator, bo
         headers.append((b"cookie", await sync_to_async(_cookie)(user)))
     ws = WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers)
     connected, code = await ws.connect()
+    if not connected:
+        await ws.disconnect()
     return ws, connected, code
 
 
 async def customer_socket(token) -> tuple[WebsocketCommunicator, bool, int | None]:
     ws = WebsocketCommunicator(application, f"/ws/chat/{token}/", [ORIGIN])
     connected, code = await ws.connect()
+    if not connected:
+        await ws.disconnect()
     return ws, connected, code
 
 
@@ -79,6 +83,7 @@ async def closed_with(ws, code: int, timeout: float = 3) -> dict:
         output = await ws.receive_output(timeout=max(deadline - loop.time(), 0.01))
         if output["type"] == "websocket.close":
             assert output.get("code") == code, output
+            await ws.disconnect()
             return closing
         import json
 

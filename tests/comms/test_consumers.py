@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -234,6 +234,7 @@ async def test_catch_up_after_reconnect(rep, conversation, client):
     await frame(ws, "ready")
     await ws.send_json_to({"action": "send", "client_id": cid(), "body": "one"})
     seen = (await frame(ws, "ack"))["id"]
+    live = (await frame(ws, "message.created"))["message"]
     await ws.disconnect()
     # While offline, two more messages arrive.
     for body in ("two", "three"):
@@ -248,6 +249,11 @@ async def test_catch_up_after_reconnect(rep, conversation, client):
         f"/api/v1/conversations/{conversation.pk}/messages/?after={seen}"
     )
     assert [m["body"] for m in response.json()["results"]] == ["two", "three"]
+    # Parity: the API's <message> is the socket's <message>.
+    first = await sync_to_async(client.get)(
+        f"/api/v1/conversations/{conversation.pk}/messages/?after=0"
+    )
+    assert first.json()["results"][0] == live
     await ws.disconnect()
 
 
@@ -288,3 +294,49 @@ async def test_expired_and_revoked_tokens(rep, conversation, link_and_token):
     assert not connected and code == 4404
     _ws, connected, code = await customer_socket("garbage")
     assert not connected and code == 4404
+
+
+async def test_presence_spans_sockets_and_compliance_stays_silent(
+    rep, manager, compliance, conversation, link_and_token
+):
+    _link, token = link_and_token
+    first, _, _ = await staff_socket(rep, conversation.pk)
+    ready = await frame(first, "ready")
+    assert ready["presence"] == [{"type": "user", "id": rep.pk, "name": rep.get_full_name()}]
+    second, _, _ = await staff_socket(manager, conversation.pk)
+    await frame(second, "ready")
+    online = await frame(second, "presence", timeout=3)
+    assert {a["id"] for a in online["online"]} == {rep.pk, manager.pk}
+    joined = await frame(first, "presence")
+    assert {a["id"] for a in joined["online"]} == {rep.pk, manager.pk}
+    customer, _, _ = await customer_socket(token)
+    await frame(customer, "ready")
+    seen = await frame(first, "presence")
+    assert {(a["type"], a["id"]) for a in seen["online"]} >= {("contact", conversation.contact_id)}
+    watcher, _, _ = await staff_socket(compliance, conversation.pk)
+    await frame(watcher, "ready")
+    await second.disconnect()
+    while True:  # the latest presence list drops the manager; compliance never appears
+        left = await frame(first, "presence")
+        assert compliance.pk not in {a["id"] for a in left["online"] if a["type"] == "user"}
+        if manager.pk not in {a["id"] for a in left["online"] if a["type"] == "user"}:
+            break
+    for ws in (first, customer, watcher):
+        await ws.disconnect()
+
+
+async def test_offboarding_closes_conversation_sockets(rep, conversation):
+    from channels.layers import get_channel_layer
+
+    from accounts.realtime import user_group
+
+    ws, _, _ = await staff_socket(rep, conversation.pk)
+    await frame(ws, "ready")
+    await get_channel_layer().group_send(
+        user_group(rep.pk), {"type": "notification.message", "payload": {"type": "x"}}
+    )
+    await get_channel_layer().group_send(
+        user_group(rep.pk), {"type": "connection.close", "reason": "offboarded"}
+    )
+    closing = await closed_with(ws, 4403)
+    assert closing["reason"] == "offboarded"

@@ -258,3 +258,29 @@ def test_customer_link_lifecycle(conversation, rep, link_and_token):
     assert exc.value.reason == "expired"
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"comms.customer_link.issued", "comms.customer_link.revoked"} <= actions
+
+
+def test_deal_and_contact_panels(conversation, rep, other_rep, deal, customer_contact):
+    assert [c.pk for c in selectors.conversations_for_deal(rep, deal)] == [conversation.pk]
+    assert [c.pk for c in selectors.conversations_for_contact(rep, customer_contact)] == [
+        conversation.pk
+    ]
+    assert list(selectors.conversations_for_deal(other_rep, deal)) == []
+    page = selectors.message_page_for(rep, conversation)
+    assert page == []
+
+
+def test_transfer_queues_an_access_recheck_for_the_previous_assignee(
+    conversation, rep, other_rep, django_capture_on_commit_callbacks, monkeypatch
+):
+    from comms import realtime
+
+    sent = []
+    monkeypatch.setattr(realtime, "_publish", lambda group, event: sent.append((group, event)))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.conversation_assign(actor=rep, conversation=conversation, assignee=other_rep)
+    assert (
+        f"user.{rep.pk}",
+        {"type": "access.recheck", "conversation_ids": [conversation.pk]},
+    ) in sent
+    assert any(event["type"] == "conversation.updated" for _group, event in sent)
