@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from comms import api_schema as schema
 from comms import errors, permissions, presenters, selectors, services
 from comms.models import Conversation, CustomerLink
 from crm import selectors as crm_selectors
@@ -64,12 +65,23 @@ def _field(data, name, default=None):
 
 
 class ConversationListApi(CommsApi):
+    @schema.doc(
+        response=schema.ConversationSerializer(many=True),
+        params=schema.INBOX_PARAMS,
+        op="conversations_list",
+    )
     def get(self, request):
         qs = selectors.conversation_list_for(request.user, request.query_params)
         paginator = InboxPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([presenters.conversation_dict(c) for c in page])
 
+    @schema.doc(
+        request=schema.ConversationCreateSerializer,
+        response=schema.ConversationSerializer,
+        status=201,
+        op="conversations_create",
+    )
     def post(self, request):
         data = request.data
         kind = _field(data, "kind", Conversation.Kind.WEB)
@@ -108,6 +120,7 @@ class ConversationListApi(CommsApi):
 
 
 class UnreadApi(CommsApi):
+    @schema.doc(response=schema.UnreadSerializer, op="conversations_unread")
     def get(self, request):
         counts = selectors.unread_counts_for(request.user)
         return Response(
@@ -135,11 +148,15 @@ def conversation_detail(user, conversation) -> dict:
 
 
 class ConversationDetailApi(CommsApi):
+    @schema.doc(response=schema.ConversationDetailSerializer, op="conversations_retrieve")
     def get(self, request, pk):
         return Response(conversation_detail(request.user, self.conversation(pk)))
 
 
 class MessageListApi(CommsApi):
+    @schema.doc(
+        response=schema.MessagePageSerializer, params=schema.PAGE_PARAMS, op="messages_list"
+    )
     def get(self, request, pk):
         conversation = self.conversation(pk)
         params = request.query_params
@@ -159,6 +176,13 @@ class MessageListApi(CommsApi):
             }
         )
 
+    @schema.doc(
+        request=schema.SendSerializer,
+        response=schema.MessageSerializer,
+        status=201,
+        extra={200: schema.MessageSerializer},
+        op="messages_send",
+    )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         note = _field(request.data, "note", False)
@@ -179,6 +203,12 @@ class MessageListApi(CommsApi):
 
 
 class MessageDetailApi(CommsApi):
+    @schema.doc(
+        request=schema.EditSerializer,
+        response=schema.MessageSerializer,
+        extra={409: schema.ErrorSerializer},
+        op="messages_edit",
+    )
     def patch(self, request, pk, mid):
         conversation = self.conversation(pk)
         message = services.message_edit(
@@ -192,6 +222,7 @@ class MessageDetailApi(CommsApi):
 
 
 class MessageRetractApi(CommsApi):
+    @schema.doc(request=None, response=schema.MessageSerializer, op="messages_retract")
     def post(self, request, pk, mid):
         conversation = self.conversation(pk)
         message = services.message_retract(
@@ -201,6 +232,7 @@ class MessageRetractApi(CommsApi):
 
 
 class MessageRevisionsApi(CommsApi):
+    @schema.doc(response=schema.RevisionPageSerializer, op="messages_revisions")
     def get(self, request, pk, mid):
         conversation = self.conversation(pk)
         revisions = services.revisions_for(
@@ -210,6 +242,9 @@ class MessageRevisionsApi(CommsApi):
 
 
 class ReadApi(CommsApi):
+    @schema.doc(
+        request=schema.ReadSerializer, response=schema.ReadSerializer, op="conversations_read"
+    )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         message_id = services.conversation_mark_read(
@@ -221,6 +256,11 @@ class ReadApi(CommsApi):
 
 
 class AssignApi(CommsApi):
+    @schema.doc(
+        request=schema.AssignSerializer,
+        response=schema.ConversationDetailSerializer,
+        op="conversations_assign",
+    )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         raw = _field(request.data, "assignee")
@@ -236,6 +276,11 @@ class AssignApi(CommsApi):
 
 
 class StatusApi(CommsApi):
+    @schema.doc(
+        request=schema.StatusSerializer,
+        response=schema.ConversationDetailSerializer,
+        op="conversations_status",
+    )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         services.conversation_set_status(
@@ -248,6 +293,7 @@ class StatusApi(CommsApi):
 
 
 class LinkListApi(CommsApi):
+    @schema.doc(response=schema.LinkPageSerializer, op="links_list")
     def get(self, request, pk):
         conversation = self.conversation(pk)
         if not permissions.can_issue_link(request.user, conversation):
@@ -255,6 +301,7 @@ class LinkListApi(CommsApi):
         links = CustomerLink.objects.filter(conversation=conversation).order_by("-id")
         return Response({"results": [presenters.link_dict(link) for link in links]})
 
+    @schema.doc(request=None, response=schema.LinkSerializer, status=201, op="links_issue")
     def post(self, request, pk):
         conversation = self.conversation(pk)
         link, token = services.customer_link_issue(
@@ -267,6 +314,7 @@ class LinkListApi(CommsApi):
 
 
 class LinkRevokeApi(CommsApi):
+    @schema.doc(request=None, response=schema.LinkSerializer, op="links_revoke")
     def post(self, request, pk, lid):
         conversation = self.conversation(pk)
         link = CustomerLink.objects.filter(pk=lid, conversation=conversation).first()
@@ -277,6 +325,7 @@ class LinkRevokeApi(CommsApi):
 
 
 class MemberListApi(CommsApi):
+    @schema.doc(response=schema.ParticipantPageSerializer, op="members_list")
     def get(self, request, pk):
         conversation = self.conversation(pk)
         return Response(
@@ -287,6 +336,9 @@ class MemberListApi(CommsApi):
             }
         )
 
+    @schema.doc(
+        request=schema.MemberSerializer, response=schema.ParticipantPageSerializer, op="members_add"
+    )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         user = User.objects.filter(
@@ -301,6 +353,7 @@ class MemberListApi(CommsApi):
 
 
 class MemberDetailApi(CommsApi):
+    @schema.doc(response=None, status=204, op="members_remove")
     def delete(self, request, pk, uid):
         conversation = self.conversation(pk)
         user = User.objects.filter(pk=uid).first()
@@ -315,6 +368,13 @@ class MemberDetailApi(CommsApi):
 class AttachmentUploadApi(CommsApi):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
+    @schema.doc(
+        request={"multipart/form-data": schema.UploadSerializer},
+        response=schema.MessageSerializer,
+        status=201,
+        extra={413: schema.ErrorSerializer, 415: schema.ErrorSerializer},
+        op="attachments_upload",
+    )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         limit = services.settings.COMMS_ATTACHMENT_MAX_BYTES

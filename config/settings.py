@@ -178,7 +178,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Keepline API",
-    "DESCRIPTION": "Companies, contacts, deals, activities and pipelines.",
+    "DESCRIPTION": (
+        "Companies, contacts, deals, activities and pipelines; conversations and their messages; "
+        "the audit ledger."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and ReDoc from drf-spectacular-sidecar's static files: no CDN.
@@ -186,6 +189,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationKindEnum": "comms.models.Conversation.Kind",
+        "ConversationStatusEnum": "comms.models.Conversation.Status",
+    },
 }
 # Phone numbers typed without a country code are read as numbers of this region.
 CRM_DEFAULT_PHONE_REGION = os.environ.get("CRM_DEFAULT_PHONE_REGION", "US")

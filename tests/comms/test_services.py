@@ -236,8 +236,8 @@ def test_mentions_notify_members(rep, other_rep, django_capture_on_commit_callba
         services.message_send(
             author=rep, conversation=conv, body="@other_rep look at this", client_id=cid()
         )
-    # staff broadcast + one notification (internal: no customer broadcast)
-    assert len(callbacks) == 2
+    # staff broadcast + inbox refresh + one notification (internal: no customer broadcast)
+    assert len(callbacks) == 3
 
 
 def test_customer_link_lifecycle(conversation, rep, link_and_token):

@@ -1,0 +1,201 @@
+"""OpenAPI descriptions of the conversations API (documentation only: the views build their
+answers with comms.presenters, the same dicts the sockets send)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+
+from comms.models import Conversation
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="Protocol error code, e.g. too_long, forbidden.")
+    detail = serializers.CharField(help_text="Translated explanation.")
+
+
+class ActorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["user", "contact", "system"])
+    id = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(required=False)
+    title = serializers.CharField(required=False)
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    sha256 = serializers.CharField(required=False)
+    url = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    client_id = serializers.UUIDField(allow_null=True)
+    author = ActorSerializer()
+    direction = serializers.ChoiceField(choices=["outbound", "inbound", "note", "system"])
+    body = serializers.CharField(allow_null=True, help_text="Null once retracted.")
+    body_html = serializers.CharField(help_text="Escaped, autolinked, sanitised HTML.")
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    retracted = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["queued", "sent", "delivered", "read", "failed"])
+    attachments = AttachmentSerializer(many=True)
+    original_body = serializers.CharField(
+        required=False, allow_null=True, help_text="Admin and compliance only."
+    )
+    retracted_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    has_more = serializers.BooleanField()
+
+
+class RevisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    body = serializers.CharField()
+    editor = ActorSerializer()
+    edited_at = serializers.DateTimeField()
+
+
+class RevisionPageSerializer(serializers.Serializer):
+    results = RevisionSerializer(many=True)
+
+
+class ConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Conversation.Kind.choices)
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    subject = serializers.CharField()
+    contact = RefSerializer(allow_null=True)
+    deal = RefSerializer(allow_null=True)
+    company = RefSerializer(allow_null=True)
+    assignee = ActorSerializer(allow_null=True)
+    team = RefSerializer(allow_null=True)
+    last_message_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    unread = serializers.IntegerField(required=False)
+    last_message = serializers.CharField(required=False, allow_null=True)
+
+
+class ParticipantSerializer(serializers.Serializer):
+    actor = ActorSerializer()
+    role = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+    left_at = serializers.DateTimeField(allow_null=True)
+    last_read_message_id = serializers.IntegerField(allow_null=True)
+
+
+class ParticipantPageSerializer(serializers.Serializer):
+    results = ParticipantSerializer(many=True)
+
+
+class ConversationPermissionsSerializer(serializers.Serializer):
+    send = serializers.BooleanField()
+    assign = serializers.BooleanField()
+    set_status = serializers.BooleanField()
+    manage_members = serializers.BooleanField()
+    issue_link = serializers.BooleanField()
+    sees_originals = serializers.BooleanField()
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    participants = ParticipantSerializer(many=True)
+    permissions = ConversationPermissionsSerializer()
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Conversation.Kind.choices, default="web")
+    contact = serializers.IntegerField(required=False, help_text="Required unless internal.")
+    deal = serializers.IntegerField(required=False, allow_null=True)
+    subject = serializers.CharField(required=False, allow_blank=True)
+    members = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Internal only: user ids."
+    )
+
+
+class UnreadSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    conversations = serializers.DictField(child=serializers.IntegerField())
+
+
+class SendSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField(help_text="Idempotency key: a repeat returns the same id.")
+    body = serializers.CharField(max_length=10_000)
+    note = serializers.BooleanField(default=False, help_text="Internal note, never to customers.")
+
+
+class EditSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class ReadSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField()
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.IntegerField(allow_null=True, help_text="Null: unassigned.")
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+
+
+class MemberSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+
+
+class LinkSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    contact_id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField(required=False, help_text="Only when issued.")
+    token = serializers.CharField(required=False, help_text="Only when issued; never stored.")
+
+
+class LinkPageSerializer(serializers.Serializer):
+    results = LinkSerializer(many=True)
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    body = serializers.CharField(required=False, allow_blank=True)
+    note = serializers.BooleanField(required=False)
+    client_id = serializers.UUIDField(required=False)
+
+
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+TAG = ["conversations"]
+
+
+def doc(*, request=None, response=None, status=200, params=None, extra=None, op=None):
+    """extend_schema with the shared error answers of every conversations endpoint."""
+    responses = {status: response, **ERRORS, **(extra or {})}
+    return extend_schema(
+        request=request, responses=responses, parameters=params, tags=TAG, operation_id=op
+    )
+
+
+PAGE_PARAMS = [
+    OpenApiParameter("after", int, description="Oldest first, after this id (catch-up)."),
+    OpenApiParameter("before", int, description="Newest first, before this id (scroll back)."),
+    OpenApiParameter("limit", int, description="1-200, default 50."),
+]
+INBOX_PARAMS = [
+    OpenApiParameter("mine", bool),
+    OpenApiParameter("team", bool),
+    OpenApiParameter("unassigned", bool),
+    OpenApiParameter("status", str, enum=Conversation.Status.values),
+    OpenApiParameter("kind", str, enum=Conversation.Kind.values),
+    OpenApiParameter("deal", int),
+    OpenApiParameter("contact", int),
+]
