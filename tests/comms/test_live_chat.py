@@ -1,68 +1,15 @@
 """A customer page in a real browser against daphne (a separate process) on PostgreSQL + Redis:
 the rep's messages, edits and retractions arrive live; the customer's message is stored inbound."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
-from django.conf import settings
 
 from comms import services
 from comms.models import Message
 from tests.comms.test_customer_page import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def daphne_url(transactional_db):
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL: the test process and daphne share the channel layer")
-    db = settings.DATABASES["default"]
-    url = (
-        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "ALLOWED_HOSTS": "127.0.0.1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("daphne did not start")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def test_rep_and_customer_chat_live(daphne_url, page, rep, conversation, link_and_token):
@@ -106,3 +53,82 @@ def test_rep_and_customer_chat_live(daphne_url, page, rep, conversation, link_an
     )
     item.wait_for(state="detached")
     assert page.locator("#messages li").count() == 1
+
+
+def test_deal_page_and_customer_link_chat_live_in_two_browsers(
+    daphne_url, browser, rep, deal, conversation, link_and_token
+):
+    """The acceptance scene: a rep on the deal page and a customer on the link page, live."""
+    from tests.factories import PASSWORD
+
+    _link, token = link_and_token
+    rep_context = browser.new_context(viewport={"width": 1200, "height": 900})
+    customer_context = browser.new_context(viewport={"width": 375, "height": 740})
+    try:
+        rep_page = rep_context.new_page()
+        rep_page.set_default_timeout(15_000)
+        rep_page.goto(f"{daphne_url}/login/")
+        rep_page.fill("#id_username", rep.username)
+        rep_page.fill("#id_password", PASSWORD)
+        rep_page.click("button[type=submit]")
+        rep_page.wait_for_url(f"{daphne_url}/")
+        rep_page.goto(f"{daphne_url}{deal.get_absolute_url()}")
+        panel = rep_page.get_by_test_id("chat-panel")
+        panel.wait_for()
+        customer = customer_context.new_page()
+        customer.set_default_timeout(15_000)
+        customer.goto(f"{daphne_url}/c/{token}/")
+        customer.wait_for_function("document.getElementById('chat-status').textContent === ''")
+        rep_page.wait_for_function(
+            "window.document.querySelector('[data-chat]').keeplineChat.ws.readyState === 1"
+        )
+
+        # The rep writes from the deal page; the customer sees it live.
+        rep_page.fill("[data-role=input]", "Hi Clara, the quote is ready.")
+        rep_page.press("[data-role=input]", "Enter")
+        rep_row = rep_page.locator("[data-testid=chat-messages] li.msg.mine:not(.pending)")
+        rep_row.wait_for()
+        message_id = rep_row.get_attribute("data-id")
+        customer_row = customer.locator(f'#messages li[data-id="{message_id}"]')
+        customer_row.wait_for()
+        assert "the quote is ready" in customer_row.inner_text()
+
+        # The customer answers; the rep sees it live, as an inbound message.
+        customer.get_by_test_id("composer").fill("Great, thanks!")
+        customer.get_by_test_id("composer").press("Enter")
+        rep_page.locator("[data-testid=chat-messages] li.msg.inbound").wait_for()
+        assert "Great, thanks!" in rep_page.locator("li.msg.inbound").inner_text()
+
+        # An internal note never reaches the customer.
+        rep_page.check("[data-role=note]")
+        rep_page.fill("[data-role=input]", "Internal: discount approved")
+        rep_page.press("[data-role=input]", "Enter")
+        rep_page.locator("li.msg.note:not(.pending)").wait_for()
+
+        # The rep edits the first message: both sides show the new text.
+        rep_page.locator(f'li.msg[data-id="{message_id}"] button[data-action=edit]').click()
+        editor = rep_page.locator(f'li.msg[data-id="{message_id}"] textarea.edit')
+        editor.fill("Hi Clara, the updated quote is ready.")
+        editor.press("Enter")
+        customer.wait_for_function(
+            f"(document.querySelector('#messages li[data-id=\"{message_id}\"]') || "
+            "{textContent: ''}).textContent.includes('updated quote')"
+        )
+        rep_page.wait_for_function(
+            f"document.querySelector('li.msg[data-id=\"{message_id}\"]')"
+            ".textContent.includes('updated quote')"
+        )
+
+        # The rep retracts it: gone for the customer, marked retracted for the rep.
+        rep_page.once("dialog", lambda dialog: dialog.accept())
+        rep_page.locator(f'li.msg[data-id="{message_id}"] button[data-action=retract]').click()
+        customer_row.wait_for(state="detached")
+        rep_page.wait_for_selector(f'li.msg.retracted[data-id="{message_id}"]')
+        assert (
+            "Message retracted" in rep_page.locator(f'li.msg[data-id="{message_id}"]').inner_text()
+        )
+        assert "discount approved" not in customer.content()
+        assert Message.objects.filter(conversation=conversation).count() == 3
+    finally:
+        rep_context.close()
+        customer_context.close()
