@@ -16,7 +16,6 @@ Uses DATABASE_URL when it is PostgreSQL, else postgres://postgres@127.0.0.1:5432
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -63,9 +62,10 @@ def setup_django(url: str) -> None:
 
 def people():
     """bench_rep (in bench team), bench_mgr with 4 leads x 5 reps under it, 35 others."""
+    from django.contrib.auth.models import Group
+
     from accounts import roles, services
     from accounts.models import Team, User
-    from django.contrib.auth.models import Group
 
     team = Team.objects.filter(name="bench-team").first() or Team(name="bench-team")
     team = services.team_save(team=team, parent=None)
@@ -212,7 +212,6 @@ def load(n_contacts: int, n_perms: int, n_team: int, rep, mgr, owners, team, rng
 def direct_first_page(user_id: int) -> list[int]:
     """What the contact list page does: the selector, then its first page."""
     from accounts.models import User
-
     from crm import selectors
 
     user = User.objects.get(pk=user_id)
@@ -260,7 +259,6 @@ def generic_first_page(user_id: int) -> list[int]:
 def direct_count(user_id: int) -> int:
     """The list page's paginator count (reported on stderr, not a metric)."""
     from accounts.models import User
-
     from crm import selectors
 
     return selectors.contact_list_for(User.objects.get(pk=user_id)).count()
