@@ -209,27 +209,39 @@ def load(n_contacts: int, n_perms: int, n_team: int, rep, mgr, owners, team, rng
     )
 
 
-def direct_first_page(user_id: int) -> list[int]:
-    """What the contact list page does: the selector, then its first page."""
+USERS: dict[int, object] = {}
+
+
+def _user(user_id: int, cached: bool):
     from accounts.models import User
+
+    if not cached or user_id not in USERS:
+        USERS[user_id] = User.objects.get(pk=user_id)
+    return USERS[user_id]
+
+
+def direct_first_page(user_id: int, *, filter_only: bool = False) -> list[int]:
+    """What the contact list page does: the selector, then its first page. filter_only: just
+    the visibility-filtered page query (user and role already loaded, no related rows)."""
     from crm import selectors
 
-    user = User.objects.get(pk=user_id)
+    user = _user(user_id, cached=filter_only)
     qs = selectors.contact_list_for(user).order_by("last_name", "first_name", "id")
+    if filter_only:
+        return list(qs.prefetch_related(None).values_list("pk", flat=True)[:PAGE])
     return [c.pk for c in qs[:PAGE]]
 
 
-def generic_first_page(user_id: int) -> list[int]:
+def generic_first_page(user_id: int, *, filter_only: bool = False) -> list[int]:
     """The same rule with guardian's generic tables (its own get_objects_for_user)."""
     from django.db.models import Q
     from guardian.shortcuts import get_objects_for_user
 
     from accounts import hierarchy
-    from accounts.models import User
     from crm import permissions, selectors
     from crm.models import Contact, ContactGroupObjectPermission, ContactUserObjectPermission
 
-    user = User.objects.get(pk=user_id)
+    user = _user(user_id, cached=filter_only)
     ContactUserObjectPermission.enabled = False
     ContactGroupObjectPermission.enabled = False
     try:
@@ -253,7 +265,17 @@ def generic_first_page(user_id: int) -> list[int]:
         .prefetch_related(*same_loading)
         .order_by("last_name", "first_name", "id")
     )
+    if filter_only:
+        return list(qs.prefetch_related(None).values_list("pk", flat=True)[:PAGE])
     return [c.pk for c in qs[:PAGE]]
+
+
+def direct_filter(user_id: int) -> list[int]:
+    return direct_first_page(user_id, filter_only=True)
+
+
+def generic_filter(user_id: int) -> list[int]:
+    return generic_first_page(user_id, filter_only=True)
 
 
 def direct_count(user_id: int) -> int:
@@ -322,10 +344,17 @@ def main():
                     raise SystemExit(f"{who} ({phase}): expected a full first page")
                 results[(phase, who)] = (direct, generic)
                 counted = measure(direct_count, user.pk, n)
+                USERS.clear()
+                d_filter = measure(direct_filter, user.pk, n)
+                g_filter = measure(generic_filter, user.pk, n)
+                if d_filter[2] != g_filter[2]:
+                    raise SystemExit(f"{who} ({phase}): direct and generic filters differ")
+                results[(phase, who, "filter")] = (d_filter, g_filter)
                 print(
                     f"# {phase:8} {who:7} direct p95 {direct[0]:8.1f} ms ({direct[1]} queries)"
                     f"  generic p95 {generic[0]:8.1f} ms ({generic[1]} queries)"
-                    f"  count p95 {counted[0]:6.1f} ms ({counted[2]} rows)",
+                    f"  count p95 {counted[0]:6.1f} ms ({counted[2]} rows)"
+                    f"  filter-only p95 {d_filter[0]:.1f} vs {g_filter[0]:.1f} ms",
                     file=sys.stderr,
                 )
     finally:
@@ -337,6 +366,19 @@ def main():
     for who in ("rep", "manager"):
         direct, generic = results[("stale", who)]
         emit(BENCH, f"{who}_list_stale_p95_ms", direct[0], "ms", n_contacts, baseline=generic[0])
+    # The visibility-filtered page query alone (what the permission tables decide), fresh and
+    # right after the bulk load.
+    for phase, suffix in (("analyzed", ""), ("stale", "_stale")):
+        for who in ("rep", "manager"):
+            direct, generic = results[(phase, who, "filter")]
+            emit(
+                BENCH,
+                f"{who}_filter{suffix}_p95_ms",
+                direct[0],
+                "ms",
+                n_contacts,
+                baseline=generic[0],
+            )
 
 
 if __name__ == "__main__":
