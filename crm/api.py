@@ -10,6 +10,7 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -418,8 +419,10 @@ class ContactViewSet(RecordViewSet):
         except services.DuplicateContact as exc:
             return Response(
                 {
-                    "detail": "A contact with this email or phone already exists. "
-                    "Send allow_duplicate=true to create it anyway.",
+                    "detail": _(
+                        "A contact with this email or phone already exists. "
+                        "Send allow_duplicate=true to create it anyway."
+                    ),
                     "existing_id": exc.existing_ids[0],
                     "existing_ids": exc.existing_ids,
                 },
@@ -462,7 +465,7 @@ class DealViewSet(RecordViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         if "stage" in data and data["stage"].pipeline_id != deal.pipeline_id:
-            raise ValidationError({"stage": ["That stage belongs to another pipeline."]})
+            raise ValidationError({"stage": [_("That stage belongs to another pipeline.")]})
         self._write(services.deal_update, deal=deal, **data)
         return self._respond(deal)
 

@@ -28,8 +28,12 @@ class CrmConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from crm import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from crm import permissions, schema  # noqa: F401 - schema registers the auth extension
 
         post_migrate.connect(
             ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"
+        )
+        # Permission rows are remade (with new ids) by flush + migrate: forget the cached ids.
+        post_migrate.connect(
+            permissions.forget_permission_ids, dispatch_uid="crm.forget_permission_ids"
         )

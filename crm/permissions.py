@@ -79,20 +79,49 @@ def permission_tables(model: type[Model]) -> tuple[type[Model], type[Model]]:
     return PERMISSION_TABLES[model]
 
 
+_PERMISSION_IDS: dict[tuple[str, str], list[int]] = {}
+
+
+def permission_ids(model: type[Model], level: Level) -> list[int]:
+    """Ids of the view/change permissions, read once per process (cleared after migrate/flush).
+
+    Constants in the EXISTS probes keep auth_permission out of every visibility query: joined in,
+    it made the planner loop over it per row when statistics were stale."""
+    key = (model._meta.model_name, level)
+    ids = _PERMISSION_IDS.get(key)
+    if ids is None:
+        from django.contrib.auth.models import Permission
+
+        ids = sorted(
+            Permission.objects.filter(
+                content_type__app_label=model._meta.app_label,
+                content_type__model=model._meta.model_name,
+                codename__in=codenames(model, level),
+            ).values_list("id", flat=True)
+        )
+        if ids:
+            _PERMISSION_IDS[key] = ids
+    return ids
+
+
+def forget_permission_ids(**kwargs) -> None:
+    _PERMISSION_IDS.clear()
+
+
 def _team_group_id_subquery(user) -> Subquery:
     from accounts.models import Team
 
-    return Subquery(Team.objects.filter(pk=user.team_id).values("group_id")[:1])
+    return Subquery(Team.objects.filter(pk=user.team_id).order_by().values("group_id")[:1])
 
 
 def shared_q(user, model: type[Model], level: Level = VIEW, *, outer: str = "pk") -> Q:
     """EXISTS probes: shared with the user, or with the user's own team, at `level` or above."""
     user_table, group_table = PERMISSION_TABLES[model]
-    codes = codenames(model, level)
+    perm_ids = permission_ids(model, level)
     condition = Q(
         Exists(
             user_table.objects.filter(
-                user_id=user.pk, content_object_id=OuterRef(outer), permission__codename__in=codes
+                user_id=user.pk, content_object_id=OuterRef(outer), permission_id__in=perm_ids
             )
         )
     )
@@ -102,7 +131,7 @@ def shared_q(user, model: type[Model], level: Level = VIEW, *, outer: str = "pk"
                 group_table.objects.filter(
                     group_id=_team_group_id_subquery(user),
                     content_object_id=OuterRef(outer),
-                    permission__codename__in=codes,
+                    permission_id__in=perm_ids,
                 )
             )
         )

@@ -22,6 +22,10 @@ from crm.models import (
 )
 from crm.permissions import VIEW, Level
 
+# Lists load owners, companies and contacts by prefetch (one query each, by the page's ids)
+# rather than by JOIN: the page query then touches one table, and stale planner statistics right
+# after a bulk load cannot turn a join into a per-row loop.
+
 
 def _first_or_404(qs: QuerySet, pk):
     try:
@@ -37,11 +41,7 @@ def _first_or_404(qs: QuerySet, pk):
 
 
 def company_list_for(user, *, level: Level = VIEW) -> QuerySet[Company]:
-    return (
-        permissions.company_queryset_for(user, level)
-        .select_related("owner")
-        .prefetch_related("tags")
-    )
+    return permissions.company_queryset_for(user, level).prefetch_related("owner", "tags")
 
 
 def company_get_for(user, company_id, *, level: Level = VIEW) -> Company:
@@ -57,14 +57,12 @@ def company_choices_for(user) -> QuerySet[Company]:
 
 
 def contact_list_for(user, *, level: Level = VIEW) -> QuerySet[Contact]:
-    return (
-        permissions.contact_queryset_for(user, level)
-        .select_related("owner", "company")
-        .prefetch_related(
-            "tags",
-            Prefetch("emails", queryset=ContactEmail.objects.order_by("-is_primary", "id")),
-            Prefetch("phones", queryset=ContactPhone.objects.order_by("-is_primary", "id")),
-        )
+    return permissions.contact_queryset_for(user, level).prefetch_related(
+        "owner",
+        "company",
+        "tags",
+        Prefetch("emails", queryset=ContactEmail.objects.order_by("-is_primary", "id")),
+        Prefetch("phones", queryset=ContactPhone.objects.order_by("-is_primary", "id")),
     )
 
 
@@ -88,8 +86,8 @@ def contact_choices_for(user) -> QuerySet[Contact]:
 def deal_list_for(user, *, level: Level = VIEW) -> QuerySet[Deal]:
     return (
         permissions.deal_queryset_for(user, level)
-        .select_related("owner", "company", "stage", "pipeline", "primary_contact")
-        .prefetch_related("tags")
+        .select_related("stage", "pipeline")
+        .prefetch_related("owner", "company", "primary_contact", "tags")
     )
 
 

@@ -373,10 +373,17 @@ def deal_board(request):
             order_by=[F("updated_at").desc(), F("id").desc()],
         )
     ).filter(board_rank__lte=BOARD_LIMIT)
-    totals = {
-        row["stage_id"]: row
-        for row in base.order_by().values("stage_id").annotate(n=Count("id"), total=Sum("amount"))
-    }
+    # Deal count and amounts per stage, summed per currency (one query).
+    totals: dict[int, dict] = {}
+    for row in (
+        base.order_by()
+        .values("stage_id", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("stage_id", "currency")
+    ):
+        entry = totals.setdefault(row["stage_id"], {"n": 0, "amounts": []})
+        entry["n"] += row["n"]
+        entry["amounts"].append((row["total"], row["currency"]))
     columns = {stage.pk: [] for stage in stages}
     for deal in deals:
         columns.setdefault(deal.stage_id, []).append(deal)
@@ -385,7 +392,7 @@ def deal_board(request):
             "stage": stage,
             "deals": columns.get(stage.pk, []),
             "count": totals.get(stage.pk, {}).get("n", 0),
-            "total": totals.get(stage.pk, {}).get("total") or 0,
+            "amounts": totals.get(stage.pk, {}).get("amounts", []),
         }
         for stage in stages
     ]
