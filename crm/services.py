@@ -18,6 +18,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
 from accounts.models import Team, User
+from comms import realtime as comms_realtime
 from crm import permissions, phones
 from crm.models import (
     Activity,
@@ -216,6 +217,8 @@ def _update(
 
 
 def _record_reassigned(actor, obj, old_owner_id, request) -> None:
+    # The old owner (and their managers) may have lost sight of the record's conversations.
+    comms_realtime.recheck_record_on_commit(obj)
     audit.record(
         actor=actor,
         action=_action(obj, "reassigned"),
@@ -662,6 +665,8 @@ def record_unshare(
     name = record._meta.model_name
     for level in (VIEW, CHANGE):
         remove_perm(f"crm.{level}_{name}", holder, record)
+    # Open chat sockets on the record's conversations re-check access and close if it is gone.
+    comms_realtime.recheck_record_on_commit(record)
     audit.record(
         actor=actor,
         action=_action(record, "unshared"),
@@ -679,6 +684,7 @@ def record_archive(*, actor: User, record: Model, request=None) -> Model:
         return record
     record.archived_at = timezone.now()
     record.save(update_fields=["archived_at", "updated_at"])
+    comms_realtime.recheck_record_on_commit(record)
     audit.record(
         actor=actor,
         action=_action(record, "archived"),

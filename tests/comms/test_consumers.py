@@ -6,9 +6,8 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, remove_perm
 
-from comms import realtime, services
+from comms import services
 from comms.models import CustomerLink, Message, MessageRevision
 from tests.comms.sockets import (
     NOISE,
@@ -177,22 +176,42 @@ async def test_refused_sockets(rep, other_rep, conversation):
     assert not connected and code == 4401
 
 
-async def test_socket_closes_when_the_share_is_revoked(other_rep, conversation, deal):
-    await sync_to_async(assign_perm)("crm.view_deal", other_rep, deal)
+async def test_socket_closes_when_the_share_is_revoked(rep, other_rep, conversation, deal):
+    from crm import services as crm_services
+
+    await sync_to_async(crm_services.record_share)(
+        actor=rep, record=deal, level="view", user=other_rep
+    )
     ws, connected, _ = await staff_socket(other_rep, conversation.pk)
     assert connected
     await frame(ws, "ready")
-
-    def unshare():
-        from django.db import transaction
-
-        with transaction.atomic():
-            remove_perm("crm.view_deal", other_rep, deal)
-            realtime.recheck_record_on_commit(deal)
-
-    await sync_to_async(unshare)()
+    # The owner takes the share back through the CRM service the share page uses.
+    await sync_to_async(crm_services.record_unshare)(actor=rep, record=deal, user=other_rep)
     closing = await closed_with(ws, 4403)
     assert closing == {"type": "closing", "reason": "access_revoked"}
+
+
+async def test_socket_of_the_old_owner_closes_when_the_deal_is_reassigned(
+    rep, other_rep, manager, admin_user, customer_contact, deal
+):
+    """A reassigned deal's old owner loses its conversations at once (the contact stays theirs
+    only if they own it: here the contact belongs to someone else)."""
+    from crm import services as crm_services
+
+    def setup():
+        conv = services.conversation_start(actor=rep, contact=customer_contact, deal=deal)
+        crm_services.record_reassign(actor=manager, record=customer_contact, owner=manager)
+        services.conversation_assign(actor=manager, conversation=conv, assignee=other_rep)
+        return conv
+
+    conv = await sync_to_async(setup)()
+    ws, connected, _ = await staff_socket(rep, conv.pk)
+    assert connected
+    await frame(ws, "ready")
+    await sync_to_async(crm_services.record_reassign)(
+        actor=admin_user, record=deal, owner=other_rep
+    )
+    await closed_with(ws, 4403)
 
 
 async def test_socket_closes_when_removed_from_an_internal_conversation(rep, other_rep):
