@@ -37,3 +37,23 @@ def user_session_get_for(user: User, session_id: int) -> UserSession:
 
 def team_subtree(team: Team) -> QuerySet[Team]:
     return Team.objects.filter(path__startswith=team.path)
+
+
+def active_user_list() -> QuerySet[User]:
+    """People who can be assigned, added or mentioned (one organisation per deployment)."""
+    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+def active_user_get(user_id) -> User | None:
+    try:
+        return active_user_list().filter(pk=int(user_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def user_get(user_id) -> User | None:
+    """Anyone, active or not, by id (services decide what an inactive person may do)."""
+    try:
+        return User.objects.filter(pk=int(user_id)).first()
+    except (TypeError, ValueError):
+        return None

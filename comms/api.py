@@ -16,10 +16,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from accounts import selectors as account_selectors
 from comms import api_schema as schema
 from comms import errors, permissions, presenters, selectors, services
-from comms.models import Conversation, CustomerLink
+from comms.models import Conversation
 from crm import selectors as crm_selectors
 
 
@@ -93,7 +93,7 @@ class ConversationListApi(CommsApi):
             if not isinstance(member_ids, list):
                 raise errors.Invalid(_("members must be a list of user ids."))
             ids = [services.clean_id(m, "members") for m in member_ids]
-            members = list(User.objects.filter(pk__in=ids, is_active=True))
+            members = list(account_selectors.active_user_list().filter(pk__in=ids))
             conversation = services.internal_conversation_create(
                 actor=request.user, subject=subject, members=members, request=request
             )
@@ -266,7 +266,7 @@ class AssignApi(CommsApi):
         raw = _field(request.data, "assignee")
         assignee = None
         if raw not in (None, ""):
-            assignee = User.objects.filter(pk=services.clean_id(raw, "assignee")).first()
+            assignee = account_selectors.user_get(services.clean_id(raw, "assignee"))
             if assignee is None:
                 raise errors.Invalid(_("Unknown person."))
         services.conversation_assign(
@@ -298,7 +298,7 @@ class LinkListApi(CommsApi):
         conversation = self.conversation(pk)
         if not permissions.can_issue_link(request.user, conversation):
             raise errors.Forbidden()
-        links = CustomerLink.objects.filter(conversation=conversation).order_by("-id")
+        links = selectors.customer_links_of(conversation)
         return Response({"results": [presenters.link_dict(link) for link in links]})
 
     @schema.doc(request=None, response=schema.LinkSerializer, status=201, op="links_issue")
@@ -317,9 +317,7 @@ class LinkRevokeApi(CommsApi):
     @schema.doc(request=None, response=schema.LinkSerializer, op="links_revoke")
     def post(self, request, pk, lid):
         conversation = self.conversation(pk)
-        link = CustomerLink.objects.filter(pk=lid, conversation=conversation).first()
-        if link is None:
-            raise errors.NotFound()
+        link = selectors.customer_link_get(conversation, lid)
         link = services.customer_link_revoke(actor=request.user, link=link, request=request)
         return Response(presenters.link_dict(link))
 
@@ -341,9 +339,7 @@ class MemberListApi(CommsApi):
     )
     def post(self, request, pk):
         conversation = self.conversation(pk)
-        user = User.objects.filter(
-            pk=services.clean_id(_field(request.data, "user"), "user")
-        ).first()
+        user = account_selectors.user_get(services.clean_id(_field(request.data, "user"), "user"))
         if user is None:
             raise errors.Invalid(_("Unknown person."))
         services.member_add(
@@ -356,7 +352,7 @@ class MemberDetailApi(CommsApi):
     @schema.doc(response=None, status=204, op="members_remove")
     def delete(self, request, pk, uid):
         conversation = self.conversation(pk)
-        user = User.objects.filter(pk=uid).first()
+        user = account_selectors.user_get(uid)
         if user is None:
             raise errors.NotFound()
         services.member_remove(

@@ -184,6 +184,18 @@ class LinkRefused(Exception):
         super().__init__(reason)
 
 
+def customer_links_of(conversation: Conversation) -> QuerySet[CustomerLink]:
+    """A conversation's customer links, newest first (the caller checked the conversation)."""
+    return CustomerLink.objects.filter(conversation_id=conversation.pk).order_by("-id")
+
+
+def customer_link_get(conversation: Conversation, link_id) -> CustomerLink:
+    link = customer_links_of(conversation).filter(pk=_int(link_id)).first()
+    if link is None:
+        raise Http404
+    return link
+
+
 def customer_link_for_token(token: str) -> CustomerLink:
     """The usable link a customer's token names, with its conversation, contact and assignee."""
     from django.conf import settings

@@ -12,9 +12,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
+from accounts import selectors as account_selectors
 from comms import errors, permissions, selectors, services
-from comms.models import Conversation, CustomerLink
+from comms.models import Conversation
 from crm import selectors as crm_selectors
 
 BOXES = {
@@ -87,15 +87,13 @@ def conversation_detail(request, pk):
         "can_manage_members": conversation.is_internal
         and permissions.can_manage_members(user, conversation),
         "statuses": Conversation.Status.choices,
-        "links": CustomerLink.objects.filter(conversation=conversation).order_by("-created_at")[:10]
+        "links": selectors.customer_links_of(conversation)[:10]
         if not conversation.is_internal
         else [],
         "new_link": request.session.pop(f"comms.link.{conversation.pk}", None),
     }
     if can_assign or context["can_manage_members"]:
-        context["staff"] = User.objects.filter(is_active=True).order_by(
-            "first_name", "last_name", "username"
-        )
+        context["staff"] = account_selectors.active_user_list()
     return render(request, "comms/conversation.html", context)
 
 
@@ -134,20 +132,17 @@ def internal_create(request):
         conversation = services.internal_conversation_create(
             actor=request.user,
             subject=request.POST.get("subject", "").strip() or _("Team conversation"),
-            members=User.objects.filter(pk__in=request.POST.getlist("members"), is_active=True),
+            members=[
+                user
+                for user in map(account_selectors.active_user_get, request.POST.getlist("members"))
+                if user is not None
+            ],
             request=request,
         )
     except errors.CommsError as exc:
         _refusal(request, exc)
         return redirect("comms:inbox")
     return redirect("comms:conversation-detail", conversation.pk)
-
-
-def _staff_member(raw) -> User | None:
-    try:
-        return User.objects.filter(pk=int(raw), is_active=True).first()
-    except (TypeError, ValueError):
-        return None
 
 
 @login_required
@@ -160,7 +155,11 @@ def conversation_action(request, pk):
     try:
         if action == "assign":
             raw = request.POST.get("assignee")
-            assignee = request.user if raw == "me" else (_staff_member(raw) if raw else None)
+            assignee = (
+                request.user
+                if raw == "me"
+                else (account_selectors.active_user_get(raw) if raw else None)
+            )
             if raw and assignee is None:
                 raise errors.Invalid(_("Choose an active person."))
             services.conversation_assign(
@@ -184,15 +183,11 @@ def conversation_action(request, pk):
                 reverse("comms:customer-chat", args=[token])
             )
         elif action == "link-revoke":
-            link = CustomerLink.objects.filter(
-                conversation=conversation, pk=selectors._int(request.POST.get("link"))
-            ).first()
-            if link is None:
-                raise Http404
+            link = selectors.customer_link_get(conversation, request.POST.get("link"))
             services.customer_link_revoke(actor=request.user, link=link, request=request)
             messages.success(request, _("The customer link no longer works."))
         elif action in ("member-add", "member-remove"):
-            member = _staff_member(request.POST.get("user"))
+            member = account_selectors.active_user_get(request.POST.get("user"))
             if member is None:
                 raise errors.Invalid(_("Choose an active person."))
             service = services.member_add if action == "member-add" else services.member_remove
