@@ -1,4 +1,4 @@
-"""REST API of conversations (protocol: /work/notes/comms-protocol.md), under /api/v1/.
+"""REST API of conversations (protocol: docs/realtime.md), under /api/v1/.
 
 Same policy (comms.permissions via the selectors), same services and the same <message> dicts as
 the sockets; errors answer {"error": <code>, "detail": <translated text>} with the socket's codes.

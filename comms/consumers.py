@@ -1,4 +1,4 @@
-"""Live chat sockets (protocol: /work/notes/comms-protocol.md).
+"""Live chat sockets (protocol: docs/realtime.md).
 
 - Staff: /ws/conversations/<id>/ - authorised in connect() through the selector (4401 not signed
   in, 4404 missing or invisible), re-checked on every action (inside the services, or one EXISTS

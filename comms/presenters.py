@@ -1,4 +1,4 @@
-"""The protocol's dicts (`/work/notes/comms-protocol.md`): one function per shape, used by the
+"""The protocol's dicts (`docs/realtime.md`): one function per shape, used by the
 socket consumers and the REST API alike, so both answer exactly the same <message>."""
 
 from __future__ import annotations

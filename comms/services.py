@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import audit
 from accounts import realtime as account_realtime
@@ -66,13 +67,13 @@ def token_digest(token: str) -> str:
 
 def clean_body(body, *, allow_empty: bool = False) -> str:
     if not isinstance(body, str):
-        raise errors.Invalid(_msg("The message text is missing."))
+        raise errors.Invalid(_("The message text is missing."))
     if len(body) > settings.COMMS_MAX_BODY:
         raise errors.TooLong()
     if "\x00" in body:
-        raise errors.Invalid(_msg("The message contains characters that cannot be stored."))
+        raise errors.Invalid(_("The message contains characters that cannot be stored."))
     if not body.strip() and not allow_empty:
-        raise errors.Invalid(_msg("Write something before sending."))
+        raise errors.Invalid(_("Write something before sending."))
     return body
 
 
@@ -80,25 +81,19 @@ def clean_client_id(value) -> uuid.UUID:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
-        raise errors.Invalid(_msg("client_id must be a UUID.")) from None
+        raise errors.Invalid(_("client_id must be a UUID.")) from None
 
 
 def clean_id(value, what: str = "message_id") -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise errors.Invalid(_msg("%(field)s must be a number.") % {"field": what})
+        raise errors.Invalid(_("%(field)s must be a number.") % {"field": what})
     try:
         number = int(value)
     except ValueError:
-        raise errors.Invalid(_msg("%(field)s must be a number.") % {"field": what}) from None
+        raise errors.Invalid(_("%(field)s must be a number.") % {"field": what}) from None
     if number < 0 or number > 2**62:
-        raise errors.Invalid(_msg("%(field)s must be a number.") % {"field": what})
+        raise errors.Invalid(_("%(field)s must be a number.") % {"field": what})
     return number
-
-
-def _msg(text: str) -> str:
-    from django.utils.translation import gettext
-
-    return gettext(text)
 
 
 # --- broadcasting -------------------------------------------------------------------------------
@@ -159,7 +154,7 @@ def conversation_start(
     if deal is not None and not crm_permissions.can_view(actor, deal):
         raise errors.Forbidden()
     if kind not in Conversation.Kind.values or kind == Conversation.Kind.INTERNAL:
-        raise errors.Invalid(_msg("Choose the channel of the conversation."))
+        raise errors.Invalid(_("Choose the channel of the conversation."))
     now = timezone.now()
     conversation = Conversation.objects.create(
         kind=kind,
@@ -248,7 +243,7 @@ def conversation_assign(
     if not permissions.can_assign(actor, conversation):
         raise errors.Forbidden()
     if assignee is not None and (not assignee.is_active or permissions.is_read_only(assignee)):
-        raise errors.Invalid(_msg("This person cannot take conversations."))
+        raise errors.Invalid(_("This person cannot take conversations."))
     old_id = conversation.assignee_id
     new_id = assignee.pk if assignee else None
     if old_id == new_id:
@@ -299,7 +294,7 @@ def conversation_set_status(
 ) -> Conversation:
     """Open, pend, close or reopen. Audited (comms.conversation.status_changed)."""
     if status not in Conversation.Status.values:
-        raise errors.Invalid(_msg("Unknown status."))
+        raise errors.Invalid(_("Unknown status."))
     conversation = _locked(conversation)
     if not permissions.can_view(actor, conversation):
         raise errors.NotFound()
@@ -553,7 +548,7 @@ def message_inbound_record(
     the demo seed): author = the conversation's contact; the caller has authenticated the
     channel. Same idempotency, audit and broadcast as a web-chat message."""
     if conversation.is_internal or conversation.contact_id is None:
-        raise errors.Invalid(_msg("Internal conversations have no customer."))
+        raise errors.Invalid(_("Internal conversations have no customer."))
     body = clean_body(body)
     client_id = clean_client_id(client_id)
     return _store_inbound(
@@ -816,7 +811,7 @@ def member_add(*, actor: User, conversation: Conversation, user: User, request=N
     if not permissions.can_manage_members(actor, conversation):
         raise errors.Forbidden()
     if not user.is_active:
-        raise errors.Invalid(_msg("This person is not an active user."))
+        raise errors.Invalid(_("This person is not an active user."))
     role = (
         Participant.Role.OWNER if user.pk == conversation.assignee_id else Participant.Role.MEMBER
     )
@@ -845,7 +840,7 @@ def member_remove(*, actor: User, conversation: Conversation, user: User, reques
     if user.pk != actor.pk and not permissions.can_manage_members(actor, conversation):
         raise errors.Forbidden()
     if user.pk == conversation.assignee_id:
-        raise errors.Invalid(_msg("The owner cannot leave; give the conversation to someone."))
+        raise errors.Invalid(_("The owner cannot leave; give the conversation to someone."))
     removed = Participant.objects.filter(
         conversation=conversation, user=user, left_at__isnull=True
     ).update(left_at=timezone.now())

@@ -1,4 +1,4 @@
-/* Keepline staff chat panel. Protocol: /work/notes/comms-protocol.md (docs/realtime.md in the repo).
+/* Keepline staff chat panel. Protocol: docs/realtime.md.
  * Nothing typed is lost: un-acked sends wait in localStorage and are resent after a reconnect,
  * and the server answers a repeated client_id with the id it already stored. */
 (function () {

@@ -1,6 +1,6 @@
 /* Keepline customer web chat: one conversation, the customer's view, over /ws/chat/<token>/.
  * Bodies arrive as server-sanitised body_html (escaped text + links); everything else is set
- * with textContent. Protocol: /work/notes/comms-protocol.md. No dependencies. */
+ * with textContent. Protocol: docs/realtime.md. No dependencies. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("chat-config").textContent);
