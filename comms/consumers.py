@@ -79,6 +79,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         result, outbox = await database_sync_to_async(_run_collecting)(fn, kwargs)
         return result, outbox
 
+    async def acknowledge(self, result, outbox) -> None:
+        """Ack the sender first (stored id; a repeated client_id says duplicate), then fan out."""
+        await self.send_frame(
+            {
+                "type": "ack",
+                "client_id": str(result.message.client_id),
+                "id": result.message.pk,
+                "duplicate": not result.created,
+            }
+        )
+        await self.publish(outbox)
+
     async def publish(self, outbox) -> None:
         for group, event in outbox:
             await self.channel_layer.group_send(group, event)
@@ -298,15 +310,7 @@ class ConversationConsumer(ChatConsumer):
             client_id=content.get("client_id"),
             note=note,
         )
-        await self.send_frame(
-            {
-                "type": "ack",
-                "client_id": str(result.message.client_id),
-                "id": result.message.pk,
-                "duplicate": not result.created,
-            }
-        )
-        await self.publish(outbox)
+        await self.acknowledge(result, outbox)
 
     async def do_edit(self, content):
         self._limited()
@@ -469,15 +473,7 @@ class CustomerChatConsumer(ChatConsumer):
             body=content.get("body"),
             client_id=content.get("client_id"),
         )
-        await self.send_frame(
-            {
-                "type": "ack",
-                "client_id": str(result.message.client_id),
-                "id": result.message.pk,
-                "duplicate": not result.created,
-            }
-        )
-        await self.publish(outbox)
+        await self.acknowledge(result, outbox)
 
     async def do_refuse(self, content):
         raise errors.Forbidden()
