@@ -22,6 +22,7 @@ def chat_strings() -> dict:
         "edit": _("Edit"),
         "save": _("Save"),
         "cancel": _("Cancel"),
+        "history": _("edited: earlier versions"),
         "retract": _("Retract"),
         "retractConfirm": _("Retract this message? The customer will no longer see it."),
         "typing": _("is typing…"),
@@ -38,7 +39,7 @@ def chat_panel(context, conversation):
     return {
         "conversation": conversation,
         "can_send": permissions.can_send(user, conversation),
-        "can_note": permissions.can_send(user, conversation),
+        "sees_originals": permissions.sees_originals(user),
         "is_customer_facing": not conversation.is_internal,
         "me": user.pk,
         "csrf": get_token(request),

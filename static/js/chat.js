@@ -28,6 +28,7 @@
     this.csrf = d.csrf;
     this.me = parseInt(d.me, 10);
     this.canSend = d.canSend === "true";
+    this.seesOriginals = d.seesOriginals === "true";
     this.editWindow = parseInt(d.editWindow || "900", 10) * 1000;
     this.t = JSON.parse(document.getElementById(d.i18n).textContent);
     this.list = root.querySelector("[data-role=messages]");
@@ -175,7 +176,10 @@
     if (m.direction === "note") meta.appendChild(el("span", "badge note", this.t.note));
     var time = el("time", "when", new Date(m.created_at).toLocaleString());
     time.dateTime = m.created_at; meta.appendChild(time);
-    if (m.edited_at && !m.retracted) meta.appendChild(el("span", "edited", this.t.edited));
+    if (m.edited_at && this.seesOriginals) {
+      var history = el("button", "link edited", this.t.history); history.type = "button"; history.dataset.action = "history";
+      meta.appendChild(history);
+    } else if (m.edited_at && !m.retracted) meta.appendChild(el("span", "edited", this.t.edited));
     row.appendChild(meta);
     var body = el("div", "body");
     if (m.retracted) {
@@ -320,6 +324,23 @@
     });
   };
 
+  Chat.prototype.history = function (row) {
+    var self = this;
+    var box = row.querySelector(".revisions");
+    if (box) { box.remove(); return; }
+    this.fetchJson(this.api + "messages/" + row.dataset.id + "/revisions/").then(function (page) {
+      box = el("ol", "revisions");
+      box.setAttribute("aria-label", self.t.history);
+      (page.results || []).forEach(function (r) {
+        var item = el("li");
+        item.appendChild(el("span", "muted", new Date(r.edited_at).toLocaleString() + " · " + (r.editor ? r.editor.name : "") + ": "));
+        item.appendChild(el("span", "", r.body));
+        box.appendChild(item);
+      });
+      row.appendChild(box);
+    }).catch(function (e) { self.setStatus(e.message); });
+  };
+
   Chat.prototype.retract = function (row) {
     if (!window.confirm(this.t.retractConfirm)) return;
     this.ws.send(JSON.stringify({action: "retract", message_id: parseInt(row.dataset.id, 10)}));
@@ -373,6 +394,7 @@
       var row = button.closest("li.msg");
       if (button.dataset.action === "edit") self.edit(row);
       if (button.dataset.action === "retract") self.retract(row);
+      if (button.dataset.action === "history") self.history(row);
     });
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") self.sendRead(self.lastId); });
   };
