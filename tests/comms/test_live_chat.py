@@ -99,6 +99,14 @@ def test_deal_page_and_customer_link_chat_live_in_two_browsers(
         rep_page.locator("[data-testid=chat-messages] li.msg.inbound").wait_for()
         assert "Great, thanks!" in rep_page.locator("li.msg.inbound").inner_text()
 
+        # An attachment goes through the upload (with progress) and reaches the customer.
+        rep_page.set_input_files(
+            "[data-role=file]",
+            files=[{"name": "quote.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 q"}],
+        )
+        rep_page.locator("li.msg a.attachment", has_text="quote.pdf").wait_for()
+        customer.locator("#messages a", has_text="quote.pdf").wait_for()
+
         # An internal note never reaches the customer.
         rep_page.check("[data-role=note]")
         rep_page.fill("[data-role=input]", "Internal: discount approved")
@@ -128,7 +136,7 @@ def test_deal_page_and_customer_link_chat_live_in_two_browsers(
             "Message retracted" in rep_page.locator(f'li.msg[data-id="{message_id}"]').inner_text()
         )
         assert "discount approved" not in customer.content()
-        assert Message.objects.filter(conversation=conversation).count() == 3
+        assert Message.objects.filter(conversation=conversation).count() == 4
     finally:
         rep_context.close()
         customer_context.close()
