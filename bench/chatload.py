@@ -30,6 +30,7 @@ class Result:
     sent: int = 0
     refused: int = 0  # sends answered with an error frame
     timed_out: int = 0  # sends neither acknowledged nor refused in time
+    ack_ms: list = field(default_factory=list)  # send to acknowledgement, per acked send
 
 
 class Target:
@@ -62,11 +63,24 @@ async def _connect(sock: Socket):
     )
 
 
+_last_frame = [0.0]  # monotonic time of the latest frame any reader saw
+
+
+async def _settle(quiet: float = 0.3, limit: float = 15.0) -> None:
+    """Wait until no socket has received anything for `quiet` seconds (connect-time traffic such
+    as Keepline's presence frames is over), at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    await asyncio.sleep(quiet)
+    while time.monotonic() < deadline and time.monotonic() - _last_frame[0] < quiet:
+        await asyncio.sleep(0.05)
+
+
 async def _reader(ws, target: Target, acks: dict, counter: Counter, latencies: list | None):
     """`acks` holds the waiters of this socket's own sends only: another socket's copy of a
     message must not acknowledge it (the tutorial's "ack" is the sender's own echo)."""
     try:
         async for raw in ws:
+            _last_frame[0] = time.monotonic()
             msg = json.loads(raw)
             cid = target.ack_of(msg)
             if cid is not None:
@@ -97,7 +111,6 @@ async def pairs(
     conns = []
     for a, b in pair_sockets:
         conns.append((await _connect(a), await _connect(b)))
-    await asyncio.sleep(0.5)  # let ready/presence frames settle
     readers, counters, acks_of = [], [], {}
     for a, b in conns:
         for ws in (a, b):
@@ -105,6 +118,7 @@ async def pairs(
             counters.append(counter)
             acks_of[ws] = {}
             readers.append(asyncio.create_task(_reader(ws, target, acks_of[ws], counter, None)))
+    await _settle()  # ready/presence frames are read before the clock starts
     stop_at = time.monotonic() + seconds
 
     async def sender(ws):
@@ -115,6 +129,7 @@ async def pairs(
             waiter = asyncio.get_running_loop().create_future()
             acks[cid] = waiter
             await ws.send(target.frame(cid, f"pair message {n}"))
+            sent_at = time.monotonic()
             result.sent += 1
             try:
                 ok = await asyncio.wait_for(waiter, 10)
@@ -127,6 +142,7 @@ async def pairs(
                 await asyncio.sleep(0.05)
                 continue
             result.acked.add(cid)
+            result.ack_ms.append((time.monotonic() - sent_at) * 1000)
             n += 1
 
     start = time.monotonic()
@@ -152,11 +168,12 @@ async def room(
     window: int = 16,
 ) -> Result:
     """One sender into a room of members. rate=None: as fast as `window` un-acked sends allow,
-    result.rate = frames delivered to members per second. rate=N: N messages/s, latencies kept."""
+    result.rate = frames delivered to members per second. rate=N: N messages/s, latencies kept,
+    measured from each message's scheduled send time (a server that holds the sender back
+    through the window is charged for the wait)."""
     result = Result()
     members = [await _connect(s) for s in member_sockets]
     sender_ws = await _connect(sender_socket)
-    await asyncio.sleep(1.0)
     acks: dict = {}  # the sender's
     counters = [Counter() for _ in members]
     latencies = result.latencies_ms
@@ -166,16 +183,18 @@ async def room(
     ]
     sender_counter = Counter()
     readers.append(asyncio.create_task(_reader(sender_ws, target, acks, sender_counter, None)))
+    await _settle()  # ready/presence frames are read before the clock starts
     semaphore = asyncio.Semaphore(window)
     pending = []
     start = time.monotonic()
     wall_start = time.time()
     stop_at = start + seconds
 
-    async def wait_ack(cid, waiter):
+    async def wait_ack(cid, waiter, sent_at):
         try:
             if await asyncio.wait_for(waiter, 15):
                 result.acked.add(cid)
+                result.ack_ms.append((time.monotonic() - sent_at) * 1000)
             else:
                 result.refused += 1
         except TimeoutError:
@@ -200,7 +219,7 @@ async def room(
         stamp = stamp if stamp is not None else time.time()
         await sender_ws.send(target.frame(cid, f"t={stamp:.6f} room message {n}"))
         result.sent += 1
-        pending.append(asyncio.create_task(wait_ack(cid, waiter)))
+        pending.append(asyncio.create_task(wait_ack(cid, waiter, time.monotonic())))
         n += 1
     await asyncio.gather(*pending)
     # Wait until every member has seen every acked message (or 10 s pass).
