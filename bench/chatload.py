@@ -28,13 +28,20 @@ class Result:
     deliveries: list = field(default_factory=list)  # one Counter of client ids per receiving socket
     latencies_ms: list = field(default_factory=list)
     sent: int = 0
+    refused: int = 0  # sends answered with an error frame
+    timed_out: int = 0  # sends neither acknowledged nor refused in time
+    ack_ms: list = field(default_factory=list)  # send to acknowledgement, per acked send
 
 
 class Target:
     """Subclasses: frame(client_id, body) -> str; ack_of(msg) -> client_id|None;
-    delivered(msg) -> (client_id, body)|None."""
+    delivered(msg) -> (client_id, body)|None; optionally refused(msg) -> client_id|None (an
+    error answer to a send: the send counts as not acknowledged, at once)."""
 
     name = "target"
+
+    def refused(self, msg: dict) -> str | None:
+        return None
 
     def frame(self, client_id: str, body: str) -> str:
         raise NotImplementedError
@@ -56,15 +63,35 @@ async def _connect(sock: Socket):
     )
 
 
+_last_frame = [0.0]  # monotonic time of the latest frame any reader saw
+
+
+async def _settle(quiet: float = 0.3, limit: float = 15.0) -> None:
+    """Wait until no socket has received anything for `quiet` seconds (connect-time traffic such
+    as Keepline's presence frames is over), at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    await asyncio.sleep(quiet)
+    while time.monotonic() < deadline and time.monotonic() - _last_frame[0] < quiet:
+        await asyncio.sleep(0.05)
+
+
 async def _reader(ws, target: Target, acks: dict, counter: Counter, latencies: list | None):
+    """`acks` holds the waiters of this socket's own sends only: another socket's copy of a
+    message must not acknowledge it (the tutorial's "ack" is the sender's own echo)."""
     try:
         async for raw in ws:
+            _last_frame[0] = time.monotonic()
             msg = json.loads(raw)
             cid = target.ack_of(msg)
             if cid is not None:
                 waiter = acks.pop(cid, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(True)
+            cid = target.refused(msg)
+            if cid is not None:
+                waiter = acks.pop(cid, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(False)
             got = target.delivered(msg)
             if got is not None:
                 cid, body = got
@@ -84,30 +111,38 @@ async def pairs(
     conns = []
     for a, b in pair_sockets:
         conns.append((await _connect(a), await _connect(b)))
-    await asyncio.sleep(0.5)  # let ready/presence frames settle
-    acks: dict = {}
-    readers, counters = [], []
+    readers, counters, acks_of = [], [], {}
     for a, b in conns:
         for ws in (a, b):
             counter = Counter()
             counters.append(counter)
-            readers.append(asyncio.create_task(_reader(ws, target, acks, counter, None)))
+            acks_of[ws] = {}
+            readers.append(asyncio.create_task(_reader(ws, target, acks_of[ws], counter, None)))
+    await _settle()  # ready/presence frames are read before the clock starts
     stop_at = time.monotonic() + seconds
 
     async def sender(ws):
+        acks = acks_of[ws]
         n = 0
         while time.monotonic() < stop_at:
             cid = str(uuid.uuid4())
             waiter = asyncio.get_running_loop().create_future()
             acks[cid] = waiter
             await ws.send(target.frame(cid, f"pair message {n}"))
+            sent_at = time.monotonic()
             result.sent += 1
             try:
-                await asyncio.wait_for(waiter, 10)
+                ok = await asyncio.wait_for(waiter, 10)
             except TimeoutError:
                 acks.pop(cid, None)
+                result.timed_out += 1
+                continue
+            if not ok:
+                result.refused += 1
+                await asyncio.sleep(0.05)
                 continue
             result.acked.add(cid)
+            result.ack_ms.append((time.monotonic() - sent_at) * 1000)
             n += 1
 
     start = time.monotonic()
@@ -133,38 +168,47 @@ async def room(
     window: int = 16,
 ) -> Result:
     """One sender into a room of members. rate=None: as fast as `window` un-acked sends allow,
-    result.rate = frames delivered to members per second. rate=N: N messages/s, latencies kept."""
+    result.rate = frames delivered to members per second. rate=N: N messages/s, latencies kept,
+    measured from each message's scheduled send time (a server that holds the sender back
+    through the window is charged for the wait)."""
     result = Result()
     members = [await _connect(s) for s in member_sockets]
     sender_ws = await _connect(sender_socket)
-    await asyncio.sleep(1.0)
-    acks: dict = {}
+    acks: dict = {}  # the sender's
     counters = [Counter() for _ in members]
     latencies = result.latencies_ms
     readers = [
-        asyncio.create_task(_reader(ws, target, acks, c, latencies if rate else None))
+        asyncio.create_task(_reader(ws, target, {}, c, latencies if rate else None))
         for ws, c in zip(members, counters, strict=True)
     ]
     sender_counter = Counter()
     readers.append(asyncio.create_task(_reader(sender_ws, target, acks, sender_counter, None)))
+    await _settle()  # ready/presence frames are read before the clock starts
     semaphore = asyncio.Semaphore(window)
     pending = []
     start = time.monotonic()
+    wall_start = time.time()
     stop_at = start + seconds
 
-    async def wait_ack(cid, waiter):
+    async def wait_ack(cid, waiter, sent_at):
         try:
-            await asyncio.wait_for(waiter, 15)
-            result.acked.add(cid)
+            if await asyncio.wait_for(waiter, 15):
+                result.acked.add(cid)
+                result.ack_ms.append((time.monotonic() - sent_at) * 1000)
+            else:
+                result.refused += 1
         except TimeoutError:
             acks.pop(cid, None)
+            result.timed_out += 1
         finally:
             semaphore.release()
 
     n = 0
     while time.monotonic() < stop_at:
+        stamp = None
         if rate:
             due = start + n / rate
+            stamp = wall_start + n / rate
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -172,23 +216,25 @@ async def room(
         cid = str(uuid.uuid4())
         waiter = asyncio.get_running_loop().create_future()
         acks[cid] = waiter
-        await sender_ws.send(target.frame(cid, f"t={time.time():.6f} room message {n}"))
+        stamp = stamp if stamp is not None else time.time()
+        await sender_ws.send(target.frame(cid, f"t={stamp:.6f} room message {n}"))
         result.sent += 1
-        pending.append(asyncio.create_task(wait_ack(cid, waiter)))
+        pending.append(asyncio.create_task(wait_ack(cid, waiter, time.monotonic())))
         n += 1
     await asyncio.gather(*pending)
     # Wait until every member has seen every acked message (or 10 s pass).
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if all(sum(c[cid] > 0 for cid in result.acked) == len(result.acked) for c in counters):
+        if all(all(cid in c for cid in result.acked) for c in counters):
             break
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
     elapsed_delivery = time.monotonic() - start
     for ws in [*members, sender_ws]:
         await ws.close()
     for task in readers:
         task.cancel()
-    delivered = sum(sum(c.values()) for c in counters)
+    # Frames of this run's acknowledged messages only: nothing else on the server is counted.
+    delivered = sum(c[cid] for c in counters for cid in result.acked)
     result.rate = delivered / elapsed_delivery
     result.deliveries = counters
     return result

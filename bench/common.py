@@ -35,22 +35,34 @@ def free_port() -> int:
 
 
 class Daphne:
-    """A daphne process serving an ASGI app on a free loopback port, for one with-block."""
+    """A daphne process serving an ASGI app on a free loopback port, for one with-block.
 
-    def __init__(self, app: str, env: dict | None = None):
+    `log`: a file path for daphne's stderr (default: discarded). Several servers start faster
+    side by side: call start() on each, then ready() on each (the with-block does both)."""
+
+    def __init__(self, app: str, env: dict | None = None, log: str | None = None):
         self.app, self.port = app, free_port()
         self.env = {**os.environ, **(env or {})}
+        self.log = log
 
-    def __enter__(self):
+    def start(self):
+        err = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), self.app],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=err,
         )
+        if self.log:
+            err.close()
+        return self
+
+    def ready(self):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -58,6 +70,9 @@ class Daphne:
                 time.sleep(0.1)
         self.proc.kill()
         raise RuntimeError(f"daphne did not start for {self.app}")
+
+    def __enter__(self):
+        return self.start().ready()
 
     def __exit__(self, *exc):
         self.proc.terminate()
