@@ -62,7 +62,10 @@ def database(url: str | None, default_sqlite_path: str) -> dict:
     engine = config["ENGINE"]
     if engine.endswith("postgresql"):
         config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
-        config["CONN_HEALTH_CHECKS"] = True
+        # Off by default: with Channels every database_sync_to_async call starts a "request", so
+        # health checks cost a SELECT 1 per chat message (bench/chat_throughput.py). A dropped
+        # connection is still replaced: Django discards connections that raised errors.
+        config["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
         # JIT compilation costs 100-200 ms whenever the planner's estimate passes jit_above_cost,
         # which EXISTS-filtered counts over 100k rows do; short OLTP queries never win it back.
         if env_bool("DATABASE_JIT_OFF", default=True):

@@ -72,7 +72,7 @@ def test_database_url_parsing_keeps_host_port_and_user():
         "kl",
         "keepline",
     )
-    assert pg["CONN_HEALTH_CHECKS"] is True
+    assert pg["CONN_HEALTH_CHECKS"] is False  # a SELECT 1 per chat message otherwise
     lite = env.database(None, "/tmp/x.sqlite3")
     assert lite["NAME"] == "/tmp/x.sqlite3"
     assert lite["OPTIONS"]["timeout"] == 20
