@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -259,9 +259,7 @@ class CompanyFilter(RecordFilter):
         model = Company
         fields = ["owner", "tag", "industry", "q"]
 
-    @staticmethod
-    def search_q(value):
-        return Q(name__icontains=value) | Q(domain__icontains=value)
+    search_q = staticmethod(selectors.company_search_q)
 
 
 class ContactFilter(RecordFilter):
@@ -275,13 +273,7 @@ class ContactFilter(RecordFilter):
         model = Contact
         fields = ["owner", "tag", "company", "lifecycle_stage", "preferred_channel", "q"]
 
-    @staticmethod
-    def search_q(value):
-        return (
-            Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(Exists(ContactEmail.objects.filter(contact=OuterRef("pk"), email__icontains=value)))
-        )
+    search_q = staticmethod(selectors.contact_search_q)
 
     def by_email(self, queryset, name, value):
         return queryset.filter(
@@ -310,9 +302,7 @@ class DealFilter(RecordFilter):
         model = Deal
         fields = ["owner", "tag", "stage", "pipeline", "company", "status", "q"]
 
-    @staticmethod
-    def search_q(value):
-        return Q(title__icontains=value)
+    search_q = staticmethod(selectors.deal_search_q)
 
 
 class ActivityFilter(django_filters.FilterSet):

@@ -5,7 +5,7 @@ A record the user may not see is `Http404`, exactly like one that does not exist
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from crm import permissions
@@ -135,25 +135,42 @@ def tag_list() -> QuerySet[Tag]:
 # --- search -----------------------------------------------------------------------------------
 
 
+# --- search: one set of matching rules for pages, the API and the search box ------------------
+
+
+def company_search_q(term: str) -> Q:
+    return Q(name__icontains=term) | Q(domain__icontains=term) | Q(industry__icontains=term)
+
+
+def contact_search_q(term: str) -> Q:
+    """Name, any email, or any phone (typed with or without spaces)."""
+    return (
+        Q(first_name__icontains=term)
+        | Q(last_name__icontains=term)
+        | Q(Exists(ContactEmail.objects.filter(contact=OuterRef("pk"), email__icontains=term)))
+        | Q(
+            Exists(
+                ContactPhone.objects.filter(
+                    contact=OuterRef("pk"), number__contains=term.replace(" ", "")
+                )
+            )
+        )
+    )
+
+
+def deal_search_q(term: str) -> Q:
+    return Q(title__icontains=term) | Q(company__name__icontains=term)
+
+
 def search_for(user, term: str, *, limit: int = 10) -> dict[str, list]:
     """Companies, contacts and deals the user can see whose name matches `term`."""
     term = (term or "").strip()
     if not term:
         return {"companies": [], "contacts": [], "deals": []}
-    contacts = contact_list_for(user).filter(
-        Q(first_name__icontains=term)
-        | Q(last_name__icontains=term)
-        | Q(emails__email__icontains=term.lower())
-        | Q(phones__number__contains=term.replace(" ", ""))
-    )
     return {
-        "companies": list(
-            company_list_for(user).filter(Q(name__icontains=term) | Q(domain__icontains=term))[
-                :limit
-            ]
-        ),
-        "contacts": list(contacts.distinct()[:limit]),
-        "deals": list(deal_list_for(user).filter(title__icontains=term)[:limit]),
+        "companies": list(company_list_for(user).filter(company_search_q(term))[:limit]),
+        "contacts": list(contact_list_for(user).filter(contact_search_q(term))[:limit]),
+        "deals": list(deal_list_for(user).filter(deal_search_q(term))[:limit]),
     }
 
 

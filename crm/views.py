@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import csv_io, forms, permissions, selectors, services, timeline
-from crm.models import ApiToken, Channel, Company, Contact, ContactEmail, ContactPhone, Deal
+from crm.models import ApiToken, Channel, Company, Contact, Deal
 
 PAGE_SIZE = 25
 BOARD_LIMIT = 50
@@ -85,29 +85,6 @@ def _list_context(request, qs, *, sorts, default_sort, extra=None):
     }
 
 
-def _company_search(q):
-    return Q(name__icontains=q) | Q(domain__icontains=q) | Q(industry__icontains=q)
-
-
-def _contact_search(q):
-    return (
-        Q(first_name__icontains=q)
-        | Q(last_name__icontains=q)
-        | Q(Exists(ContactEmail.objects.filter(contact=OuterRef("pk"), email__icontains=q)))
-        | Q(
-            Exists(
-                ContactPhone.objects.filter(
-                    contact=OuterRef("pk"), number__contains=q.replace(" ", "")
-                )
-            )
-        )
-    )
-
-
-def _deal_search(q):
-    return Q(title__icontains=q) | Q(company__name__icontains=q)
-
-
 COMPANY_SORTS = {
     "name": ("name", "id"),
     "-name": ("-name", "-id"),
@@ -143,7 +120,9 @@ def _next_url(request, default: str) -> str:
 
 @login_required
 def company_list(request):
-    qs = _filter_common(request, selectors.company_list_for(request.user), search=_company_search)
+    qs = _filter_common(
+        request, selectors.company_list_for(request.user), search=selectors.company_search_q
+    )
     context = _list_context(request, qs, sorts=COMPANY_SORTS, default_sort="name")
     context["can_create"] = permissions.can_create(request.user, Company)
     return render(request, "crm/company_list.html", context)
@@ -219,7 +198,9 @@ def _form_context(form, obj, noun, **extra):
 
 @login_required
 def contact_list(request):
-    qs = _filter_common(request, selectors.contact_list_for(request.user), search=_contact_search)
+    qs = _filter_common(
+        request, selectors.contact_list_for(request.user), search=selectors.contact_search_q
+    )
     context = _list_context(request, qs, sorts=CONTACT_SORTS, default_sort="name")
     context["can_create"] = permissions.can_create(request.user, Contact)
     return render(request, "crm/contact_list.html", context)
@@ -331,7 +312,9 @@ def contact_consent(request, contact_id: int):
 
 @login_required
 def deal_list(request):
-    qs = _filter_common(request, selectors.deal_list_for(request.user), search=_deal_search)
+    qs = _filter_common(
+        request, selectors.deal_list_for(request.user), search=selectors.deal_search_q
+    )
     stage = _int(request.GET.get("stage"))
     if stage:
         qs = qs.filter(stage_id=stage)
@@ -688,11 +671,11 @@ def csv_import(request, kind: str):
 def csv_export(request, kind: str):
     if kind == "companies":
         qs = _filter_common(
-            request, selectors.company_list_for(request.user), search=_company_search
+            request, selectors.company_list_for(request.user), search=selectors.company_search_q
         ).order_by("name", "id")
     elif kind == "contacts":
         qs = _filter_common(
-            request, selectors.contact_list_for(request.user), search=_contact_search
+            request, selectors.contact_list_for(request.user), search=selectors.contact_search_q
         ).order_by("last_name", "first_name", "id")
     else:
         raise Http404
