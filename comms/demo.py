@@ -3,6 +3,7 @@ internal conversation, and one fresh customer link printed for trying the custom
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from django.db import transaction
@@ -12,7 +13,8 @@ from comms.models import Conversation, CustomerLink, Message
 
 NAMESPACE = uuid.UUID("6f1c1f2e-5b8e-4c55-9d0e-2f3d7f1f6c11")
 DEMO_DEALS = 12
-BASE_URL = "http://127.0.0.1:8000"
+# `make run` serves on PORT (default 8000); the printed link must open there.
+BASE_URL = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
 
 SCRIPT = [
     ("out", "Hi {first}, thanks for your interest in {deal}. Shall we go through the proposal?"),
