@@ -26,6 +26,19 @@ def has_role(user, *wanted: str) -> bool:
     return bool(role_names(user) & set(wanted))
 
 
+def is_active_user(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def is_manager(user) -> bool:
+    return is_active_user(user) and has_role(user, roles.MANAGER)
+
+
+def sees_everything(user) -> bool:
+    """Admins and compliance officers see every record and conversation (compliance only reads)."""
+    return is_active_user(user) and has_role(user, roles.ADMIN, roles.COMPLIANCE)
+
+
 def is_admin(user) -> bool:
     return getattr(user, "is_active", False) and has_role(user, roles.ADMIN)
 

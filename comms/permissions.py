@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from accounts import hierarchy, roles
+from accounts import hierarchy
 from accounts import permissions as account_permissions
 from comms.models import Conversation, CustomerLink, Message, Participant
 from crm import permissions as crm_permissions
@@ -30,15 +30,9 @@ from crm import permissions as crm_permissions
 NOTHING = Q(pk__in=[])
 
 
-def _active(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
-
-
-def is_privileged(user) -> bool:
-    """Sees every conversation, retracted originals and every revision."""
-    return _active(user) and (
-        account_permissions.is_admin(user) or account_permissions.is_compliance(user)
-    )
+_active = account_permissions.is_active_user
+# Sees every conversation, retracted originals and every revision.
+is_privileged = account_permissions.sees_everything
 
 
 def is_read_only(user) -> bool:
@@ -47,8 +41,7 @@ def is_read_only(user) -> bool:
     return account_permissions.is_compliance(user) and not account_permissions.is_admin(user)
 
 
-def is_manager(user) -> bool:
-    return _active(user) and account_permissions.has_role(user, roles.MANAGER)
+is_manager = account_permissions.is_manager
 
 
 def participant_q(user) -> Q:

@@ -23,7 +23,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from accounts import hierarchy, roles
+from accounts import hierarchy
 from accounts import permissions as account_permissions
 from crm.models import (
     Activity,
@@ -51,22 +51,14 @@ PERMISSION_TABLES: dict[type[Model], tuple[type[Model], type[Model]]] = {
 NOTHING = Q(pk__in=[])
 
 
-def _active(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
-
-
-def sees_everything(user) -> bool:
-    return _active(user) and (
-        account_permissions.is_admin(user) or account_permissions.is_compliance(user)
-    )
+# Role facts come from the accounts policy; this module adds what records they reach.
+_active = account_permissions.is_active_user
+sees_everything = account_permissions.sees_everything
+is_manager = account_permissions.is_manager
 
 
 def is_admin(user) -> bool:
     return _active(user) and account_permissions.is_admin(user)
-
-
-def is_manager(user) -> bool:
-    return _active(user) and account_permissions.has_role(user, roles.MANAGER)
 
 
 def codenames(model: type[Model], level: Level) -> list[str]:
