@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.consumers import CLOSE_UNAUTHENTICATED
 from accounts.realtime import user_group
-from comms import permissions, realtime
+from comms import permissions, realtime, selectors
 
 MAX_REMEMBERED = 5000
 
@@ -40,16 +40,15 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data):
         return {}
 
-    def _can_view(self, conversation_id: int) -> bool:
-        return permissions.conversation_queryset_for(self.user).filter(pk=conversation_id).exists()
-
     async def inbox_changed(self, event):
         cid = event["conversation_id"]
         if not self.sees_all:
             if cid not in self.visible:
                 if len(self.visible) > MAX_REMEMBERED:
                     self.visible.clear()
-                self.visible[cid] = await database_sync_to_async(self._can_view)(cid)
+                self.visible[cid] = await database_sync_to_async(selectors.conversation_is_visible)(
+                    self.user, cid
+                )
             if not self.visible[cid]:
                 return
         await self.send_json({"type": "inbox.changed", "conversation_id": cid})

@@ -108,6 +108,12 @@ def conversation_get_for(user, conversation_id) -> Conversation:
     return conversation
 
 
+def conversation_is_visible(user, conversation_id) -> bool:
+    """One EXISTS: may this person open that conversation?"""
+    pk = _int(conversation_id)
+    return pk is not None and permissions.conversation_queryset_for(user).filter(pk=pk).exists()
+
+
 def conversations_for_deal(user, deal) -> QuerySet[Conversation]:
     return conversation_list_for(user, {"deal": deal.pk})
 
