@@ -1,4 +1,5 @@
-"""The audit ledger. `audit.record(...)` is the only way to write to it."""
+"""The audit ledger. `audit.record(...)` and `audit.record_many(...)` are the only ways to write
+to it."""
 
 SYSTEM = "system"
 ANONYMOUS = "anonymous"
@@ -8,6 +9,12 @@ def record(**kwargs):
     from audit.services import record as _record
 
     return _record(**kwargs)
+
+
+def record_many(events):
+    from audit.services import record_many as _record_many
+
+    return _record_many(events)
 
 
 def changes(before: dict, after: dict) -> dict:

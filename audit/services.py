@@ -129,6 +129,49 @@ def _append_postgresql(event: AuditEvent, parts: tuple[str, str, str], data_text
     event._state.db = using
 
 
+# Several appends in one round trip: the function runs once per row, in array order, each call
+# seeing the head the previous one moved (a volatile function's statements see earlier ones).
+_PG_APPEND_MANY = (
+    "SELECT t.ord, a.o_seq, a.o_created_at, a.o_prev_hash, a.o_hash FROM unnest("
+    "%s::smallint[], %s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],"
+    " %s::varchar[], %s::varchar[], %s::text[], %s::varchar[], %s::varchar[], %s::varchar[],"
+    " %s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS t(version, actor_type, actor_id,"
+    " actor_label, action, target_type, target_id, target_label, data, ip, user_agent,"
+    " request_id, head, mid, tail, ord) CROSS JOIN LATERAL keepline_audit_append(t.version,"
+    " t.actor_type, t.actor_id, t.actor_label, t.action, t.target_type, t.target_id,"
+    " t.target_label, t.data, t.ip, t.user_agent, t.request_id, t.head, t.mid, t.tail) AS a"
+    " ORDER BY t.ord"
+)
+_EVENT_COLUMNS = (
+    "version",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+)
+
+
+def _append_postgresql_many(prepared: list, using: str) -> None:
+    columns = [[getattr(event, name) for event, _p, _d in prepared] for name in _EVENT_COLUMNS]
+    columns.append([data_text for _e, _p, data_text in prepared])
+    for name in ("ip", "user_agent", "request_id"):
+        columns.append([getattr(event, name) for event, _p, _d in prepared])
+    for i in range(3):
+        columns.append([parts[i] for _e, parts, _d in prepared])
+    with connections[using].cursor() as cursor:
+        cursor.execute(_PG_APPEND_MANY, columns)
+        rows = cursor.fetchall()
+    for (event, _p, _d), (_ord, seq, created_at, prev_hash, hash_) in zip(
+        prepared, rows, strict=True
+    ):
+        event.seq, event.created_at, event.prev_hash, event.hash = seq, created_at, prev_hash, hash_
+        event._state.adding = False
+        event._state.db = using
+
+
 def prepare(*, actor, action: str, target=None, data: dict | None = None, request=None):
     """Validate and serialise an event, without touching the database.
 
@@ -198,6 +241,24 @@ def record(*, actor, action: str, target=None, data: dict | None = None, request
         else:
             _append_python(event, parts, using)
     return event
+
+
+def record_many(events: list[dict]) -> list[AuditEvent]:
+    """Append several events, in order, inside the caller's transaction (each dict holds
+    `record`'s keyword arguments). On PostgreSQL this is one statement whatever the count, so a
+    batch of chat messages holds the chain head for one round trip, not one per message."""
+    prepared = [prepare(**event) for event in events]
+    if not prepared:
+        return []
+    using = router.db_for_write(AuditEvent)
+    connection = connections[using]
+    with transaction.atomic(using=using, savepoint=False):
+        if connection.vendor == "postgresql":
+            _append_postgresql_many(prepared, using)
+        else:
+            for event, parts, _data_text in prepared:
+                _append_python(event, parts, using)
+    return [event for event, _p, _d in prepared]
 
 
 def checkpoint_create(*, force: bool = False) -> AuditCheckpoint | None:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.realtime import user_group
-from comms import errors, permissions, presenters, realtime, selectors, services
+from comms import batching, errors, permissions, presenters, realtime, selectors, services
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     conversation_id: int | None = None
     actor: dict | None = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answering: set[asyncio.Future] = set()
+
     # --- plumbing -------------------------------------------------------------------------------
 
     async def send_frame(self, frame: dict) -> None:
@@ -79,8 +83,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         result, outbox = await database_sync_to_async(_run_collecting)(fn, kwargs)
         return result, outbox
 
-    async def acknowledge(self, result, outbox) -> None:
-        """Ack the sender first (stored id; a repeated client_id says duplicate), then fan out."""
+    def follow(self, future: asyncio.Future, client_id) -> None:
+        """Answer a batched send when it is stored, without holding up the next frame."""
+        task = asyncio.ensure_future(self.answer(future, str(client_id)))
+        self.answering.add(task)
+        task.add_done_callback(self.answering.discard)
+
+    async def answer(self, future: asyncio.Future, client_id: str) -> None:
+        """Ack the sender with the stored id (a repeated client_id says duplicate), or send the
+        error frame refusing it. The batcher publishes the broadcasts."""
+        try:
+            result = await future
+        except errors.CommsError as exc:
+            await self.send_error(exc.code, exc.detail, client_id)
+            return
+        except Exception:
+            log.exception("comms send failed")
+            await self.send_error("server_error", _("Something went wrong; try again."), client_id)
+            return
         await self.send_frame(
             {
                 "type": "ack",
@@ -89,7 +109,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "duplicate": not result.created,
             }
         )
-        await self.publish(outbox)
 
     async def publish(self, outbox) -> None:
         for group, event in outbox:
@@ -304,19 +323,15 @@ class ConversationConsumer(ChatConsumer):
     # --- actions --------------------------------------------------------------------------------
 
     async def do_send(self, content):
-        note = content.get("note", False)
-        if not isinstance(note, bool):
-            raise errors.Invalid(_("note must be true or false."))
         self._limited()
-        result, outbox = await self.call(
-            services.message_send,
+        item = services.outgoing_staff(
             author=self.user,
             conversation=self.conversation,
             body=content.get("body"),
             client_id=content.get("client_id"),
-            note=note,
+            note=content.get("note", False),
         )
-        await self.acknowledge(result, outbox)
+        self.follow(batching.submit(item), item.client_id)
 
     async def do_edit(self, content):
         self._limited()
@@ -473,13 +488,10 @@ class CustomerChatConsumer(ChatConsumer):
             raise errors.Forbidden()
         if not self.bucket.take():
             raise errors.RateLimited()
-        result, outbox = await self.call(
-            services.message_receive,
-            link=self.link,
-            body=content.get("body"),
-            client_id=content.get("client_id"),
+        item = services.outgoing_customer(
+            link=self.link, body=content.get("body"), client_id=content.get("client_id")
         )
-        await self.acknowledge(result, outbox)
+        self.follow(batching.submit(item), item.client_id)
 
     async def do_refuse(self, content):
         raise errors.Forbidden()

@@ -16,9 +16,12 @@ list costs the same number of queries at any size and a per-action re-check is o
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -77,6 +80,47 @@ def write_q(user) -> Q:
     if not _active(user) or is_read_only(user):
         return NOTHING
     return visible_q(user)
+
+
+_WRITE_SQL_CACHE: OrderedDict = OrderedDict()
+_WRITE_SQL_CACHE_SIZE = 4096
+_write_sql_lock = threading.Lock()
+
+
+def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple[str, list] | None:
+    """`write_q` for one conversation as compiled SQL: a subquery selecting the conversation's id
+    when `user` may write to it (None: never). Compiling the policy's EXISTS probes costs more
+    than running them, and a chat socket sends many messages as the same person to the same
+    conversation, so the SQL is compiled once per (person, conversation, roles) and reused; the
+    statement itself still runs on every send, so revocations apply at once."""
+    key = (
+        using,
+        user.pk,
+        conversation_id,
+        _active(user),
+        is_read_only(user),
+        is_privileged(user),
+        is_manager(user),
+    )
+    with _write_sql_lock:
+        cached = _WRITE_SQL_CACHE.get(key)
+        if cached is not None:
+            _WRITE_SQL_CACHE.move_to_end(key)
+            return cached
+    condition = write_q(user)
+    if condition is NOTHING:
+        return None
+    query = Conversation.objects.using(using).filter(pk=conversation_id).filter(condition)
+    try:
+        sql, params = query.values("pk").query.get_compiler(using).as_sql()
+    except EmptyResultSet:
+        return None
+    compiled = (sql, list(params))
+    with _write_sql_lock:
+        _WRITE_SQL_CACHE[key] = compiled
+        if len(_WRITE_SQL_CACHE) > _WRITE_SQL_CACHE_SIZE:
+            _WRITE_SQL_CACHE.popitem(last=False)
+    return compiled
 
 
 def conversation_queryset_for(user):

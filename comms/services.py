@@ -19,8 +19,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import IntegrityError, OperationalError, connections, router, transaction
+from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -359,66 +359,238 @@ def _existing(conversation_id: int, client_id, *, user_id=None, contact_id=None)
     return qs.prefetch_related("attachments").first()
 
 
-def _store_staff_message(*, author, conversation, body, client_id, note) -> tuple[Message, bool]:
-    """Inside the caller's transaction: (message, created)."""
-    now = timezone.now()
-    # One statement checks the author may write here, that this client_id is new, and stamps
-    # the conversation (which also serialises concurrent sends to it on PostgreSQL).
-    stamped = (
-        Conversation.objects.filter(pk=conversation.pk)
-        .filter(permissions.write_q(author))
-        .exclude(
-            Exists(
-                Message.objects.filter(
-                    conversation_id=OuterRef("pk"), author_user_id=author.pk, client_id=client_id
-                )
-            )
-        )
-        .update(last_message_at=now)
-    )
-    if not stamped:
-        existing = _existing(conversation.pk, client_id, user_id=author.pk)
-        if existing is not None and permissions.can_send(author, conversation):
-            return existing, False
-        if not permissions.can_view(author, conversation):
-            raise errors.NotFound()
+@dataclass
+class Outgoing:
+    """One checked message waiting to be stored: a staff send (`author`), a customer's web-chat
+    send (`link`), or an inbound message of a channel integration (neither: the caller has
+    authenticated the channel; the author is the conversation's contact)."""
+
+    conversation: Conversation
+    body: str
+    client_id: uuid.UUID
+    author: User | None = None
+    note: bool = False
+    link: CustomerLink | None = None
+    external_id: str = ""
+    request: object = None
+
+    @property
+    def contact(self):
+        return self.link.contact if self.link is not None else self.conversation.contact
+
+    def key(self) -> tuple:
+        if self.author is not None:
+            return (self.conversation.pk, "user", self.author.pk, self.client_id)
+        return (self.conversation.pk, "contact", self.contact.pk, self.client_id)
+
+
+def outgoing_staff(
+    *, author: User, conversation: Conversation, body, client_id, note=False, request=None
+) -> Outgoing:
+    """Check a staff send's input (the errors a client gets at once) before it is stored."""
+    body = clean_body(body)
+    client_id = clean_client_id(client_id)
+    if permissions.is_read_only(author):
         raise errors.Forbidden()
-    external = conversation.kind in (
+    if not isinstance(note, bool):
+        raise errors.Invalid(_("note must be true or false."))
+    return Outgoing(conversation, body, client_id, author=author, note=note, request=request)
+
+
+def outgoing_customer(*, link: CustomerLink, body, client_id) -> Outgoing:
+    return Outgoing(link.conversation, clean_body(body), clean_client_id(client_id), link=link)
+
+
+def _stamp(item: Outgoing, now) -> bool:
+    """One conditional UPDATE: the sender may write here (the conversation policy for staff, a
+    usable link for a customer), this author has not used this client_id here before, and the
+    conversation's last message time moves (which also serialises concurrent sends to one
+    conversation on PostgreSQL). True when it did."""
+    connection = connections[router.db_for_write(Message)]
+    quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
+    conversations, messages = Conversation._meta.db_table, Message._meta.db_table
+    params: list = [adapt(now)]
+    if item.author is not None:
+        check = permissions.write_check_sql(item.author, item.conversation.pk, connection.alias)
+        if check is None:
+            return False
+        condition = f"id IN ({check[0]})"
+        params += check[1]
+        author_column, author_id = "author_user_id", item.author.pk
+    elif item.link is not None:
+        condition = (
+            f"id = %s AND EXISTS (SELECT 1 FROM {quote(CustomerLink._meta.db_table)}"  # noqa: S608
+            " WHERE id = %s AND conversation_id = %s AND revoked_at IS NULL AND expires_at > %s)"
+        )
+        params += [item.conversation.pk, item.link.pk, item.conversation.pk, adapt(now)]
+        author_column, author_id = "author_contact_id", item.contact.pk
+    else:
+        condition = "id = %s"
+        params.append(item.conversation.pk)
+        author_column, author_id = "author_contact_id", item.contact.pk
+    client_id = Message._meta.get_field("client_id").get_db_prep_value(item.client_id, connection)
+    params += [item.conversation.pk, author_id, client_id]
+    sql = (
+        f"UPDATE {quote(conversations)} SET last_message_at = %s WHERE {condition}"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(messages)} WHERE conversation_id = %s"
+        f" AND {author_column} = %s AND client_id = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+def _stored_or_refused(item: Outgoing):
+    """The stamp refused `item`: the SendResult of the message this client_id already stored
+    (created=False), or the CommsError refusing it."""
+    conversation = item.conversation
+    if item.author is not None:
+        existing = _existing(conversation.pk, item.client_id, user_id=item.author.pk)
+        if existing is not None and permissions.can_send(item.author, conversation):
+            return SendResult(
+                existing, False, presenters.message_dict(existing, presenters.PRIVILEGED)
+            )
+        if not permissions.can_view(item.author, conversation):
+            return errors.NotFound()
+        return errors.Forbidden()
+    existing = _existing(conversation.pk, item.client_id, contact_id=item.contact.pk)
+    if existing is None:
+        return errors.Forbidden()
+    if item.link is not None and not permissions.customer_can_use(item.link):
+        return errors.Forbidden()
+    return SendResult(existing, False, presenters.message_dict(existing, presenters.PRIVILEGED))
+
+
+def _new_message(item: Outgoing, now) -> Message:
+    if item.author is None:
+        return Message(
+            conversation_id=item.conversation.pk,
+            author_contact=item.contact,
+            direction=Direction.INBOUND,
+            body=item.body,
+            client_id=item.client_id,
+            created_at=now,
+            status=Message.Status.DELIVERED,
+            delivered_at=now,
+            external_id=item.external_id,
+        )
+    direction = Direction.NOTE if item.note else Direction.OUTBOUND
+    queued = direction == Direction.OUTBOUND and item.conversation.kind in (
         Conversation.Kind.WHATSAPP,
         Conversation.Kind.SMS,
         Conversation.Kind.EMAIL,
     )
-    direction = Direction.NOTE if note else Direction.OUTBOUND
-    queued = external and direction == Direction.OUTBOUND
-    message = Message.objects.create(
-        conversation_id=conversation.pk,
-        author_user=author,
+    return Message(
+        conversation_id=item.conversation.pk,
+        author_user=item.author,
         direction=direction,
-        body=body,
-        client_id=client_id,
+        body=item.body,
+        client_id=item.client_id,
         created_at=now,
         status=Message.Status.QUEUED if queued else Message.Status.SENT,
         sent_at=None if queued else now,
     )
-    if "@" in body:
-        _notify_mentions(conversation, message, author)
-    return message, True
 
 
-def _record_sent(author, conversation, message, request) -> None:
-    audit.record(
-        actor=author,
-        action="comms.message.sent",
-        target=message,
-        data={
-            "conversation": conversation.pk,
-            "direction": message.direction,
-            "client_id": str(message.client_id),
-            "length": len(message.body),
-            "body_sha256": sha256_text(message.body),
-        },
-        request=request,
-    )
+def _stored_event(item: Outgoing, message: Message) -> dict:
+    """The audit event of a stored message: comms.message.sent (staff) or .received."""
+    data = {
+        "conversation": item.conversation.pk,
+        "client_id": str(message.client_id),
+        "length": len(message.body),
+        "body_sha256": sha256_text(message.body),
+    }
+    if item.author is not None:
+        data["direction"] = message.direction
+        return {
+            "actor": item.author,
+            "action": "comms.message.sent",
+            "target": message,
+            "data": data,
+            "request": item.request,
+        }
+    data["channel"] = item.conversation.kind
+    if item.link is not None:
+        data["link"] = item.link.pk
+    elif item.external_id:
+        data["external_id"] = item.external_id
+    return {
+        "actor": item.contact,
+        "action": "comms.message.received",
+        "target": message,
+        "data": data,
+    }
+
+
+def _store_one(item: Outgoing, now) -> SendResult | errors.CommsError:
+    """Inside the caller's transaction: the stamp, then the row (no audit, no broadcast)."""
+    if not _stamp(item, now):
+        return _stored_or_refused(item)
+    message = _new_message(item, now)
+    message.save(force_insert=True)
+    return SendResult(message, True)
+
+
+def _store_batch(items: list[Outgoing]) -> list:
+    now = timezone.now()
+    results: list = [None] * len(items)
+    first_of: dict = {}
+    fresh: list[int] = []
+    # Conversation rows are locked in id order, the audit chain head last, so two processes'
+    # batches never wait on each other in a cycle. Within a conversation the order is arrival.
+    for i in sorted(range(len(items)), key=lambda i: items[i].conversation.pk):
+        key = items[i].key()
+        if key in first_of:
+            continue  # the same send twice in one batch: answered with the first, below
+        first_of[key] = i
+        if _stamp(items[i], now):
+            fresh.append(i)
+        else:
+            results[i] = _stored_or_refused(items[i])
+    stored = Message.objects.bulk_create([_new_message(items[i], now) for i in fresh])
+    for i, message in zip(fresh, stored, strict=True):
+        if items[i].author is not None and "@" in message.body:
+            _notify_mentions(items[i].conversation, message, items[i].author)
+    audit.record_many([_stored_event(items[i], m) for i, m in zip(fresh, stored, strict=True)])
+    for i, message in zip(fresh, stored, strict=True):
+        results[i] = SendResult(
+            message, True, _broadcast_created(items[i].conversation, message, [])
+        )
+    for i, item in enumerate(items):
+        if results[i] is None:
+            first = results[first_of[item.key()]]
+            results[i] = (
+                first
+                if isinstance(first, Exception)
+                else SendResult(first.message, False, first.data)
+            )
+    return results
+
+
+def messages_store(items: list[Outgoing]) -> list:
+    """Store a batch of checked messages in one transaction (one commit, one audit append
+    statement on PostgreSQL, one INSERT for all rows) and queue their broadcasts for after
+    commit. Each result is a SendResult (created=False when the author's client_id was stored
+    before) or the CommsError refusing that item: one refusal never stops the others.
+
+    Per send that is one conditional UPDATE (permission, idempotency, last message time); per
+    batch one INSERT and the audit append. Two processes racing on one client_id, or any other
+    integrity or lock error, roll the batch back and run it once more, when the stored winner
+    answers as a repeat."""
+    if not items:
+        return []
+    try:
+        with transaction.atomic():
+            return _store_batch(items)
+    except (IntegrityError, OperationalError):
+        with transaction.atomic():
+            return _store_batch(items)
+
+
+def _one(results: list) -> SendResult:
+    if isinstance(results[0], Exception):
+        raise results[0]
+    return results[0]
 
 
 def message_send(
@@ -436,109 +608,22 @@ def message_send(
 
     Normal path: 2 queries of its own (conditional stamp, insert) plus the audit append.
     """
-    body = clean_body(body)
-    client_id = clean_client_id(client_id)
-    if permissions.is_read_only(author):
-        raise errors.Forbidden()
-    try:
-        with transaction.atomic():
-            message, created = _store_staff_message(
-                author=author,
-                conversation=conversation,
-                body=body,
-                client_id=client_id,
-                note=bool(note),
-            )
-            if not created:
-                data = presenters.message_dict(message, presenters.PRIVILEGED)
-                return SendResult(message, False, data)
-            message.author_user = author
-            _record_sent(author, conversation, message, request)
-            data = _broadcast_created(conversation, message, [])
-    except IntegrityError:
-        # Two sends of one client_id raced; the loser answers with the winner's row.
-        existing = _existing(conversation.pk, client_id, user_id=author.pk)
-        if existing is None or not permissions.can_send(author, conversation):
-            raise
-        return SendResult(existing, False, presenters.message_dict(existing, presenters.PRIVILEGED))
-    return SendResult(message, True, data)
-
-
-def _store_inbound(
-    *, conversation, contact, body, client_id, condition, actor_data: dict, external_id: str = ""
-) -> SendResult:
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            stamped = (
-                Conversation.objects.filter(pk=conversation.pk)
-                .filter(condition)
-                .exclude(
-                    Exists(
-                        Message.objects.filter(
-                            conversation_id=OuterRef("pk"),
-                            author_contact_id=contact.pk,
-                            client_id=client_id,
-                        )
-                    )
-                )
-                .update(last_message_at=now)
-            )
-            if not stamped:
-                existing = _existing(conversation.pk, client_id, contact_id=contact.pk)
-                if existing is None:
-                    raise errors.Forbidden()
-                return SendResult(existing, False, {})
-            message = Message.objects.create(
-                conversation_id=conversation.pk,
-                author_contact=contact,
-                direction=Direction.INBOUND,
-                body=body,
-                client_id=client_id,
-                created_at=now,
-                status=Message.Status.DELIVERED,
-                delivered_at=now,
-                external_id=external_id,
-            )
-            audit.record(
-                actor=contact,
-                action="comms.message.received",
-                target=message,
-                data={
-                    "conversation": conversation.pk,
-                    "channel": conversation.kind,
-                    "client_id": str(client_id),
-                    "length": len(body),
-                    "body_sha256": sha256_text(body),
-                    **actor_data,
-                },
-            )
-            data = _broadcast_created(conversation, message, [])
-    except IntegrityError:
-        existing = _existing(conversation.pk, client_id, contact_id=contact.pk)
-        if existing is None:
-            raise
-        return SendResult(existing, False, {})
-    return SendResult(message, True, data)
+    item = outgoing_staff(
+        author=author,
+        conversation=conversation,
+        body=body,
+        client_id=client_id,
+        note=bool(note),
+        request=request,
+    )
+    return _one(messages_store([item]))
 
 
 def message_receive(*, link: CustomerLink, body: str, client_id) -> SendResult:
     """Store a customer's web-chat message (inbound, author = the link's contact) once per
     client_id while the link is usable; broadcast after commit. Audited
     (comms.message.received, actor = the contact)."""
-    body = clean_body(body)
-    client_id = clean_client_id(client_id)
-    result = _store_inbound(
-        conversation=link.conversation,
-        contact=link.contact,
-        body=body,
-        client_id=client_id,
-        condition=permissions.link_usable_q(link.pk),
-        actor_data={"link": link.pk},
-    )
-    if not result.created and not permissions.customer_can_use(link):
-        raise errors.Forbidden()
-    return result
+    return _one(messages_store([outgoing_customer(link=link, body=body, client_id=client_id)]))
 
 
 def message_inbound_record(
@@ -549,17 +634,10 @@ def message_inbound_record(
     channel. Same idempotency, audit and broadcast as a web-chat message."""
     if conversation.is_internal or conversation.contact_id is None:
         raise errors.Invalid(_("Internal conversations have no customer."))
-    body = clean_body(body)
-    client_id = clean_client_id(client_id)
-    return _store_inbound(
-        conversation=conversation,
-        contact=conversation.contact,
-        body=body,
-        client_id=client_id,
-        condition=Q(),
-        actor_data={"external_id": external_id} if external_id else {},
-        external_id=external_id,
+    item = Outgoing(
+        conversation, clean_body(body), clean_client_id(client_id), external_id=external_id
     )
+    return _one(messages_store([item]))
 
 
 def _message_in(conversation: Conversation, message_id, *, lock: bool = False) -> Message:
@@ -903,14 +981,14 @@ def attachment_upload(
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
+    item = Outgoing(conversation, body, client_id, author=actor, note=bool(note), request=request)
     with transaction.atomic():
-        message, created = _store_staff_message(
-            author=actor, conversation=conversation, body=body, client_id=client_id, note=note
-        )
-        if not created:
-            return SendResult(
-                message, False, presenters.message_dict(message, presenters.PRIVILEGED)
-            )
+        stored = _store_one(item, timezone.now())
+        if isinstance(stored, Exception):
+            raise stored
+        if not stored.created:
+            return stored
+        message = stored.message
         attachment = Attachment(
             conversation_id=conversation.pk,
             message=message,
@@ -922,8 +1000,7 @@ def attachment_upload(
         )
         attachment.file.save(name, upload, save=False)
         attachment.save()
-        message.author_user = actor
-        _record_sent(actor, conversation, message, request)
+        audit.record(**_stored_event(item, message))
         audit.record(
             actor=actor,
             action="comms.attachment.uploaded",
