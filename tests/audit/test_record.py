@@ -3,6 +3,7 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 import audit
 from audit.models import AuditEvent, ImmutableError
@@ -152,3 +153,24 @@ def test_eight_threads_appending_concurrently_never_fork_or_leave_gaps():
         f"head {AuditEvent.objects.get(seq=len(seqs)).hash}",
     )
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.django_db
+def test_record_many_appends_in_order_in_one_statement_on_postgresql(rep, team):
+    before = audit.record(actor=rep, action="accounts.team.viewed", target=team)
+    events = [
+        {"actor": rep, "action": "accounts.team.viewed", "target": team, "data": {"n": n}}
+        for n in range(5)
+    ] + [{"actor": None, "action": "accounts.team.changed", "data": TRICKY}]
+    with CaptureQueriesContext(connection) as ctx:
+        appended = audit.record_many(events)
+    assert [e.seq for e in appended] == list(range(before.seq + 1, before.seq + 7))
+    assert appended[0].prev_hash == before.hash
+    assert all(b.prev_hash == a.hash for a, b in zip(appended, appended[1:], strict=False))
+    stored = list(AuditEvent.objects.filter(seq__gt=before.seq).order_by("seq"))
+    assert [e.data for e in stored] == [{"n": n} for n in range(5)] + [TRICKY]
+    assert [e.hash for e in stored] == [e.hash for e in appended]
+    assert verify()[0] == 0
+    if connection.vendor == "postgresql":
+        assert len(ctx.captured_queries) == 1
+    assert audit.record_many([]) == []

@@ -1,0 +1,171 @@
+"""Sends stored in batches (comms.services.messages_store, comms.batching): one transaction for
+many sends, each answered on its own, in arrival order, never twice."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.models import AuditEvent
+from comms import errors, services
+from comms.models import Message
+from tests.audit.ledger import verify
+from tests.comms.conftest import cid
+from tests.comms.sockets import customer_socket, frame, staff_socket
+
+CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def staff(author, conversation, body, client_id=None):
+    return services.outgoing_staff(
+        author=author, conversation=conversation, body=body, client_id=client_id or cid()
+    )
+
+
+@pytest.mark.django_db
+def test_one_batch_answers_each_send_and_refuses_only_the_bad_one(
+    rep, other_rep, conversation, link_and_token
+):
+    link, _token = link_and_token
+    earlier = services.message_send(
+        author=rep, conversation=conversation, body="0", client_id=cid()
+    )
+    events_before = AuditEvent.objects.count()
+    first = staff(rep, conversation, "first")
+    items = [
+        first,
+        services.outgoing_customer(link=link, body="from the customer", client_id=cid()),
+        staff(other_rep, conversation, "not mine to write"),  # sees nothing of it
+        staff(rep, conversation, "first", first.client_id),  # the same send twice in one batch
+        staff(rep, conversation, "0", earlier.message.client_id),  # stored in an earlier batch
+        staff(rep, conversation, "second"),
+    ]
+    results = services.messages_store(items)
+
+    ok, inbound, refused, repeat, old, second = results
+    assert isinstance(refused, errors.NotFound)
+    assert ok.created and inbound.created and second.created
+    assert ok.message.pk < inbound.message.pk < second.message.pk  # arrival order
+    assert (repeat.created, repeat.message.pk) == (False, ok.message.pk)
+    assert (old.created, old.message.pk) == (False, earlier.message.pk)
+    bodies = list(
+        Message.objects.filter(conversation=conversation)
+        .order_by("id")
+        .values_list("body", "direction")
+    )
+    assert bodies == [
+        ("0", "outbound"),
+        ("first", "outbound"),
+        ("from the customer", "inbound"),
+        ("second", "outbound"),
+    ]
+    new_events = list(
+        AuditEvent.objects.filter(seq__gt=0).order_by("seq").values_list("action", "target_id")
+    )[events_before:]
+    assert new_events == [
+        ("comms.message.sent", str(ok.message.pk)),
+        ("comms.message.received", str(inbound.message.pk)),
+        ("comms.message.sent", str(second.message.pk)),
+    ]
+    assert verify()[0] == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_one_statement_per_send_plus_two(rep, conversation):
+    services.message_send(author=rep, conversation=conversation, body="warm", client_id=cid())
+    items = [staff(rep, conversation, f"m{n}") for n in range(10)]
+    with CaptureQueriesContext(connection) as ctx:
+        results = services.messages_store(items)
+    assert all(r.created for r in results)
+    statements = [
+        q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(CONTROL)
+    ]
+    stamps = [s for s in statements if s.upper().startswith("UPDATE") and "comms_conversation" in s]
+    inserts = [s for s in statements if s.upper().startswith("INSERT") and "comms_message" in s]
+    assert (len(stamps), len(inserts)) == (10, 1)
+    if connection.vendor == "postgresql":
+        assert len(statements) == 10 + 2  # the ten stamps, one INSERT, one audit append
+
+
+@pytest.mark.django_db
+def test_a_lost_race_on_one_client_id_answers_with_the_stored_row(rep, conversation, monkeypatch):
+    """Another process stored the same client_id after this batch's check: the INSERT fails,
+    the batch runs again and answers with the stored row; nothing is written twice."""
+    stored = services.message_send(
+        author=rep, conversation=conversation, body="hi", client_id=cid()
+    )
+    real_stamp, calls = services._stamp, []
+
+    def stamp_that_missed_the_winner(item, now):
+        calls.append(item.client_id)
+        return True if len(calls) == 1 else real_stamp(item, now)
+
+    monkeypatch.setattr(services, "_stamp", stamp_that_missed_the_winner)
+    [again] = services.messages_store([staff(rep, conversation, "hi", stored.message.client_id)])
+    assert len(calls) == 2
+    assert (again.created, again.message.pk) == (False, stored.message.pk)
+    assert Message.objects.filter(client_id=stored.message.client_id).count() == 1
+
+
+@pytest.mark.django_db
+def test_revoked_access_refuses_the_next_send_although_the_check_was_compiled(
+    rep, other_rep, conversation, deal
+):
+    from crm import services as crm_services
+
+    crm_services.record_share(actor=rep, record=deal, level="view", user=other_rep)
+    sent = services.message_send(
+        author=other_rep, conversation=conversation, body="a", client_id=cid()
+    )
+    assert sent.created
+    crm_services.record_unshare(actor=rep, record=deal, user=other_rep)
+    with pytest.raises(errors.NotFound):
+        services.message_send(
+            author=other_rep, conversation=conversation, body="b", client_id=cid()
+        )
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_sends_without_waiting_and_gets_acks_in_order(
+    rep, conversation, link_and_token
+):
+    _link, token = link_and_token
+    ws, ok, _ = await staff_socket(rep, conversation.pk)
+    assert ok
+    await frame(ws, "ready")
+    customer, ok, _ = await customer_socket(token)
+    assert ok
+    await frame(customer, "ready")
+
+    sends = [cid() for _ in range(20)]
+    for n, client_id in enumerate(sends):
+        body = "" if n == 7 else f"burst {n}"  # one bad send in the middle of the burst
+        await ws.send_json_to({"action": "send", "client_id": client_id, "body": body})
+    answers = [
+        await frame(ws, None, skip={"message.created", "presence", "conversation.updated"})
+        for _ in sends
+    ]
+    # A refused input is answered at once; the stored sends are acknowledged in send order.
+    errors_ = [a for a in answers if a["type"] == "error"]
+    assert [(e["client_id"], e["error"]) for e in errors_] == [(sends[7], "invalid")]
+    acked = [a for a in answers if a["type"] == "ack"]
+    assert [a["client_id"] for a in acked] == sends[:7] + sends[8:]
+    assert all(a["duplicate"] is False for a in acked)
+    ids = [a["id"] for a in acked]
+    assert ids == sorted(ids) and len(set(ids)) == 19
+    # The customer hears every stored message once, in order.
+    heard = [await frame(customer, "message.created") for _ in ids]
+    assert [h["message"]["id"] for h in heard] == ids
+    assert [h["message"]["body"] for h in heard] == [f"burst {n}" for n in range(20) if n != 7]
+    stored = await sync_to_async(
+        lambda: list(
+            Message.objects.filter(conversation=conversation)
+            .order_by("id")
+            .values_list("body", flat=True)
+        )
+    )()
+    assert stored == [f"burst {n}" for n in range(20) if n != 7]
+    await asyncio.gather(ws.disconnect(), customer.disconnect())
