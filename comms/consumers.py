@@ -70,7 +70,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- plumbing -------------------------------------------------------------------------------
 
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        await self.send(text_data=presenters.encode(frame))
 
     async def send_error(self, code: str, detail: str, client_id=None) -> None:
         frame = {"type": "error", "error": code, "detail": str(detail)}
@@ -382,9 +382,8 @@ class ConversationConsumer(ChatConsumer):
     # --- events ---------------------------------------------------------------------------------
 
     async def _message_event(self, event):
-        await self.send_frame(
-            {"type": event["type"], "message": presenters.narrow(event["message"], self.viewer)}
-        )
+        # Encoded once by the publisher for each kind of viewer (comms.presenters.message_frames).
+        await self.send(text_data=event["frames"][self.viewer])
 
     message_created = _message_event
     message_updated = _message_event
@@ -518,7 +517,7 @@ class CustomerChatConsumer(ChatConsumer):
     # --- events: the customer group only ever carries the customer form --------------------------
 
     async def _message_event(self, event):
-        await self.send_frame({"type": event["type"], "message": event["message"]})
+        await self.send(text_data=event["frame"])
 
     message_created = _message_event
     message_updated = _message_event

@@ -100,10 +100,11 @@ def clean_id(value, what: str = "message_id") -> int:
 
 
 def _broadcast_message(kind: str, conversation: Conversation, data: dict) -> None:
-    """`data` is the privileged <message>: staff consumers narrow it per viewer; customers get
-    their own form (never notes)."""
+    """`data` is the privileged <message>; the event carries its frames already encoded per
+    viewer kind (privileged, staff). Customers get their own form (never notes)."""
     realtime.broadcast_on_commit(
-        realtime.staff_group(conversation.pk), {"type": kind, "message": data}
+        realtime.staff_group(conversation.pk),
+        {"type": kind, "frames": presenters.message_frames(kind, data)},
     )
 
 
@@ -112,7 +113,8 @@ def _broadcast_customer(kind: str, conversation: Conversation, message: Message,
         return
     data = presenters.message_dict(message, presenters.CUSTOMER, attachments=attachments)
     realtime.broadcast_on_commit(
-        realtime.customer_group(conversation.pk), {"type": kind, "message": data}
+        realtime.customer_group(conversation.pk),
+        {"type": kind, "frame": presenters.encode({"type": kind, "message": data})},
     )
 
 
