@@ -6,7 +6,9 @@
 - Customer: /ws/chat/<token>/ - the customer link's token (4404 when invalid, expired or revoked).
 
 Consumers never touch the ORM: services and selectors run through `database_sync_to_async`, and
-the broadcasts a service queues after commit are published from the event loop afterwards.
+the broadcasts a service queues after commit are published from the event loop afterwards. Sends
+go to the process's batcher (`comms.batching`): the socket reads its next frame at once and each
+send is answered (ack or error) when its batch has committed.
 """
 
 from __future__ import annotations
