@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class CommsConfig(AppConfig):
     name = "comms"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from comms import permissions
+
+        post_migrate.connect(
+            permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"
+        )

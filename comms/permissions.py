@@ -101,6 +101,7 @@ def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple
         is_read_only(user),
         is_privileged(user),
         is_manager(user),
+        user.team_id,  # team shares
     )
     with _write_sql_lock:
         cached = _WRITE_SQL_CACHE.get(key)
@@ -121,6 +122,12 @@ def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple
         if len(_WRITE_SQL_CACHE) > _WRITE_SQL_CACHE_SIZE:
             _WRITE_SQL_CACHE.popitem(last=False)
     return compiled
+
+
+def forget_write_checks(**kwargs) -> None:
+    """The compiled checks hold permission ids, which flush + migrate remake: forget them."""
+    with _write_sql_lock:
+        _WRITE_SQL_CACHE.clear()
 
 
 def conversation_queryset_for(user):

@@ -127,6 +127,25 @@ def test_revoked_access_refuses_the_next_send_although_the_check_was_compiled(
         )
 
 
+@pytest.mark.django_db
+def test_moving_to_another_team_ends_a_team_share_for_the_next_send(
+    rep, other_rep, team, conversation, deal
+):
+    from accounts.models import User
+    from crm import services as crm_services
+    from tests.factories import TeamFactory
+
+    crm_services.record_share(actor=rep, record=deal, level="view", team=team)
+    sent = services.message_send(
+        author=other_rep, conversation=conversation, body="a", client_id=cid()
+    )
+    assert sent.created
+    User.objects.filter(pk=other_rep.pk).update(team=TeamFactory(name="Inside sales"))
+    moved = User.objects.get(pk=other_rep.pk)  # as the next request loads them
+    with pytest.raises(errors.NotFound):
+        services.message_send(author=moved, conversation=conversation, body="b", client_id=cid())
+
+
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_socket_sends_without_waiting_and_gets_acks_in_order(
