@@ -81,7 +81,13 @@ class SendBatcher:
         layer = get_channel_layer()
         if layer is None:
             return
+        told = set()
         for group, event in outbox:
+            if event.get("type") in realtime.COALESCED:
+                key = (group, event.get("conversation_id"))
+                if key in told:  # one refresh per conversation per batch is enough
+                    continue
+                told.add(key)
             try:
                 await layer.group_send(group, event)
             except Exception:  # stored already; clients catch up with ?after= on reconnect

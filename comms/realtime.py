@@ -104,6 +104,8 @@ def recheck_record_on_commit(record) -> None:
 
 
 INBOX_GROUP = "comms.inbox"
+# Events that only say "look again": a batch of sends publishes one per conversation.
+COALESCED = frozenset({"inbox.changed"})
 
 
 def inbox_changed_on_commit(conversation_id: int) -> None:

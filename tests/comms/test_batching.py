@@ -188,3 +188,27 @@ async def test_a_socket_sends_without_waiting_and_gets_acks_in_order(
     )()
     assert stored == [f"burst {n}" for n in range(20) if n != 7]
     await asyncio.gather(ws.disconnect(), customer.disconnect())
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_one_batch_refreshes_an_open_inbox_once_per_conversation(rep, conversation):
+    from channels.testing import WebsocketCommunicator
+
+    from comms import batching
+    from config.asgi import application
+    from tests.comms.sockets import ORIGIN, _cookie
+
+    cookie = await sync_to_async(_cookie)(rep)
+    inbox = WebsocketCommunicator(application, "/ws/inbox/", [ORIGIN, (b"cookie", cookie)])
+    assert (await inbox.connect())[0]
+    items = await sync_to_async(lambda: [staff(rep, conversation, f"m{n}") for n in range(5)])()
+    # Submitted together, before the batcher runs: one batch, one transaction.
+    results = await asyncio.gather(*(batching.submit(item) for item in items))
+    assert all(r.created for r in results)
+    assert await inbox.receive_json_from(timeout=3) == {
+        "type": "inbox.changed",
+        "conversation_id": conversation.pk,
+    }
+    assert await inbox.receive_nothing(timeout=0.5)
+    await inbox.disconnect()
