@@ -524,6 +524,42 @@ def _stored_event(item: Outgoing, message: Message) -> dict:
     }
 
 
+WAITING = (Conversation.Status.PENDING, Conversation.Status.CLOSED)
+
+
+def _reopen_on_reply(inbound: list[Outgoing]) -> list[dict]:
+    """A customer writing into a pending or closed conversation reopens it, as in any support
+    inbox: one query per batch (the rows are locked by the stamps already), two more when some
+    reopen. Returns their audit events (comms.conversation.status_changed, actor the contact)."""
+    if not inbound:
+        return []
+    contacts = {item.conversation.pk: item.contact for item in inbound}
+    waiting = dict(
+        Conversation.objects.filter(pk__in=contacts, status__in=WAITING).values_list("pk", "status")
+    )
+    if not waiting:
+        return []
+    Conversation.objects.filter(pk__in=waiting).update(status=Conversation.Status.OPEN)
+    events = []
+    for conversation in Conversation.objects.select_related(
+        "contact", "deal", "company", "assignee", "team"
+    ).filter(pk__in=waiting):
+        _conversation_updated(conversation)
+        events.append(
+            {
+                "actor": contacts[conversation.pk],
+                "action": "comms.conversation.status_changed",
+                "target": conversation,
+                "data": {
+                    "from": waiting[conversation.pk],
+                    "to": Conversation.Status.OPEN,
+                    "reason": "customer_reply",
+                },
+            }
+        )
+    return events
+
+
 def _store_one(item: Outgoing, now) -> SendResult | errors.CommsError:
     """Inside the caller's transaction: the stamp, then the row (no audit, no broadcast)."""
     if not _stamp(item, now):
@@ -553,7 +589,9 @@ def _store_batch(items: list[Outgoing]) -> list:
     for i, message in zip(fresh, stored, strict=True):
         if items[i].author is not None and "@" in message.body:
             _notify_mentions(items[i].conversation, message, items[i].author)
-    audit.record_many([_stored_event(items[i], m) for i, m in zip(fresh, stored, strict=True)])
+    events = [_stored_event(items[i], m) for i, m in zip(fresh, stored, strict=True)]
+    events += _reopen_on_reply([items[i] for i in fresh if items[i].author is None])
+    audit.record_many(events)
     for i, message in zip(fresh, stored, strict=True):
         results[i] = SendResult(
             message, True, _broadcast_created(items[i].conversation, message, [])

@@ -212,3 +212,29 @@ async def test_one_batch_refreshes_an_open_inbox_once_per_conversation(rep, conv
     }
     assert await inbox.receive_nothing(timeout=0.5)
     await inbox.disconnect()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["closed", "pending"])
+def test_a_customer_reply_reopens_a_waiting_conversation(
+    rep, conversation, link_and_token, status, django_capture_on_commit_callbacks
+):
+    from comms import realtime
+
+    link, _token = link_and_token
+    services.conversation_set_status(actor=rep, conversation=conversation, status=status)
+    with realtime.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
+        services.message_receive(link=link, body="Are you still there?", client_id=cid())
+    conversation.refresh_from_db()
+    assert conversation.status == "open"
+    reopened = AuditEvent.objects.filter(action="comms.conversation.status_changed").latest("seq")
+    assert reopened.actor_type == "contact"
+    assert reopened.data == {"from": status, "to": "open", "reason": "customer_reply"}
+    updates = [e for _g, e in outbox if e["type"] == "conversation.updated"]
+    assert [u["conversation"]["status"] for u in updates] == ["open"]
+    # Already open: nothing more happens.
+    count = AuditEvent.objects.filter(action="comms.conversation.status_changed").count()
+    with realtime.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
+        services.message_receive(link=link, body="Thanks!", client_id=cid())
+    assert AuditEvent.objects.filter(action="comms.conversation.status_changed").count() == count
+    assert not [e for _g, e in outbox if e["type"] == "conversation.updated"]
