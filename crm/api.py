@@ -236,8 +236,12 @@ class PipelineSerializer(serializers.ModelSerializer):
 
 class DuplicateSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    existing_id = serializers.IntegerField()
-    existing_ids = serializers.ListField(child=serializers.IntegerField())
+    existing_id = serializers.IntegerField(
+        allow_null=True, help_text="The first existing contact you may open, or null."
+    )
+    existing_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Existing contacts you may open."
+    )
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -407,14 +411,16 @@ class ContactViewSet(RecordViewSet):
         try:
             contact = self._write(services.contact_create, allow_duplicate=insist, **data)
         except services.DuplicateContact as exc:
+            # Only ids the caller may open: someone else's contact is announced, never named.
+            visible = selectors.contact_ids_visible_to(request.user, exc.existing_ids)
             return Response(
                 {
                     "detail": _(
                         "A contact with this email or phone already exists. "
                         "Send allow_duplicate=true to create it anyway."
                     ),
-                    "existing_id": exc.existing_ids[0],
-                    "existing_ids": exc.existing_ids,
+                    "existing_id": visible[0] if visible else None,
+                    "existing_ids": visible,
                 },
                 status=status.HTTP_409_CONFLICT,
             )

@@ -80,3 +80,13 @@ def test_archived_contacts_are_not_duplicates(rep, admin_user, customer_contact)
         actor=rep, first_name="Clara", emails=["clara@customer.example"]
     )
     assert contact.pk != customer_contact.pk
+
+
+def test_api_409_never_names_a_contact_the_caller_cannot_see(client, other_rep, customer_contact):
+    client.force_login(other_rep)  # customer_contact belongs to rep and is not shared
+    body = {"first_name": "Clara", "emails": ["clara@customer.example"]}
+    response = client.post("/api/v1/contacts/", body, content_type="application/json")
+    assert response.status_code == 409
+    answer = response.json()
+    assert "already exists" in answer.pop("detail")
+    assert answer == {"existing_id": None, "existing_ids": []}
