@@ -1,12 +1,31 @@
+from contextvars import ContextVar
+
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions, roles, services
 from accounts.models import Team, User, UserSession
+
+# The admin's password view builds its form without the request; the audit needs who and from where.
+_password_request: ContextVar = ContextVar("password_request", default=None)
+
+
+class AuditedPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form, stored through the audited service."""
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        if commit:
+            request = _password_request.get()
+            services.user_password_save(
+                actor=getattr(request, "user", None), user=user, request=request
+            )
+        return user
 
 
 class RoleFilter(admin.SimpleListFilter):
@@ -29,6 +48,7 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ("team", "manager")
     search_fields = ("username", "first_name", "last_name", "email")
     autocomplete_fields = ("manager", "team")
+    change_password_form = AuditedPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (
@@ -75,6 +95,13 @@ class UserAdmin(DjangoUserAdmin):
         )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def user_change_password(self, request, id, form_url=""):
+        token = _password_request.set(request)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _password_request.reset(token)
 
     def delete_model(self, request, obj):
         services.user_delete(actor=request.user, user=obj, request=request)

@@ -141,6 +141,23 @@ def group_save(*, actor: User | None, group, group_permissions=None, request=Non
 
 
 @transaction.atomic
+def user_password_save(*, actor: User | None, user: User, request=None) -> User:
+    """Store the password an admin set for a person (or its removal, which turns password
+    sign-in off). Audited as accounts.user.password_changed: who, whom, when and whether a
+    password is now usable, never the password or its hash. The person's other browsers are
+    signed out by Django's session hash check on their next request."""
+    user.save(update_fields=["password"])
+    audit.record(
+        actor=actor,
+        action="accounts.user.password_changed",
+        target=user,
+        data={"usable": user.has_usable_password()},
+        request=request,
+    )
+    return user
+
+
+@transaction.atomic
 def user_delete(*, actor: User, user: User, request=None) -> None:
     """Delete a person (Django admin). Side effect: audit event accounts.user.deleted."""
     if not permissions.is_admin(actor):

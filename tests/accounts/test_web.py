@@ -151,3 +151,23 @@ def test_pages_show_times_in_the_persons_time_zone(rep):
     local = timezone.localtime(session.created_at, timezone=zoneinfo.ZoneInfo(rep.timezone))
     page = client.get(reverse("accounts:session-list")).content.decode()
     assert date_format(local, "DATETIME_FORMAT") in page
+
+
+@pytest.mark.django_db
+def test_a_password_set_in_the_admin_is_audited_without_the_password(admin_user, rep):
+    from audit.models import AuditEvent
+
+    client = sign_in(admin_user)
+    new_password = "Correct-Horse-Battery-9"
+    response = client.post(
+        f"/admin/accounts/user/{rep.pk}/password/",
+        {"password1": new_password, "password2": new_password, "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    rep.refresh_from_db()
+    assert rep.check_password(new_password)
+    event = AuditEvent.objects.filter(action="accounts.user.password_changed").get()
+    assert (event.actor_id, event.target_id) == (admin_user.pk, str(rep.pk))
+    assert event.data == {"usable": True}
+    assert event.ip is not None
+    assert new_password not in str(event.data) and rep.password not in str(event.data)
