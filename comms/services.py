@@ -403,11 +403,11 @@ def outgoing_customer(*, link: CustomerLink, body, client_id) -> Outgoing:
     return Outgoing(link.conversation, clean_body(body), clean_client_id(client_id), link=link)
 
 
-def _stamp(item: Outgoing, now) -> bool:
+def _stamp(item: Outgoing, now, *, only_open: bool = False) -> bool:
     """One conditional UPDATE: the sender may write here (the conversation policy for staff, a
     usable link for a customer), this author has not used this client_id here before, and the
     conversation's last message time moves (which also serialises concurrent sends to one
-    conversation on PostgreSQL). True when it did."""
+    conversation on PostgreSQL). True when it did. `only_open`: and the conversation is open."""
     connection = connections[router.db_for_write(Message)]
     quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
     conversations, messages = Conversation._meta.db_table, Message._meta.db_table
@@ -432,6 +432,9 @@ def _stamp(item: Outgoing, now) -> bool:
         author_column, author_id = "author_contact_id", item.contact.pk
     client_id = Message._meta.get_field("client_id").get_db_prep_value(item.client_id, connection)
     params += [item.conversation.pk, author_id, client_id]
+    if only_open:
+        condition += " AND status = %s"
+        params.insert(-3, Conversation.Status.OPEN.value)
     sql = (
         f"UPDATE {quote(conversations)} SET last_message_at = %s WHERE {condition}"  # noqa: S608
         f" AND NOT EXISTS (SELECT 1 FROM {quote(messages)} WHERE conversation_id = %s"
@@ -529,8 +532,9 @@ WAITING = (Conversation.Status.PENDING, Conversation.Status.CLOSED)
 
 def _reopen_on_reply(inbound: list[Outgoing]) -> list[dict]:
     """A customer writing into a pending or closed conversation reopens it, as in any support
-    inbox: one query per batch (the rows are locked by the stamps already), two more when some
-    reopen. Returns their audit events (comms.conversation.status_changed, actor the contact)."""
+    inbox. Only for replies whose open-only stamp missed (their rows are locked by the stamp
+    already), so a reply into an open conversation costs nothing more. Returns the audit events
+    (comms.conversation.status_changed, actor the contact)."""
     if not inbound:
         return []
     contacts = {item.conversation.pk: item.contact for item in inbound}
@@ -574,6 +578,7 @@ def _store_batch(items: list[Outgoing]) -> list:
     results: list = [None] * len(items)
     first_of: dict = {}
     fresh: list[int] = []
+    waiting: list[Outgoing] = []
     # Conversation rows are locked in id order, the audit chain head last, so two processes'
     # batches never wait on each other in a cycle. Within a conversation the order is arrival.
     for i in sorted(range(len(items)), key=lambda i: items[i].conversation.pk):
@@ -581,8 +586,12 @@ def _store_batch(items: list[Outgoing]) -> list:
         if key in first_of:
             continue  # the same send twice in one batch: answered with the first, below
         first_of[key] = i
-        if _stamp(items[i], now):
+        if items[i].author is None and _stamp(items[i], now, only_open=True):
+            fresh.append(i)  # a customer writing into an open conversation: the usual case
+        elif _stamp(items[i], now):
             fresh.append(i)
+            if items[i].author is None:
+                waiting.append(items[i])  # pending or closed: the reply reopens it, below
         else:
             results[i] = _stored_or_refused(items[i])
     stored = Message.objects.bulk_create([_new_message(items[i], now) for i in fresh])
@@ -590,7 +599,7 @@ def _store_batch(items: list[Outgoing]) -> list:
         if items[i].author is not None and "@" in message.body:
             _notify_mentions(items[i].conversation, message, items[i].author)
     events = [_stored_event(items[i], m) for i, m in zip(fresh, stored, strict=True)]
-    events += _reopen_on_reply([items[i] for i in fresh if items[i].author is None])
+    events += _reopen_on_reply(waiting)
     audit.record_many(events)
     for i, message in zip(fresh, stored, strict=True):
         results[i] = SendResult(

@@ -1,5 +1,6 @@
 """Queries per send: constant in room size and at most 6 SQL statements, the audit append
-included (PostgreSQL: 3, the append being one function call; SQLite: 6). Django also logs the
+included (PostgreSQL: 3, the append being one function call; SQLite: 6), for a staff send and
+for a customer's message alike. Django also logs the
 service's BEGIN and COMMIT among captured queries; they are counted separately."""
 
 import pytest
@@ -14,6 +15,13 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db(transaction=True)
 CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
 MAX_SQL = 6
+
+
+@pytest.fixture
+def conversation_with_link(rep, customer_contact):
+    conversation = services.conversation_start(actor=rep, contact=customer_contact)
+    link, _token = services.customer_link_issue(actor=rep, conversation=conversation)
+    return conversation, link
 
 
 def room(owner, size):
@@ -55,3 +63,14 @@ def test_queries_per_send_in_a_customer_conversation(rep, customer_contact):
     conversation = services.conversation_start(actor=rep, contact=customer_contact)
     captured = measure(rep, conversation)
     assert len(sql_only(captured)) <= MAX_SQL
+
+
+def test_queries_per_customer_message_at_most_six(rep, conversation_with_link):
+    conversation, link = conversation_with_link
+    services.message_receive(link=link, body="warm", client_id=cid())
+    with CaptureQueriesContext(connection) as ctx:
+        result = services.message_receive(link=link, body="hello", client_id=cid())
+    assert result.created
+    assert len(sql_only(ctx.captured_queries)) <= MAX_SQL
+    if connection.vendor == "postgresql":
+        assert len(sql_only(ctx.captured_queries)) == 3
