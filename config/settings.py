@@ -246,6 +246,9 @@ COMMS_CUSTOMER_LINK_SECONDS = env.env_int("COMMS_CUSTOMER_LINK_SECONDS", 7 * 24 
 # Sends per socket: a token bucket refilled at RATE per second up to BURST.
 COMMS_SEND_RATE = env.env_int("COMMS_SEND_RATE", 50)
 COMMS_SEND_BURST = env.env_int("COMMS_SEND_BURST", 200)
+# Presence: every open chat socket says "still here" this often (seconds, jittered); a socket not
+# heard from for 2.5 times as long (its daphne process died) drops out of everyone's list.
+COMMS_PRESENCE_REFRESH_SECONDS = env.env_int("COMMS_PRESENCE_REFRESH_SECONDS", 30)
 # Request bodies: JSON and form fields stay small (a 10,000-character message is ~40 KB); files
 # stream to a temporary file above 2.5 MB and are refused above COMMS_ATTACHMENT_MAX_BYTES.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

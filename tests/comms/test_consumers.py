@@ -1,5 +1,6 @@
 """Live chat over the staff and customer sockets."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -341,6 +342,44 @@ async def test_presence_spans_sockets_and_compliance_stays_silent(
         if manager.pk not in {a["id"] for a in left["online"] if a["type"] == "user"}:
             break
     for ws in (first, customer, watcher):
+        await ws.disconnect()
+
+
+async def test_a_socket_whose_process_died_drops_out_of_presence(
+    rep, manager, conversation, settings
+):
+    """A daphne process that dies sends no presence.leave: its sockets stop refreshing and
+    everyone else drops them, while live sockets stay listed."""
+    from channels.layers import get_channel_layer
+
+    from comms import realtime
+
+    settings.COMMS_PRESENCE_REFRESH_SECONDS = 0.2  # dropped after 0.5 s of silence
+    first, _, _ = await staff_socket(rep, conversation.pk)
+    await frame(first, "ready")
+    second, _, _ = await staff_socket(manager, conversation.pk)
+    await frame(second, "ready")
+    ghost = {"type": "user", "id": 10**9, "name": "Crashed process"}
+    await get_channel_layer().group_send(
+        realtime.staff_group(conversation.pk),
+        {"type": "presence.join", "channel": "gone.process!socket", "actor": ghost},
+    )
+    listed = set()
+    while ghost["id"] not in listed:
+        listed = {a["id"] for a in (await frame(first, "presence"))["online"]}
+    while ghost["id"] in listed:
+        listed = {a["id"] for a in (await frame(first, "presence", timeout=3))["online"]}
+    assert listed == {rep.pk, manager.pk}
+    # Five more refresh periods: the live sockets keep each other listed.
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 1.0
+    while loop.time() < until:
+        if await first.receive_nothing(timeout=0.1):  # (a timed-out receive ends the app)
+            continue
+        got = await first.receive_json_from()
+        if got["type"] == "presence":
+            assert {a["id"] for a in got["online"]} == {rep.pk, manager.pk}
+    for ws in (first, second):
         await ws.disconnect()
 
 
