@@ -34,6 +34,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from exc
 
 
+def redis_db(url: str) -> int:
+    """The database number of a redis:// URL (0 when it names none)."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
+
+
 def allowed_hosts(raw_hosts: list[str]) -> list[str]:
     if "*" in raw_hosts:
         raise ImproperlyConfigured(

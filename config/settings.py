@@ -124,10 +124,16 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     # The pub/sub layer delivers groups ~8x faster than the default layer (shared/PERFORMANCE.md);
     # the database is the record, so its lack of capacity limits loses nothing durable.
+    # Redis pub/sub ignores the database number: two deployments (or test runs) sharing one Redis
+    # on different databases would hear each other's broadcasts. The prefix keeps them apart.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX")
+                or f"keepline{env.redis_db(REDIS_URL)}",
+            },
         }
     }
     CACHES = {

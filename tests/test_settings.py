@@ -112,3 +112,41 @@ def test_check_deploy_is_clean_with_production_values():
 
 def test_languages_offer_english_spanish_and_brazilian_portuguese(settings):
     assert [code for code, _ in settings.LANGUAGES] == ["en", "es", "pt-br"]
+
+
+LAYER_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s;"
+    "print(json.dumps(s.CHANNEL_LAYERS['default']['CONFIG']))"
+)
+
+
+def layer_config(redis_url: str) -> dict:
+    result = run_with_env(LAYER_PROBE, REDIS_URL=redis_url)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a real Redis (REDIS_URL)")
+async def test_deployments_on_two_redis_databases_do_not_hear_each_other():
+    """Redis pub/sub ignores the database number; the layer prefix must not."""
+    import asyncio
+    from urllib.parse import urlsplit, urlunsplit
+
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    parts = urlsplit(os.environ["REDIS_URL"])
+    first, second = (layer_config(urlunsplit(parts._replace(path=f"/{db}"))) for db in (11, 12))
+    assert first["prefix"] != second["prefix"]
+    a, b = RedisPubSubChannelLayer(**first), RedisPubSubChannelLayer(**second)
+    try:
+        heard_a, heard_b = await a.new_channel(), await b.new_channel()
+        await a.group_add("conversation.1.staff", heard_a)
+        await b.group_add("conversation.1.staff", heard_b)
+        await a.group_send("conversation.1.staff", {"type": "message.created", "n": 1})
+        assert (await asyncio.wait_for(a.receive(heard_a), 3))["n"] == 1
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(b.receive(heard_b), 0.5)
+    finally:
+        await a.flush()
+        await b.flush()
