@@ -506,24 +506,21 @@ def _stored_event(item: Outgoing, message: Message) -> dict:
         "body_sha256": sha256_text(message.body),
     }
     if item.author is not None:
+        actor, action = item.author, "comms.message.sent"
         data["direction"] = message.direction
-        return {
-            "actor": item.author,
-            "action": "comms.message.sent",
-            "target": message,
-            "data": data,
-            "request": item.request,
-        }
-    data["channel"] = item.conversation.kind
-    if item.link is not None:
-        data["link"] = item.link.pk
-    elif item.external_id:
-        data["external_id"] = item.external_id
+    else:
+        actor, action = item.contact, "comms.message.received"
+        data["channel"] = item.conversation.kind
+        if item.link is not None:
+            data["link"] = item.link.pk
+        elif item.external_id:
+            data["external_id"] = item.external_id
     return {
-        "actor": item.contact,
-        "action": "comms.message.received",
+        "actor": actor,
+        "action": action,
         "target": message,
         "data": data,
+        "request": item.request,
     }
 
 
