@@ -1,4 +1,5 @@
-"""HTTP through Django; WebSockets through Channels, checked for Origin and session first."""
+"""HTTP through Django (but /healthz, answered in front of it); WebSockets through Channels,
+checked for Origin and session first."""
 
 import os
 
@@ -11,11 +12,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config import health  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # A load balancer's GET /healthz is answered before Django's middleware stack.
+        "http": health.fast_path(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

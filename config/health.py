@@ -1,9 +1,15 @@
-"""GET /healthz: one line per component a request depends on."""
+"""GET /healthz: one line per component a request depends on.
+
+Served twice over: as a Django view (tests, WSGI) and, in front of Django's ASGI handler, by
+`fast_path`, which answers a load balancer's probe without the middleware stack and its thread
+hops (bench/healthz.py measures both). Both report through `report()`.
+"""
 
 import asyncio
+import json
 import uuid
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import connection
@@ -12,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 TIMEOUT_S = 2.0
+PATH = "/healthz"
 
 
 def _database() -> None:
@@ -44,16 +51,50 @@ async def _check(coro) -> str:
     return "ok"
 
 
-@never_cache
-@require_GET
-async def healthz(request):
-    results = {
-        "database": await _check(sync_to_async(_database, thread_sensitive=True)()),
-        "cache": await _check(sync_to_async(_cache, thread_sensitive=True)()),
-        "channel_layer": await _check(_channel_layer()),
-    }
+async def report() -> tuple[dict, int]:
+    """(body, status): 200 when every component answers, else 503 naming the failing ones.
+    The database and cache checks run on the database thread, which closes connections a
+    restarted server broke, so a recovered database reads healthy again at once."""
+    database, cache_, layer = await asyncio.gather(
+        _check(database_sync_to_async(_database)()),
+        _check(database_sync_to_async(_cache)()),
+        _check(_channel_layer()),
+    )
+    results = {"database": database, "cache": cache_, "channel_layer": layer}
     failing = [name for name, state in results.items() if state != "ok"]
     body = {"status": "ok" if not failing else "error", **results}
     if failing:
         body["failing"] = failing
-    return JsonResponse(body, status=503 if failing else 200)
+    return body, 503 if failing else 200
+
+
+@never_cache
+@require_GET
+async def healthz(request):
+    body, status = await report()
+    return JsonResponse(body, status=status)
+
+
+def fast_path(app):
+    """ASGI: GET /healthz answered here; every other request goes on to `app`."""
+
+    async def application(scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET":
+            await app(scope, receive, send)
+            return
+        body, status = await report()
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"cache-control", b"max-age=0, no-cache, no-store, must-revalidate, private"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    return application

@@ -1,9 +1,53 @@
+"""/healthz answers the same through Django (test client) and through the ASGI front a load
+balancer reaches (config.asgi: answered before the middleware stack)."""
+
+import json
+
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+
+
+class Answer:
+    def __init__(self, status: int, body: bytes, headers: dict):
+        self.status_code, self.body, self.headers = status, body, headers
+
+    def json(self):
+        return json.loads(self.body)
+
+
+async def _asgi_get(path: str, host: bytes = b"127.0.0.1") -> Answer:
+    from config.asgi import application
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", host)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(5)
+    body = await communicator.receive_output(5)
+    await communicator.wait()
+    return Answer(start["status"], body["body"], dict(start["headers"]))
+
+
+@pytest.fixture(params=["django", "asgi_front"])
+def get_healthz(request, client):
+    if request.param == "django":
+        return lambda: client.get("/healthz")
+    return lambda: async_to_sync(_asgi_get)("/healthz")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_reports_every_component_ok(client):
-    response = client.get("/healthz")
+def test_healthz_reports_every_component_ok(get_healthz):
+    response = get_healthz()
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
@@ -14,14 +58,33 @@ def test_healthz_reports_every_component_ok(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_is_503_naming_a_dead_cache(client, settings):
+def test_the_asgi_front_answers_only_healthz_and_is_never_cached():
+    answer = async_to_sync(_asgi_get)("/healthz")
+    assert answer.headers[b"content-type"] == b"application/json"
+    assert b"no-store" in answer.headers[b"cache-control"]
+    # Everything else still goes through Django: its own pages, its 404s.
+    assert async_to_sync(_asgi_get)("/healthz/extra").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_balancer_probing_by_address_gets_an_answer(client, settings):
+    """Load balancers probe each node by its address, a Host no deployment lists in
+    ALLOWED_HOSTS: Django refuses it (400); the front answers before Django looks."""
+    settings.ALLOWED_HOSTS = ["keepline.example.com"]
+    assert client.get("/healthz", HTTP_HOST="10.1.2.3").status_code == 400
+    answer = async_to_sync(_asgi_get)("/healthz", host=b"10.1.2.3:8000")
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_is_503_naming_a_dead_cache(get_healthz, settings):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
         }
     }
-    response = client.get("/healthz")
+    response = get_healthz()
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "error" and body["failing"] == ["cache"]
@@ -29,7 +92,7 @@ def test_healthz_is_503_naming_a_dead_cache(client, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_is_503_naming_a_dead_channel_layer(client, settings):
+def test_healthz_is_503_naming_a_dead_channel_layer(get_healthz, settings):
     from channels.layers import channel_layers
 
     settings.CHANNEL_LAYERS = {
@@ -40,7 +103,7 @@ def test_healthz_is_503_naming_a_dead_channel_layer(client, settings):
     }
     channel_layers.backends.clear()
     try:
-        response = client.get("/healthz")
+        response = get_healthz()
     finally:
         channel_layers.backends.clear()
     assert response.status_code == 503
