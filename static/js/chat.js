@@ -136,6 +136,7 @@
     switch (msg.type) {
       case "ack":
         delete this.outbox[msg.client_id]; this.saveOutbox();
+        if (this.retries) delete this.retries[msg.client_id];
         var pending = this.list.querySelector('[data-client-id="' + msg.client_id + '"].pending');
         if (pending && this.rows[msg.id]) pending.remove();
         else if (pending) { pending.classList.remove("pending"); pending.dataset.id = msg.id; this.rows[msg.id] = pending; }
@@ -149,7 +150,11 @@
       case "ready": this.showPresence(msg.presence || []); break;
       case "error":
         this.setStatus(msg.detail || msg.error);
-        if (msg.client_id && msg.error !== "rate_limited") { delete this.outbox[msg.client_id]; this.saveOutbox(); this.failPending(msg.client_id, msg.detail); }
+        if (msg.client_id && this.outbox[msg.client_id]) {
+          // Transient: the message stays in the outbox and goes again; anything else was refused.
+          if (msg.error === "rate_limited" || msg.error === "server_error") this.retryLater(msg.client_id);
+          else { delete this.outbox[msg.client_id]; this.saveOutbox(); this.failPending(msg.client_id, msg.detail); }
+        }
         break;
       case "closing": this.setStatus(this.t.revoked); break;
     }
@@ -244,6 +249,13 @@
   Chat.prototype.failPending = function (cid, detail) {
     var row = this.list.querySelector('[data-client-id="' + cid + '"].pending');
     if (row) { row.classList.add("failed"); row.querySelector(".ticks").textContent = "⚠ " + (detail || ""); }
+  };
+
+  Chat.prototype.retryLater = function (cid) {
+    var self = this;
+    this.retries = this.retries || {};
+    this.retries[cid] = Math.min((this.retries[cid] || 500) * 2, 30000);
+    setTimeout(function () { self.transmit(cid); }, this.retries[cid]);
   };
 
   Chat.prototype.transmit = function (cid) {

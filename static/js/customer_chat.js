@@ -118,6 +118,15 @@
     return false;
   }
 
+  var retries = {}; // client_id -> the next wait (ms) after a transient error
+
+  function retryLater(clientId) {
+    retries[clientId] = Math.min((retries[clientId] || 500) * 2, 30000);
+    setTimeout(function () {
+      if (pending[clientId] !== undefined) send({ action: "send", client_id: clientId, body: pending[clientId] });
+    }, retries[clientId]);
+  }
+
   function markRead() {
     if (document.visibilityState !== "visible" || lastId <= lastReadSent) return;
     if (send({ action: "read", message_id: lastId })) lastReadSent = lastId;
@@ -154,6 +163,7 @@
       case "ready": setStatus(""); retryDelay = 1000; catchUp(); break;
       case "ack":
         delete pending[frame.client_id];
+        delete retries[frame.client_id];
         var mine = find(0, frame.client_id);
         if (mine) { mine.dataset.id = frame.id; mine.classList.remove("pending"); }
         if (frame.id > lastId) lastId = frame.id;
@@ -169,7 +179,18 @@
         typingTimer = setTimeout(function () { typingLine.hidden = true; }, 4000);
         break;
       case "closing": closedForGood = true; break;
-      case "error": if (frame.client_id) { delete pending[frame.client_id]; var failed = find(0, frame.client_id); if (failed) failed.remove(); } showError(frame); break;
+      case "error":
+        if (frame.client_id && pending[frame.client_id] !== undefined) {
+          if (frame.error === "rate_limited" || frame.error === "server_error") {
+            retryLater(frame.client_id); // transient: the message stays and goes again
+            break;
+          }
+          delete pending[frame.client_id];
+          var failed = find(0, frame.client_id);
+          if (failed) failed.remove();
+        }
+        showError(frame);
+        break;
       default: break;
     }
   }

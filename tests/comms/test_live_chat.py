@@ -140,3 +140,94 @@ def test_deal_page_and_customer_link_chat_live_in_two_browsers(
     finally:
         rep_context.close()
         customer_context.close()
+
+
+def drop_first_ack(page, socket_path: str) -> tuple[list, list]:
+    """Replace the first ack the page gets on `socket_path` with a server_error for the same
+    client_id. Returns (client_ids the page sent, client_ids whose ack was replaced)."""
+    import json
+    import re
+
+    sent_by_page, replaced = [], []
+
+    def intercept(route):
+        server = route.connect_to_server()
+
+        def to_server(message):
+            frame = json.loads(message)
+            if frame.get("action") == "send":
+                sent_by_page.append(frame["client_id"])
+            server.send(message)
+
+        def to_page(message):
+            frame = json.loads(message)
+            if frame.get("type") == "ack" and not replaced:
+                replaced.append(frame["client_id"])
+                error = {"type": "error", "error": "server_error", "detail": "try again"}
+                route.send(json.dumps({**error, "client_id": frame["client_id"]}))
+                return
+            route.send(message)
+
+        route.on_message(to_server)
+        server.on_message(to_page)
+
+    page.route_web_socket(re.compile(f".*{re.escape(socket_path)}.*"), intercept)
+    return sent_by_page, replaced
+
+
+def wait_for_resend(page, sent_by_page: list) -> None:
+    for _ in range(100):  # the page retries after about a second
+        if len(sent_by_page) >= 2:
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(2500)  # and stops once the repeat is acknowledged
+
+
+def test_a_customer_send_answered_with_a_transient_error_is_sent_again_not_lost(
+    daphne_url, page, conversation, link_and_token
+):
+    """The server stored the message but its answer became a server_error (a failed batch, a
+    restart): the page keeps the message, sends it again, and the repeat is acknowledged as a
+    duplicate of the stored row. Nothing is lost and nothing is stored twice."""
+    _link, token = link_and_token
+    sent_by_page, replaced = drop_first_ack(page, "/ws/chat/")
+    page.goto(f"{daphne_url}/c/{token}/")
+    page.wait_for_function("document.getElementById('chat-status').textContent === ''")
+    composer = page.get_by_test_id("composer")
+    composer.fill("Is the quote still valid?")
+    composer.press("Enter")
+    wait_for_resend(page, sent_by_page)
+    assert len(replaced) == 1
+    assert sent_by_page == [replaced[0], replaced[0]]  # the same client_id, sent again
+    page.wait_for_selector("#messages li.mine:not(.pending)")
+    assert page.locator("#messages li.mine").count() == 1
+    assert page.locator("#messages li.error").count() == 0
+    stored = Message.objects.filter(conversation=conversation, direction="inbound")
+    assert [m.body for m in stored] == ["Is the quote still valid?"]
+
+
+def test_a_rep_send_answered_with_a_transient_error_is_sent_again_not_lost(
+    daphne_url, page, rep, deal, conversation
+):
+    from tests.factories import PASSWORD
+
+    sent_by_page, replaced = drop_first_ack(page, f"/ws/conversations/{conversation.pk}/")
+    page.goto(f"{daphne_url}/login/")
+    page.fill("#id_username", rep.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{daphne_url}/")
+    page.goto(f"{daphne_url}{deal.get_absolute_url()}")
+    page.wait_for_function(
+        "window.document.querySelector('[data-chat]').keeplineChat.ws.readyState === 1"
+    )
+    page.fill("[data-role=input]", "The quote holds until Friday.")
+    page.press("[data-role=input]", "Enter")
+    wait_for_resend(page, sent_by_page)
+    assert sent_by_page == [replaced[0], replaced[0]]
+    page.locator("li.msg.mine:not(.pending)").wait_for()
+    assert page.locator("li.msg.failed").count() == 0
+    outbox = page.evaluate("Object.keys(document.querySelector('[data-chat]').keeplineChat.outbox)")
+    assert outbox == []
+    stored = Message.objects.filter(conversation=conversation, direction="outbound")
+    assert [m.body for m in stored] == ["The quote holds until Friday."]
