@@ -1,4 +1,4 @@
-"""REST API of the CRM under /api/v1/: list, retrieve, create, update, archive (Admin).
+"""REST API of the CRM under /api/v1/: list, retrieve, create, update, archive and restore (Admin).
 
 Every queryset comes from crm.selectors, so a record the caller may not see is a 404 exactly like
 a missing one; related ids in a request body must name records the caller can see. Writes go
@@ -352,6 +352,14 @@ class RecordViewSet(
         """Archive the record (Admin only): it leaves every list; nothing is deleted."""
         record = self.get_object()
         self._write(services.record_archive, record=record)
+        return Response({"id": record.pk, "archived_at": record.archived_at})
+
+    @extend_schema(request=None, responses={200: None})
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        """Restore an archived record (Admin only): it is back in every list it belongs to."""
+        record = self.get_object()
+        self._write(services.record_restore, record=record)
         return Response({"id": record.pk, "archived_at": record.archived_at})
 
 

@@ -695,6 +695,24 @@ def record_archive(*, actor: User, record: Model, request=None) -> Model:
     return record
 
 
+@transaction.atomic
+def record_restore(*, actor: User, record: Model, request=None) -> Model:
+    """Bring an archived record back into everyone's lists (Admin only). Audited."""
+    permissions.require_archive(actor, record)
+    if record.archived_at is None:
+        return record
+    archived_at, record.archived_at = record.archived_at, None
+    record.save(update_fields=["archived_at", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=_action(record, "restored"),
+        target=record,
+        data={"changes": {"archived_at": {"before": archived_at, "after": None}}},
+        request=request,
+    )
+    return record
+
+
 # --- activities -------------------------------------------------------------------------------
 
 ACTIVITY_FIELDS = ("kind", "subject", "body", "due_at", "done")

@@ -26,6 +26,7 @@ urlpatterns = [
     path(f"{KIND}/<int:record_id>/share/", views.record_share, name="record-share"),
     path(f"{KIND}/<int:record_id>/unshare/", views.record_unshare, name="record-unshare"),
     path(f"{KIND}/<int:record_id>/archive/", views.record_archive, name="record-archive"),
+    path(f"{KIND}/<int:record_id>/restore/", views.record_restore, name="record-restore"),
     path(f"{KIND}/import/", views.csv_import, name="csv-import"),
     path(f"{KIND}/export.csv", views.csv_export, name="csv-export"),
     path("api-tokens/", views.token_list, name="token-list"),

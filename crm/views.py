@@ -563,6 +563,7 @@ def _record_panels(request, record, kind: str) -> dict:
         "can_edit": permissions.can_change(request.user, record),
         "can_share": can_share,
         "can_archive": permissions.can_archive(request.user, record) and not record.is_archived,
+        "can_restore": permissions.can_archive(request.user, record) and record.is_archived,
         "shares": _shares(record) if can_share else [],
         "share_form": forms.ShareForm() if can_share else None,
         "activity_form": forms.ActivityForm(),
@@ -617,6 +618,18 @@ def record_archive(request, kind: str, record_id: int):
     services.record_archive(actor=request.user, record=record, request=request)
     messages.success(request, _("Archived."))
     return redirect(reverse(f"crm:{kind[:-1] if kind != 'companies' else 'company'}-list"))
+
+
+@login_required
+@require_POST
+def record_restore(request, kind: str, record_id: int):
+    if kind not in KINDS:
+        raise Http404
+    _model, get = KINDS[kind]
+    record = get(request.user, record_id)
+    services.record_restore(actor=request.user, record=record, request=request)
+    messages.success(request, _("Restored: it is back in everyone's lists."))
+    return redirect(record)
 
 
 # --- search -----------------------------------------------------------------------------------

@@ -116,6 +116,18 @@ def test_archive_is_admin_only_and_audited(rep, admin_user):
     assert not permissions.can_view(rep, company)
 
 
+def test_restore_is_admin_only_audited_and_brings_the_record_back(rep, admin_user):
+    company = CompanyFactory(owner=rep)
+    services.record_archive(actor=admin_user, record=company)
+    with pytest.raises(Http404):  # archived: the rep does not even see it
+        services.record_restore(actor=rep, record=company)
+    services.record_restore(actor=admin_user, record=company)
+    company.refresh_from_db()
+    assert company.archived_at is None
+    assert events("crm.company.restored", company)
+    assert permissions.can_view(rep, company)
+
+
 def test_bad_input_is_a_validation_error(rep):
     with pytest.raises(ValidationError):
         services.deal_create(actor=rep, title="", stage=stage("New"))

@@ -83,3 +83,17 @@ def test_share_panel_hidden_from_those_who_cannot_share(client, rep, other_rep, 
     page = client.get(deal.get_absolute_url())
     assert page.status_code == 200
     assert b'data-testid="share-panel"' not in page.content
+
+
+def test_an_admin_restores_an_archived_deal_from_its_page(client, rep, admin_user):
+    deal = DealFactory(owner=rep, title="Mothballed renewal")
+    services.record_archive(actor=admin_user, record=deal)
+    client.force_login(admin_user)
+    page = client.get(deal.get_absolute_url()).content.decode()
+    assert 'data-testid="restore"' in page and ">Archive<" not in page
+    response = client.post(f"/deals/{deal.pk}/restore/")
+    assert response.status_code == 302 and response["Location"] == deal.get_absolute_url()
+    client.force_login(rep)
+    assert client.get(deal.get_absolute_url()).status_code == 200
+    assert "Mothballed renewal" in client.get("/deals/").content.decode()
+    assert client.post(f"/deals/{deal.pk}/restore/").status_code == 403  # only an admin
