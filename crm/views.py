@@ -28,6 +28,14 @@ KINDS = {
 }
 
 
+def _record_for(user, kind: str, record_id: int):
+    """The company, contact or deal `user` may see (an unknown kind is a 404, like a hidden one)."""
+    if kind not in KINDS:
+        raise Http404
+    _model, get = KINDS[kind]
+    return get(user, record_id)
+
+
 def _apply_form_errors(form, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for name, errors in exc.message_dict.items():
@@ -493,10 +501,7 @@ def deal_move(request, deal_id: int):
 @login_required
 @require_POST
 def activity_create(request, kind: str, record_id: int):
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    record = get(request.user, record_id)
+    record = _record_for(request.user, kind, record_id)
     form = forms.ActivityForm(request.POST)
     if form.is_valid():
         target = {
@@ -573,10 +578,7 @@ def _record_panels(request, record, kind: str) -> dict:
 @login_required
 @require_POST
 def record_share(request, kind: str, record_id: int):
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    record = get(request.user, record_id)
+    record = _record_for(request.user, kind, record_id)
     form = forms.ShareForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a person or a team, and an access level."))
@@ -595,10 +597,7 @@ def record_share(request, kind: str, record_id: int):
 @login_required
 @require_POST
 def record_unshare(request, kind: str, record_id: int):
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    record = get(request.user, record_id)
+    record = _record_for(request.user, kind, record_id)
     form = forms.UnshareForm(request.POST)
     target = form.target() if form.is_valid() else {}
     if not target or None in target.values():
@@ -611,10 +610,7 @@ def record_unshare(request, kind: str, record_id: int):
 @login_required
 @require_POST
 def record_archive(request, kind: str, record_id: int):
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    record = get(request.user, record_id)
+    record = _record_for(request.user, kind, record_id)
     services.record_archive(actor=request.user, record=record, request=request)
     messages.success(request, _("Archived."))
     return redirect(reverse(f"crm:{kind[:-1] if kind != 'companies' else 'company'}-list"))
@@ -623,10 +619,7 @@ def record_archive(request, kind: str, record_id: int):
 @login_required
 @require_POST
 def record_restore(request, kind: str, record_id: int):
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    record = get(request.user, record_id)
+    record = _record_for(request.user, kind, record_id)
     services.record_restore(actor=request.user, record=record, request=request)
     messages.success(request, _("Restored: it is back in everyone's lists."))
     return redirect(record)

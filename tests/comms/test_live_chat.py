@@ -212,14 +212,10 @@ def test_a_customer_send_answered_with_a_transient_error_is_sent_again_not_lost(
 def test_a_rep_send_answered_with_a_transient_error_is_sent_again_not_lost(
     daphne_url, page, rep, deal, conversation
 ):
-    from tests.factories import PASSWORD
+    from tests.comms.test_staff_browser import sign_in
 
     sent_by_page, replaced = drop_first_ack(page, f"/ws/conversations/{conversation.pk}/")
-    page.goto(f"{daphne_url}/login/")
-    page.fill("#id_username", rep.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{daphne_url}/")
+    sign_in(page, daphne_url, rep)
     page.goto(f"{daphne_url}{deal.get_absolute_url()}")
     page.wait_for_function(CHAT_OPEN)
     page.fill("[data-role=input]", "The quote holds until Friday.")
