@@ -102,27 +102,32 @@ def _append_python(event: AuditEvent, parts: tuple[str, str, str], using: str) -
     AuditChainHead.objects.using(using).filter(id=1).update(seq=event.seq, hash=event.hash)
 
 
+def _pg_arguments(event: AuditEvent, parts: tuple[str, str, str], data_text: str) -> list:
+    """keepline_audit_append's arguments, in its order."""
+    return [
+        event.version,
+        event.actor_type,
+        event.actor_id,
+        event.actor_label,
+        event.action,
+        event.target_type,
+        event.target_id,
+        event.target_label,
+        data_text,
+        event.ip,
+        event.user_agent,
+        event.request_id,
+        *parts,
+    ]
+
+
 def _append_postgresql(event: AuditEvent, parts: tuple[str, str, str], data_text: str, using):
     """One round trip: keepline_audit_append (audit/ddl.py) locks, numbers, hashes and inserts."""
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT * FROM keepline_audit_append(%s::smallint, %s, %s, %s, %s, %s, %s, %s, %s,"
             " %s, %s, %s, %s, %s, %s)",
-            [
-                event.version,
-                event.actor_type,
-                event.actor_id,
-                event.actor_label,
-                event.action,
-                event.target_type,
-                event.target_id,
-                event.target_label,
-                data_text,
-                event.ip,
-                event.user_agent,
-                event.request_id,
-                *parts,
-            ],
+            _pg_arguments(event, parts, data_text),
         )
         event.seq, event.created_at, event.prev_hash, event.hash = cursor.fetchone()
     event._state.adding = False
@@ -142,25 +147,11 @@ _PG_APPEND_MANY = (
     " t.target_label, t.data, t.ip, t.user_agent, t.request_id, t.head, t.mid, t.tail) AS a"
     " ORDER BY t.ord"
 )
-_EVENT_COLUMNS = (
-    "version",
-    "actor_type",
-    "actor_id",
-    "actor_label",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-)
 
 
 def _append_postgresql_many(prepared: list, using: str) -> None:
-    columns = [[getattr(event, name) for event, _p, _d in prepared] for name in _EVENT_COLUMNS]
-    columns.append([data_text for _e, _p, data_text in prepared])
-    for name in ("ip", "user_agent", "request_id"):
-        columns.append([getattr(event, name) for event, _p, _d in prepared])
-    for i in range(3):
-        columns.append([parts[i] for _e, parts, _d in prepared])
+    # One array per argument of keepline_audit_append: the rows transposed.
+    columns = [list(column) for column in zip(*(_pg_arguments(*p) for p in prepared), strict=True)]
     with connections[using].cursor() as cursor:
         cursor.execute(_PG_APPEND_MANY, columns)
         rows = cursor.fetchall()

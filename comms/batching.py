@@ -26,12 +26,6 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 100  # sends stored per transaction at most
 
 
-def _store(items):
-    with realtime.collect() as outbox:
-        results = services.messages_store(items)
-    return results, outbox
-
-
 class SendBatcher:
     """One per event loop (so one per daphne process)."""
 
@@ -56,7 +50,9 @@ class SendBatcher:
                 count = min(MAX_BATCH, len(self.waiting))
                 batch = [self.waiting.popleft() for _ in range(count)]
                 try:
-                    results, outbox = await database_sync_to_async(_store)([i for i, _ in batch])
+                    results, outbox = await database_sync_to_async(realtime.run_collecting)(
+                        services.messages_store, {"items": [i for i, _ in batch]}
+                    )
                 except Exception as exc:  # the whole batch failed twice: every sender hears it
                     log.exception("storing a batch of %d messages failed", len(batch))
                     for _item, future in batch:

@@ -39,12 +39,6 @@ TYPING_EVERY_S = 2.0
 PRESENCE_MISSED_REFRESHES = 2.5  # silent this many refresh periods: gone
 
 
-def _run_collecting(fn, kwargs):
-    with realtime.collect() as outbox:
-        result = fn(**kwargs)
-    return result, outbox
-
-
 class TokenBucket:
     def __init__(self, rate: float, burst: float):
         self.rate, self.burst = rate, burst
@@ -84,7 +78,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def call(self, fn, **kwargs):
         """Run a service in the database thread; publish its after-commit broadcasts here."""
-        result, outbox = await database_sync_to_async(_run_collecting)(fn, kwargs)
+        result, outbox = await database_sync_to_async(realtime.run_collecting)(fn, kwargs)
         return result, outbox
 
     def follow(self, future: asyncio.Future, client_id) -> None:

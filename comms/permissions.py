@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -31,6 +32,11 @@ from comms.models import Conversation, CustomerLink, Message, Participant
 from crm import permissions as crm_permissions
 
 NOTHING = Q(pk__in=[])
+# Two instants a link check is compiled at, to find which of its parameters are times.
+_INSTANTS = (
+    datetime(2000, 1, 1, tzinfo=UTC),
+    datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC),
+)
 
 
 _active = account_permissions.is_active_user
@@ -82,18 +88,46 @@ def write_q(user) -> Q:
     return visible_q(user)
 
 
-_WRITE_SQL_CACHE: OrderedDict = OrderedDict()
-_WRITE_SQL_CACHE_SIZE = 4096
-_write_sql_lock = threading.Lock()
+# Compiled send checks. Compiling the policy's EXISTS probes costs more than running them, and a
+# chat socket sends many messages as the same person to the same conversation, so each check is
+# compiled once and reused; the statement itself still runs on every send, so a revocation
+# applies to the very next one.
+_CHECK_CACHE: OrderedDict = OrderedDict()
+_CHECK_CACHE_SIZE = 4096
+_check_lock = threading.Lock()
+_EMPTY = object()
+
+
+def _compiled(key: tuple, build):
+    """build() -> (sql, params) or None, once per key (least recently used ones forgotten)."""
+    with _check_lock:
+        cached = _CHECK_CACHE.get(key)
+        if cached is not None:
+            _CHECK_CACHE.move_to_end(key)
+            return None if cached is _EMPTY else cached
+    compiled = build()
+    with _check_lock:
+        _CHECK_CACHE[key] = _EMPTY if compiled is None else compiled
+        if len(_CHECK_CACHE) > _CHECK_CACHE_SIZE:
+            _CHECK_CACHE.popitem(last=False)
+    return compiled
+
+
+def _subquery_sql(condition: Q, conversation_id: int, using: str) -> tuple[str, list] | None:
+    query = Conversation.objects.using(using).filter(pk=conversation_id).filter(condition)
+    try:
+        sql, params = query.values("pk").query.get_compiler(using).as_sql()
+    except EmptyResultSet:
+        return None
+    return sql, list(params)
 
 
 def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple[str, list] | None:
     """`write_q` for one conversation as compiled SQL: a subquery selecting the conversation's id
-    when `user` may write to it (None: never). Compiling the policy's EXISTS probes costs more
-    than running them, and a chat socket sends many messages as the same person to the same
-    conversation, so the SQL is compiled once per (person, conversation, roles) and reused; the
-    statement itself still runs on every send, so revocations apply at once."""
+    when `user` may write to it (None: never). Compiled once per person, conversation and the
+    role facts the policy branches on."""
     key = (
+        "write",
         using,
         user.pk,
         conversation_id,
@@ -103,31 +137,18 @@ def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple
         is_manager(user),
         user.team_id,  # team shares
     )
-    with _write_sql_lock:
-        cached = _WRITE_SQL_CACHE.get(key)
-        if cached is not None:
-            _WRITE_SQL_CACHE.move_to_end(key)
-            return cached
-    condition = write_q(user)
-    if condition is NOTHING:
-        return None
-    query = Conversation.objects.using(using).filter(pk=conversation_id).filter(condition)
-    try:
-        sql, params = query.values("pk").query.get_compiler(using).as_sql()
-    except EmptyResultSet:
-        return None
-    compiled = (sql, list(params))
-    with _write_sql_lock:
-        _WRITE_SQL_CACHE[key] = compiled
-        if len(_WRITE_SQL_CACHE) > _WRITE_SQL_CACHE_SIZE:
-            _WRITE_SQL_CACHE.popitem(last=False)
-    return compiled
+
+    def build():
+        condition = write_q(user)
+        return None if condition is NOTHING else _subquery_sql(condition, conversation_id, using)
+
+    return _compiled(key, build)
 
 
 def forget_write_checks(**kwargs) -> None:
     """The compiled checks hold permission ids, which flush + migrate remake: forget them."""
-    with _write_sql_lock:
-        _WRITE_SQL_CACHE.clear()
+    with _check_lock:
+        _CHECK_CACHE.clear()
 
 
 def conversation_queryset_for(user):
@@ -243,6 +264,28 @@ def link_usable_q(link_id: int, now=None) -> Q:
             )
         )
     )
+
+
+def link_check_sql(
+    link_id: int, conversation_id: int, now, using: str = "default"
+) -> tuple[str, list]:
+    """`link_usable_q` for one conversation as compiled SQL: a subquery selecting the
+    conversation's id while the customer link is usable at `now`. Compiled once per link: the
+    compiler is run at two instants and the parameters that differ are the times, filled with
+    `now` on each call."""
+    connection = connections[using]
+
+    def build():
+        first = _subquery_sql(link_usable_q(link_id, _INSTANTS[0]), conversation_id, using)
+        second = _subquery_sql(link_usable_q(link_id, _INSTANTS[1]), conversation_id, using)
+        times = [i for i, (a, b) in enumerate(zip(first[1], second[1], strict=True)) if a != b]
+        return first[0], first[1], times
+
+    sql, params, times = _compiled(("link", using, link_id, conversation_id), build)
+    params = list(params)
+    for i in times:
+        params[i] = connection.ops.adapt_datetimefield_value(now)
+    return sql, params
 
 
 def customer_can_use(link: CustomerLink) -> bool:

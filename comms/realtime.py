@@ -42,6 +42,14 @@ def collect():
         _local.outbox = previous
 
 
+def run_collecting(fn, kwargs: dict):
+    """(fn(**kwargs), the broadcasts it queued after commit): for callers on a worker thread
+    that publish from their event loop themselves."""
+    with collect() as outbox:
+        result = fn(**kwargs)
+    return result, outbox
+
+
 def _publish(group: str, event: dict) -> None:
     outbox = getattr(_local, "outbox", None)
     if outbox is not None:

@@ -411,25 +411,21 @@ def _stamp(item: Outgoing, now, *, only_open: bool = False) -> bool:
     connection = connections[router.db_for_write(Message)]
     quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
     conversations, messages = Conversation._meta.db_table, Message._meta.db_table
-    params: list = [adapt(now)]
     if item.author is not None:
         check = permissions.write_check_sql(item.author, item.conversation.pk, connection.alias)
-        if check is None:
-            return False
-        condition = f"id IN ({check[0]})"
-        params += check[1]
         author_column, author_id = "author_user_id", item.author.pk
-    elif item.link is not None:
-        condition = (
-            f"id = %s AND EXISTS (SELECT 1 FROM {quote(CustomerLink._meta.db_table)}"  # noqa: S608
-            " WHERE id = %s AND conversation_id = %s AND revoked_at IS NULL AND expires_at > %s)"
-        )
-        params += [item.conversation.pk, item.link.pk, item.conversation.pk, adapt(now)]
-        author_column, author_id = "author_contact_id", item.contact.pk
     else:
-        condition = "id = %s"
-        params.append(item.conversation.pk)
+        if item.link is not None:
+            check = permissions.link_check_sql(
+                item.link.pk, item.conversation.pk, now, connection.alias
+            )
+        else:  # a channel integration the caller has authenticated
+            check = ("%s", [item.conversation.pk])
         author_column, author_id = "author_contact_id", item.contact.pk
+    if check is None:
+        return False
+    condition = f"id IN ({check[0]})"
+    params: list = [adapt(now), *check[1]]
     client_id = Message._meta.get_field("client_id").get_db_prep_value(item.client_id, connection)
     params += [item.conversation.pk, author_id, client_id]
     if only_open:

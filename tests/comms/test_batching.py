@@ -238,3 +238,22 @@ def test_a_customer_reply_reopens_a_waiting_conversation(
         services.message_receive(link=link, body="Thanks!", client_id=cid())
     assert AuditEvent.objects.filter(action="comms.conversation.status_changed").count() == count
     assert not [e for _g, e in outbox if e["type"] == "conversation.updated"]
+
+
+@pytest.mark.django_db
+def test_a_link_that_expires_refuses_the_next_customer_send_although_its_check_was_compiled(
+    link_and_token,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from comms.models import CustomerLink
+
+    link, _token = link_and_token
+    assert services.message_receive(link=link, body="first", client_id=cid()).created
+    CustomerLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(errors.Forbidden):
+        services.message_receive(link=link, body="too late", client_id=cid())
+    CustomerLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() + timedelta(hours=1))
+    assert services.message_receive(link=link, body="renewed", client_id=cid()).created
