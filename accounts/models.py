@@ -44,6 +44,9 @@ class Team(models.Model):
         on_delete=models.SET_NULL,
         related_name="team",
     )
+    # Teams are archived, never deleted (accounts.services.team_archive): shares and history
+    # keep pointing at them.
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
 
     class Meta:
         ordering = ["path", "name"]
@@ -85,6 +88,10 @@ class User(AbstractUser):
     timezone = models.CharField(
         _("time zone"), max_length=64, blank=True, default="", validators=[validate_timezone]
     )
+    # Bumped by every change that can grant or end access (roles, team, manager, password,
+    # activation). Long-lived interfaces (sockets) compare it with the value they loaded, inside
+    # the same statement as each write, so nothing is authorised from stale cached role facts.
+    access_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
