@@ -98,10 +98,13 @@ class UserAdmin(DjangoUserAdmin):
 
     def user_change_password(self, request, id, form_url=""):
         token = _password_request.set(request)
+        old_key = request.session.session_key
         try:
             return super().user_change_password(request, id, form_url)
         finally:
             _password_request.reset(token)
+            # Changing one's own password here cycles the session key: the record follows it.
+            services.user_session_rekey(old_key=old_key, new_key=request.session.session_key)
 
     def delete_model(self, request, obj):
         services.user_delete(actor=request.user, user=obj, request=request)

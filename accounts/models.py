@@ -101,6 +101,21 @@ class User(AbstractUser):
     def __str__(self):
         return self.get_full_name() or self.username
 
+    def save(self, *args, **kwargs):
+        # access_version only moves forward, by F() updates: an instance loaded before a bump must
+        # not write its old value back (a stale socket's writes would pass again).
+        if (
+            not self._state.adding
+            and not kwargs.get("force_insert")
+            and kwargs.get("update_fields") is None
+        ):
+            kwargs["update_fields"] = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.attname != "access_version"
+            ]
+        super().save(*args, **kwargs)
+
     def clean(self):
         super().clean()
         from accounts import hierarchy

@@ -1,5 +1,7 @@
 """Who may do what with people, teams and sessions: the one policy every interface uses."""
 
+from dataclasses import dataclass
+
 from accounts import roles
 
 
@@ -54,3 +56,56 @@ def can_use_admin(user) -> bool:
 
 def can_end_session(actor, user_session) -> bool:
     return actor.is_active and (user_session.user_id == actor.pk or is_admin(actor))
+
+
+# --- sockets: every authenticated socket belongs to one live session -----------------------------
+
+
+@dataclass(frozen=True)
+class SocketBinding:
+    """What an open socket was authorised with: its person, the browser session it was opened
+    in and the person's access_version then. The socket acts only while all three still hold."""
+
+    user_id: int
+    session_key: str
+    access_version: int
+
+
+def socket_binding_for(user, session) -> SocketBinding | None:
+    """The binding of a socket opened with this scope user and session (None: refuse it)."""
+    key = getattr(session, "session_key", None)
+    if not is_active_user(user) or not key:
+        return None
+    return SocketBinding(user.pk, key, user.access_version)
+
+
+def socket_binding_sql(binding: SocketBinding, connection) -> tuple[str, list]:
+    """An SQL condition true while the binding is live: the session is not signed out (sign-out,
+    "sign out that session", password change, deactivation all end it) and the person is active
+    with the access_version the socket loaded. Writes put it in their own statement, so nothing is
+    authorised from role facts that a change has made stale."""
+    from accounts.models import User, UserSession
+
+    quote = connection.ops.quote_name
+    sessions, users = quote(UserSession._meta.db_table), quote(User._meta.db_table)
+    sql = (
+        f"EXISTS (SELECT 1 FROM {sessions} s INNER JOIN {users} u ON u.id = s.user_id"  # noqa: S608
+        " WHERE s.session_key = %s AND s.ended_at IS NULL AND u.id = %s"
+        " AND u.is_active = %s AND u.access_version = %s)"
+    )
+    return sql, [binding.session_key, binding.user_id, True, binding.access_version]
+
+
+def socket_binding_is_live(binding: SocketBinding | None) -> bool:
+    """One query: the socket may still act (see socket_binding_sql)."""
+    if binding is None:
+        return False
+    from django.db import connections, router
+
+    from accounts.models import UserSession
+
+    connection = connections[router.db_for_read(UserSession)]
+    sql, params = socket_binding_sql(binding, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 WHERE {sql}", params)  # noqa: S608
+        return cursor.fetchone() is not None

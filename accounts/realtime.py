@@ -35,5 +35,15 @@ def close_session_sockets_on_commit(session_key: str, reason: str = "signed_out"
     send_on_commit(session_group(session_key), {"type": "connection.close", "reason": reason})
 
 
+def recheck_users_on_commit(user_ids, reason: str = "access_changed") -> None:
+    """After commit, every socket of these people re-reads their role facts and access, then
+    goes on or closes (4403). Sent when anything that grants access changed."""
+    for user_id in sorted({int(u) for u in user_ids if u is not None}):
+        send_on_commit(
+            user_group(user_id),
+            {"type": "access.recheck", "conversation_ids": None, "reason": reason},
+        )
+
+
 def notify_user_on_commit(user_id: int, payload: dict) -> None:
     send_on_commit(user_group(user_id), {"type": "notification.message", "payload": payload})

@@ -2,6 +2,7 @@
 keep UserSession rows and write the audit ledger."""
 
 from django.contrib.auth import signals
+from django.db.models.signals import m2m_changed
 
 
 def _client_ip(request) -> str | None:
@@ -39,7 +40,31 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
     services.user_sign_in_failed(username=str(credentials.get("username") or ""), request=request)
 
 
+def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    """Cache invalidation only: whatever path changes someone's roles (the services, a shell, a
+    fixture), their access_version moves, so an open socket cannot write on the roles it loaded
+    (accounts.permissions.socket_binding_sql). The services also recheck the sockets."""
+    from django.db.models import F
+
+    from accounts.models import User
+
+    if action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    if not reverse:
+        people = User.objects.filter(pk=instance.pk)
+    elif action == "pre_clear":  # group.user_set.clear(): every member, before they go
+        people = User.objects.filter(groups=instance)
+    else:
+        people = User.objects.filter(pk__in=pk_set)
+    people.update(access_version=F("access_version") + 1)
+
+
 def connect():
+    from accounts.models import User
+
     signals.user_logged_in.connect(on_login, dispatch_uid="accounts.on_login")
+    m2m_changed.connect(
+        on_groups_changed, sender=User.groups.through, dispatch_uid="accounts.groups_changed"
+    )
     signals.user_logged_out.connect(on_logout, dispatch_uid="accounts.on_logout")
     signals.user_login_failed.connect(on_login_failed, dispatch_uid="accounts.on_login_failed")

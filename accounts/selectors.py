@@ -57,3 +57,26 @@ def user_get(user_id) -> User | None:
         return User.objects.filter(pk=int(user_id)).first()
     except (TypeError, ValueError):
         return None
+
+
+def socket_session_expiry(*, session_key: str, user_id: int):
+    """When the browser session a socket was opened in expires, or None when it is gone, has
+    expired or belongs to someone else (read from the session store, the HTTP side's authority)."""
+    from django.conf import settings
+    from django.contrib.auth import SESSION_KEY
+    from django.utils.module_loading import import_string
+
+    store = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
+    data = store.load()
+    if str(data.get(SESSION_KEY, "")) != str(user_id):
+        return None
+    return store.get_expiry_date()
+
+
+def socket_user_reload(*, user_id: int, session_key: str) -> User | None:
+    """The person behind a socket read afresh (roles recomputed on use), or None when their
+    session has ended or they are inactive."""
+    open_session = UserSession.objects.filter(
+        session_key=session_key, user_id=user_id, ended_at__isnull=True
+    )
+    return User.objects.filter(pk=user_id, is_active=True, user_sessions__in=open_session).first()

@@ -4,12 +4,13 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 import audit
-from accounts import hierarchy, permissions, realtime
+from accounts import hierarchy, permissions, realtime, signals
 from accounts.models import Team, User, UserSession
 
 USER_AGENT_MAX = 512
@@ -51,6 +52,46 @@ def _pick(state: dict, keys) -> dict:
     return {key: state[key] for key in keys}
 
 
+def _access_changed(users, *, also=(), reason: str = "access_changed") -> None:
+    """Something that grants access changed for `users`: their access_version moves (so no open
+    socket can write on the role facts it loaded before), and after commit every socket of theirs
+    and of the people in `also` (managers who gained or lost them) rechecks its access."""
+    ids = {u.pk if isinstance(u, User) else int(u) for u in users}
+    User.objects.filter(pk__in=ids).update(access_version=F("access_version") + 1)
+    for user in users:
+        if isinstance(user, User):
+            user.refresh_from_db(fields=["access_version"])
+    realtime.recheck_users_on_commit(ids | {int(u) for u in also if u is not None}, reason)
+
+
+def _manager_chain(manager_id: int | None) -> list[int]:
+    if manager_id is None:
+        return []
+    return [manager_id, *hierarchy.ancestor_ids(manager_id)]
+
+
+def _sessions_end(user: User, *, keep_key: str | None = None, reason: str) -> int:
+    """End every open session of `user` but keep_key: the rows are marked ended, the session
+    store forgets them after commit (so reactivation revives no old cookie) and their sockets
+    close. Returns how many ended."""
+    open_sessions = UserSession.objects.filter(user=user, ended_at__isnull=True)
+    if keep_key:
+        open_sessions = open_sessions.exclude(session_key=keep_key)
+    keys = list(open_sessions.values_list("session_key", flat=True))
+    if not keys:
+        return 0
+    UserSession.objects.filter(session_key__in=keys).update(ended_at=timezone.now())
+
+    def forget():
+        for key in keys:
+            _session_store(key).delete()
+
+    transaction.on_commit(forget)
+    for key in keys:
+        realtime.close_session_sockets_on_commit(key, reason=reason)
+    return len(keys)
+
+
 @transaction.atomic
 def user_save(
     *, actor: User | None, user: User, groups=None, user_permissions=None, request=None
@@ -89,6 +130,7 @@ def user_save(
         audit.record(
             actor=actor, action="accounts.user.changed", target=user, data=fields, request=request
         )
+    granting = False
     for key, action in (
         ("groups", "accounts.user.groups_changed"),
         ("manager", "accounts.user.manager_changed"),
@@ -96,13 +138,29 @@ def user_save(
     ):
         diff = audit.changes({key: before[key]}, {key: after[key]})
         if diff:
+            granting = True
             audit.record(actor=actor, action=action, target=user, data=diff, request=request)
+    granting = granting or before["is_superuser"] != after["is_superuser"]
+    granting = granting or before["user_permissions"] != after["user_permissions"]
     if before["is_active"] != after["is_active"]:
+        granting = True
         verb = "reactivated" if after["is_active"] else "deactivated"
         audit.record(actor=actor, action=f"accounts.user.{verb}", target=user, request=request)
         if not after["is_active"]:
-            realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
+            _access_end(actor=actor, user=user, request=request)
+    if granting:
+        # The old and the new manager chains see the person's conversations or stop seeing them.
+        chains = {*_manager_chain(before["manager"]), *_manager_chain(after["manager"])}
+        _access_changed([user], also=chains)
     return user
+
+
+def _access_end(*, actor, user: User, request=None) -> None:
+    """Deactivation: every session ends for good, every socket closes, and the apps above revoke
+    what they issued (API tokens), so reactivating the person revives none of it."""
+    _sessions_end(user, reason="deactivated")
+    realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
+    signals.user_access_ended.send(sender=User, user=user, actor=actor, request=request)
 
 
 def _group_state(group, perms=None) -> dict:
@@ -137,6 +195,8 @@ def group_save(*, actor: User | None, group, group_permissions=None, request=Non
         audit.record(
             actor=actor, action="accounts.group.changed", target=group, data=diff, request=request
         )
+        if before["permissions"] != after["permissions"]:
+            _access_changed(list(User.objects.filter(groups=group).values_list("pk", flat=True)))
     return group
 
 
@@ -144,8 +204,11 @@ def group_save(*, actor: User | None, group, group_permissions=None, request=Non
 def user_password_save(*, actor: User | None, user: User, request=None) -> User:
     """Store the password an admin set for a person (or its removal, which turns password
     sign-in off). Audited as accounts.user.password_changed: who, whom, when and whether a
-    password is now usable, never the password or its hash. The person's other browsers are
-    signed out by Django's session hash check on their next request."""
+    password is now usable, never the password or its hash. Every session of the person ends
+    (their sockets close after commit); when they change their own, the browser they did it in
+    stays signed in."""
+    if actor is not None and actor.pk != user.pk and not permissions.is_admin(actor):
+        raise PermissionDenied(_("Only an admin sets another person's password."))
     user.save(update_fields=["password"])
     audit.record(
         actor=actor,
@@ -154,7 +217,21 @@ def user_password_save(*, actor: User | None, user: User, request=None) -> User:
         data={"usable": user.has_usable_password()},
         request=request,
     )
+    own = actor is not None and actor.pk == user.pk and request is not None
+    keep = getattr(getattr(request, "session", None), "session_key", None) if own else None
+    _sessions_end(user, keep_key=keep, reason="password_changed")
+    _access_changed([user], reason="password_changed")
     return user
+
+
+@transaction.atomic
+def user_session_rekey(*, old_key: str, new_key: str) -> None:
+    """The browser's session got a new key (Django cycles it after a password change): the
+    session record follows it, and sockets opened under the old key close (the page reconnects
+    with the new cookie)."""
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+        realtime.close_session_sockets_on_commit(old_key, reason="session_rotated")
 
 
 @transaction.atomic
@@ -192,6 +269,7 @@ def user_set_manager(*, actor: User | None, user: User, manager: User | None, re
             data=audit.changes({"manager": before}, {"manager": user.manager_id}),
             request=request,
         )
+        _access_changed([user], also={*_manager_chain(before), *_manager_chain(user.manager_id)})
     return user
 
 
@@ -287,7 +365,9 @@ def user_session_touch(*, session_key: str) -> int:
 
 
 @transaction.atomic
-def user_session_mark_ended(*, session_key: str, user: User | None = None, request=None) -> None:
+def user_session_mark_ended(
+    *, session_key: str, user: User | None = None, request=None, reason: str = "signed_out"
+) -> None:
     """The browser signed itself out: record it; its sockets close after commit.
 
     Side effect: audit event accounts.user.signed_out when user is known.
@@ -297,7 +377,7 @@ def user_session_mark_ended(*, session_key: str, user: User | None = None, reque
         ended_at=timezone.now()
     )
     if updated:
-        realtime.close_session_sockets_on_commit(session_key)
+        realtime.close_session_sockets_on_commit(session_key, reason=reason)
     if updated and user is not None and getattr(user, "is_authenticated", False):
         audit.record(
             actor=user,

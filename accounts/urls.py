@@ -14,6 +14,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("sessions/", views.session_list, name="session-list"),
     path("sessions/<int:session_id>/end/", views.session_end, name="session-end"),
 ]

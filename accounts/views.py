@@ -1,6 +1,9 @@
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -42,3 +45,20 @@ def session_end(request, session_id: int):
         return redirect("accounts:login")
     messages.success(request, _("That session has been signed out."))
     return redirect("accounts:session-list")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change one's own password: every other session ends (and its sockets close); this browser
+    stays signed in under a new session key."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:session-list")
+
+    def form_valid(self, form):
+        user = form.save(commit=False)
+        services.user_password_save(actor=self.request.user, user=user, request=self.request)
+        old_key = self.request.session.session_key
+        update_session_auth_hash(self.request, user)
+        services.user_session_rekey(old_key=old_key, new_key=self.request.session.session_key)
+        messages.success(self.request, _("Your password has been changed."))
+        return redirect(self.success_url)

@@ -26,7 +26,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.realtime import user_group
+from accounts.consumers import SessionBound, scope_request
 from comms import batching, errors, permissions, presenters, realtime, selectors, services
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             result = await future
         except errors.CommsError as exc:
             await self.send_error(exc.code, exc.detail, client_id)
+            if isinstance(exc, errors.AccessChanged):
+                await self.access_changed()
             return
         except Exception:
             log.exception("comms send failed")
@@ -149,6 +151,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await getattr(self, method)(content)
         except errors.CommsError as exc:
             await self.send_error(exc.code, exc.detail, client_id)
+            if isinstance(exc, errors.AccessChanged):
+                await self.access_changed()
         except Http404:
             await self.send_error("not_found", errors.NotFound().detail, client_id)
         except Exception:
@@ -157,6 +161,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def do_ping(self, content):
         await self.send_frame({"type": "pong"})
+
+    async def access_changed(self) -> None:
+        """An action was refused because the socket's session or access changed: recheck."""
 
     # --- presence: join/here/leave over the channel layer, so it spans processes ------------------
 
@@ -277,6 +284,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def close_revoked(self, reason: str) -> None:
+        if getattr(self, "closing", False):
+            return
+        self.closing = True
         await self.send_frame({"type": "closing", "reason": reason})
         await self.close(code=CLOSE_REVOKED)
 
@@ -291,8 +301,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
 
-class ConversationConsumer(ChatConsumer):
-    """A staff member's socket on one conversation."""
+class ConversationConsumer(SessionBound, ChatConsumer):
+    """A staff member's socket on one conversation, bound to the browser session it was opened
+    in (accounts.consumers.SessionBound): every action first checks that binding, in the same
+    statement for sends."""
 
     actions = {
         "send": "do_send",
@@ -309,26 +321,33 @@ class ConversationConsumer(ChatConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         try:
-            self.conversation, self.viewer, last_id = await database_sync_to_async(self._load)(
+            loaded = await database_sync_to_async(self._load)(
                 user, self.scope["url_route"]["kwargs"]["conversation_id"]
             )
         except Http404:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        if loaded is None:  # no live session behind this socket
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.conversation, self.viewer, last_id = loaded
         self.user = user
+        self.request = scope_request(self.scope)
         self.conversation_id = self.conversation.pk
         self.actor = presenters.user_actor(user)
         self.read_only = permissions.is_read_only(user)
         self.bucket = TokenBucket(settings.COMMS_SEND_RATE, settings.COMMS_SEND_BURST)
         self.last_typing = 0.0
+        self.rechecking: asyncio.Future | None = None
         await self.join(
             [
                 realtime.staff_group(self.conversation_id),
-                user_group(user.pk),
+                *self.binding_groups(),
                 realtime.ALL_STAFF_GROUP,
             ]
         )
         await self.accept()
+        self.expiry_start()
         await self.presence_start()
         await self.send_frame(
             {
@@ -339,14 +358,26 @@ class ConversationConsumer(ChatConsumer):
             }
         )
 
-    @staticmethod
-    def _load(user, conversation_id):
+    def _load(self, user, conversation_id):
+        if not self.bind(user):
+            return None
         conversation = selectors.conversation_get_for(user, conversation_id)
-        # Role flags are read once here and cached on the user object for the socket's life.
+        # Role flags are read here and cached on the user object until the next access change;
+        # the binding's access_version keeps any write from using them once they are stale.
         viewer = permissions.viewer_kind(user)
         permissions.is_read_only(user)
         permissions.is_manager(user)
         return conversation, viewer, selectors.last_message_id_for(conversation)
+
+    async def call(self, fn, **kwargs):
+        """Run a service in the database thread once the binding still holds (or refuse with
+        access_changed); publish its after-commit broadcasts here."""
+        return await database_sync_to_async(self._bound_call)(fn, kwargs)
+
+    def _bound_call(self, fn, kwargs):
+        if not self.binding_check():
+            raise errors.AccessChanged()
+        return realtime.run_collecting(fn, kwargs)
 
     def announce(self) -> bool:
         # The compliance officer watches silently.
@@ -366,12 +397,16 @@ class ConversationConsumer(ChatConsumer):
 
     async def do_send(self, content):
         self._limited()
+        if self._session_due() and not await database_sync_to_async(self.binding_check)():
+            raise errors.AccessChanged()
         item = services.outgoing_staff(
             author=self.user,
             conversation=self.conversation,
             body=content.get("body"),
             client_id=content.get("client_id"),
             note=content.get("note", False),
+            request=self.request,
+            binding=self.binding,
         )
         self.follow(batching.submit(item), item.client_id)
 
@@ -383,6 +418,7 @@ class ConversationConsumer(ChatConsumer):
             conversation=self.conversation,
             message_id=content.get("message_id"),
             body=content.get("body"),
+            request=self.request,
         )
         await self.publish(outbox)
 
@@ -393,6 +429,7 @@ class ConversationConsumer(ChatConsumer):
             actor=self.user,
             conversation=self.conversation,
             message_id=content.get("message_id"),
+            request=self.request,
         )
         await self.publish(outbox)
 
@@ -402,7 +439,10 @@ class ConversationConsumer(ChatConsumer):
         if self.read_only or now - self.last_typing < TYPING_EVERY_S:
             return
         self.last_typing = now
-        if not await database_sync_to_async(permissions.can_view)(self.user, self.conversation):
+        may = await database_sync_to_async(self._may_type)()
+        if may is None:
+            raise errors.AccessChanged()
+        if not may:
             await self.close_revoked("access_revoked")
             return
         event = {"type": "typing", "actor": self.actor, "channel": self.channel_name}
@@ -411,6 +451,11 @@ class ConversationConsumer(ChatConsumer):
             await self.channel_layer.group_send(
                 realtime.customer_group(self.conversation_id), event
             )
+
+    def _may_type(self) -> bool | None:
+        if not self.binding_check():
+            return None
+        return permissions.can_view(self.user, self.conversation)
 
     async def do_read(self, content):
         _result, outbox = await self.call(
@@ -445,15 +490,40 @@ class ConversationConsumer(ChatConsumer):
         ids = event.get("conversation_ids")
         if ids is not None and self.conversation_id not in ids:
             return
-        still = await database_sync_to_async(self._still_visible)()
-        if not still:
-            await self.close_revoked("access_revoked")
+        await self.recheck()
 
-    def _still_visible(self) -> bool:
-        # Roles may have changed too: read them afresh.
-        self.user._keepline_roles = None
-        self.user.refresh_from_db(fields=["is_active", "manager", "team"])
-        return permissions.can_view(self.user, self.conversation)
+    async def access_changed(self) -> None:
+        await self.recheck()
+
+    async def recheck(self) -> None:
+        """Read the person afresh (session, activity, roles, team, manager) and go on with the
+        new facts, or close: 4403 "signed_out" when the session has ended, "access_revoked"
+        when the conversation is no longer theirs to see. Concurrent rechecks share one."""
+        if self.rechecking is None or self.rechecking.done():
+            self.rechecking = asyncio.ensure_future(database_sync_to_async(self._reload)())
+        state = await asyncio.shield(self.rechecking)
+        if state is None:
+            await self.close_revoked("signed_out")
+        elif state is False:
+            await self.close_revoked("access_revoked")
+        else:
+            self.user, self.viewer, self.read_only = state
+            self.actor = presenters.user_actor(self.user)
+
+    def _reload(self):
+        user = self.binding_reload()
+        if user is None:
+            return None
+        if not permissions.can_view(user, self.conversation):
+            return False
+        return user, permissions.viewer_kind(user), permissions.is_read_only(user)
+
+    async def disconnect(self, code):
+        self.expiry_stop()
+        await super().disconnect(code)
+
+    async def binding_lost(self, reason: str) -> None:
+        await self.close_revoked(reason)
 
     async def connection_close(self, event):
         await self.close_revoked(event.get("reason", "revoked"))
@@ -530,7 +600,10 @@ class CustomerChatConsumer(ChatConsumer):
         if not self.bucket.take():
             raise errors.RateLimited()
         item = services.outgoing_customer(
-            link=self.link, body=content.get("body"), client_id=content.get("client_id")
+            link=self.link,
+            body=content.get("body"),
+            client_id=content.get("client_id"),
+            request=scope_request(self.scope),
         )
         self.follow(batching.submit(item), item.client_id)
 

@@ -70,6 +70,17 @@ class NotEditable(CommsError):
         return _("This message cannot be changed.")
 
 
+class AccessChanged(CommsError):
+    """A socket's session ended or the person's access changed since it was opened: the socket
+    rechecks (and closes when access is gone); a page sends the message again afterwards."""
+
+    code = "access_changed"
+    status = 403
+
+    def default_detail(self) -> str:
+        return _("Your access changed; checking it again.")
+
+
 class RateLimited(CommsError):
     code = "rate_limited"
     status = 429

@@ -8,28 +8,37 @@ per viewer and no one learns of a conversation they cannot open.
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.consumers import CLOSE_UNAUTHENTICATED
-from accounts.realtime import user_group
+from accounts.consumers import CLOSE_UNAUTHENTICATED, SessionBound
 from comms import permissions, realtime, selectors
 
 MAX_REMEMBERED = 5000
 
 
-class InboxConsumer(AsyncJsonWebsocketConsumer):
+class InboxConsumer(SessionBound, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        if not await database_sync_to_async(self._load)(user):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         self.user = user
-        self.sees_all = await database_sync_to_async(permissions.is_privileged)(user)
         self.visible: dict[int, bool] = {}
-        self.groups_joined = [realtime.INBOX_GROUP, user_group(user.pk)]
+        self.groups_joined = [realtime.INBOX_GROUP, *self.binding_groups()]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.expiry_start()
+
+    def _load(self, user) -> bool:
+        if not self.bind(user):
+            return False
+        self.sees_all = permissions.is_privileged(user)
+        return True
 
     async def disconnect(self, code):
+        self.expiry_stop()
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -54,11 +63,23 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "inbox.changed", "conversation_id": cid})
 
     async def access_recheck(self, event):
-        # Shares and assignments changed: forget what was learnt about visibility.
+        # Shares, assignments, roles or the session changed: read the person afresh and forget
+        # what was learnt about visibility.
         self.visible.clear()
+        if event.get("conversation_ids") is not None:
+            return
+        state = await database_sync_to_async(self._reload)()
+        if state is None:
+            await self.binding_lost("signed_out")
+            return
+        self.user, self.sees_all = state
+
+    def _reload(self):
+        user = self.binding_reload()
+        return None if user is None else (user, permissions.is_privileged(user))
 
     async def connection_close(self, event):
-        await self.close(code=4403)
+        await self.binding_lost(event.get("reason", "revoked"))
 
     async def notification_message(self, event):
         await self.send_json(event["payload"])

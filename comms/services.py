@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit
+from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
 from comms import errors, permissions, presenters, realtime
@@ -375,6 +376,9 @@ class Outgoing:
     link: CustomerLink | None = None
     external_id: str = ""
     request: object = None
+    # A socket's session and access_version (accounts.permissions.SocketBinding), checked in
+    # the same statement as the write.
+    binding: object = None
 
     @property
     def contact(self):
@@ -387,7 +391,14 @@ class Outgoing:
 
 
 def outgoing_staff(
-    *, author: User, conversation: Conversation, body, client_id, note=False, request=None
+    *,
+    author: User,
+    conversation: Conversation,
+    body,
+    client_id,
+    note=False,
+    request=None,
+    binding=None,
 ) -> Outgoing:
     """Check a staff send's input (the errors a client gets at once) before it is stored."""
     body = clean_body(body)
@@ -396,11 +407,21 @@ def outgoing_staff(
         raise errors.Forbidden()
     if not isinstance(note, bool):
         raise errors.Invalid(_("note must be true or false."))
-    return Outgoing(conversation, body, client_id, author=author, note=note, request=request)
+    return Outgoing(
+        conversation,
+        body,
+        client_id,
+        author=author,
+        note=note,
+        request=request,
+        binding=binding,
+    )
 
 
-def outgoing_customer(*, link: CustomerLink, body, client_id) -> Outgoing:
-    return Outgoing(link.conversation, clean_body(body), clean_client_id(client_id), link=link)
+def outgoing_customer(*, link: CustomerLink, body, client_id, request=None) -> Outgoing:
+    return Outgoing(
+        link.conversation, clean_body(body), clean_client_id(client_id), link=link, request=request
+    )
 
 
 def _stamp(item: Outgoing, now, *, only_open: bool = False) -> bool:
@@ -426,6 +447,10 @@ def _stamp(item: Outgoing, now, *, only_open: bool = False) -> bool:
         return False
     condition = f"id IN ({check[0]})"
     params: list = [adapt(now), *check[1]]
+    if item.binding is not None:
+        bound_sql, bound_params = account_permissions.socket_binding_sql(item.binding, connection)
+        condition += f" AND {bound_sql}"
+        params += bound_params
     client_id = Message._meta.get_field("client_id").get_db_prep_value(item.client_id, connection)
     params += [item.conversation.pk, author_id, client_id]
     if only_open:
@@ -445,6 +470,8 @@ def _stored_or_refused(item: Outgoing):
     """The stamp refused `item`: the SendResult of the message this client_id already stored
     (created=False), or the CommsError refusing it."""
     conversation = item.conversation
+    if item.binding is not None and not account_permissions.socket_binding_is_live(item.binding):
+        return errors.AccessChanged()
     if item.author is not None:
         existing = _existing(conversation.pk, item.client_id, user_id=item.author.pk)
         if existing is not None and permissions.can_send(item.author, conversation):
@@ -777,12 +804,14 @@ def conversation_mark_read(
 ) -> int:
     """Everything up to and including message_id is read by `user`. Not audited (a read is not a
     change of record). Broadcasts `read` to staff, and to the customer when the reader is the
-    assignee."""
+    assignee. A read-only viewer (compliance) reads silently: only their own unread count moves,
+    nobody is told, and it never counts as the customer's or the team's read."""
     message_id = clean_id(message_id)
     if not permissions.can_view(user, conversation):
         raise errors.NotFound()
     if not Message.objects.filter(pk=message_id, conversation_id=conversation.pk).exists():
         raise errors.NotFound()
+    silent = permissions.is_read_only(user)
     updated = Participant.objects.filter(conversation_id=conversation.pk, user_id=user.pk).update(
         last_read_message_id=Greatest(F("last_read_message_id"), message_id)
     )
@@ -798,6 +827,8 @@ def conversation_mark_read(
             ],
             ignore_conflicts=True,
         )
+    if silent:
+        return message_id
     event = {"type": "read", "actor": presenters.user_actor(user), "message_id": message_id}
     realtime.broadcast_on_commit(realtime.staff_group(conversation.pk), event)
     if broadcast_to_customer is None:

@@ -851,6 +851,24 @@ def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
     return token
 
 
+def api_tokens_revoke_all(*, user: User, actor=None, request=None) -> int:
+    """Revoke every live token of `user` for good (deactivation: reactivating them revives none).
+    Audited once (crm.apitoken.revoked_all, with the prefixes)."""
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    prefixes = list(live.values_list("prefix", flat=True))
+    if not prefixes:
+        return 0
+    live.update(revoked_at=timezone.now())
+    audit.record(
+        actor=actor,
+        action="crm.apitoken.revoked_all",
+        target=user,
+        data={"prefixes": prefixes, "reason": "access_ended"},
+        request=request,
+    )
+    return len(prefixes)
+
+
 def api_token_authenticate(secret: str) -> ApiToken | None:
     """The live token matching `secret`, its user loaded; None if unknown, expired or revoked.
     Marks it used at most once a minute so reads do not turn into writes on every call."""

@@ -152,7 +152,7 @@
         this.setStatus(msg.detail || msg.error);
         if (msg.client_id && this.outbox[msg.client_id]) {
           // Transient: the message stays in the outbox and goes again; anything else was refused.
-          if (msg.error === "rate_limited" || msg.error === "server_error") this.retryLater(msg.client_id);
+          if (msg.error === "rate_limited" || msg.error === "server_error" || msg.error === "access_changed") this.retryLater(msg.client_id);
           else { delete this.outbox[msg.client_id]; this.saveOutbox(); this.failPending(msg.client_id, msg.detail); }
         }
         break;
