@@ -158,21 +158,6 @@ def user_password_save(*, actor: User | None, user: User, request=None) -> User:
 
 
 @transaction.atomic
-def user_delete(*, actor: User, user: User, request=None) -> None:
-    """Delete a person (Django admin). Side effect: audit event accounts.user.deleted."""
-    if not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin deletes people."))
-    audit.record(
-        actor=actor,
-        action="accounts.user.deleted",
-        target=user,
-        data=_pick(_user_state(user), (*USER_FIELDS, "groups", "manager", "team")),
-        request=request,
-    )
-    user.delete()
-
-
-@transaction.atomic
 def user_set_manager(*, actor: User | None, user: User, manager: User | None, request=None) -> User:
     """Change user's manager; a reporting loop is a ValidationError and nothing is written.
 
@@ -331,3 +316,106 @@ def user_session_end(*, actor: User, user_session: UserSession, request=None) ->
     transaction.on_commit(lambda: _session_store(key).delete())
     realtime.close_session_sockets_on_commit(key)
     return user_session
+
+
+# --- archiving teams ----------------------------------------------------------------------------
+#
+# A team is archived when it is dissolved, never deleted: its history, its auth group and the
+# records shared with it stay. While archived it takes no new members, sub-teams or shares (the
+# admin and CRM forms offer live teams only) and its shares grant nothing (crm.permissions reads
+# team shares of live teams only); restoring it brings those shares back. People are moved out
+# first: a team with active members or live sub-teams is not archived, so nobody loses access
+# without an admin having decided it person by person.
+
+
+def _team_recheck_on_commit(team: Team) -> None:
+    """Members' access through the team changed: bump their access_version and, after commit,
+    ask their open sockets to check again (closing what they may no longer see, refreshing
+    inbox filters). Everyone who holds the team's shares is a member (User.team)."""
+    from django.db.models import F
+
+    member_ids = list(User.objects.filter(team=team).values_list("pk", flat=True))
+    if not member_ids:
+        return
+    User.objects.filter(pk__in=member_ids).update(access_version=F("access_version") + 1)
+    for user_id in member_ids:
+        realtime.send_on_commit(
+            realtime.user_group(user_id), {"type": "access.recheck", "conversation_ids": None}
+        )
+
+
+@transaction.atomic
+def team_archive(*, actor: User, team: Team, request=None) -> Team:
+    """Archive a dissolved team (Admin only); archiving an archived team changes nothing.
+
+    Refused with a ValidationError, writing nothing, while the team has active members or
+    sub-teams that are not archived. Side effects: audit event accounts.team.archived; the
+    members' (deactivated people's) access_version is bumped and their sockets rechecked after
+    commit.
+    """
+    from django.core.exceptions import ValidationError
+
+    if not permissions.is_admin(actor):
+        raise PermissionDenied(_("Only an admin archives teams."))
+    # Locked: a person moved into the team meanwhile waits for this commit or is counted below.
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    if team.archived_at is not None:
+        return team
+    active_members = team.members.filter(is_active=True).count()
+    live_children = team.children.filter(archived_at__isnull=True).count()
+    if active_members or live_children:
+        raise ValidationError(
+            _(
+                "%(team)s still has %(members)d active member(s) and %(children)d sub-team(s) "
+                "that are not archived. Move the people to another team and archive or move "
+                "the sub-teams first."
+            )
+            % {"team": team, "members": active_members, "children": live_children},
+            code="team_not_empty",
+        )
+    team.archived_at = timezone.now()
+    team.save(update_fields=["archived_at"])
+    audit.record(
+        actor=actor,
+        action="accounts.team.archived",
+        target=team,
+        data=audit.changes({"archived_at": None}, {"archived_at": team.archived_at}),
+        request=request,
+    )
+    _team_recheck_on_commit(team)
+    return team
+
+
+@transaction.atomic
+def team_restore(*, actor: User, team: Team, request=None) -> Team:
+    """Bring an archived team back (Admin only): it takes members and shares again, and the
+    shares it held grant access again. Restoring a live team changes nothing.
+
+    Refused with a ValidationError while its parent team is archived (restore that first).
+    Side effects: audit event accounts.team.restored; the members' access_version is bumped and
+    their sockets rechecked after commit.
+    """
+    from django.core.exceptions import ValidationError
+
+    if not permissions.is_admin(actor):
+        raise PermissionDenied(_("Only an admin restores teams."))
+    team = Team.objects.select_for_update().select_related("parent").get(pk=team.pk)
+    if team.archived_at is None:
+        return team
+    if team.parent is not None and team.parent.archived_at is not None:
+        raise ValidationError(
+            _("%(team)s sits inside %(parent)s, which is archived: restore %(parent)s first.")
+            % {"team": team, "parent": team.parent},
+            code="parent_archived",
+        )
+    archived_at, team.archived_at = team.archived_at, None
+    team.save(update_fields=["archived_at"])
+    audit.record(
+        actor=actor,
+        action="accounts.team.restored",
+        target=team,
+        data=audit.changes({"archived_at": archived_at}, {"archived_at": None}),
+        request=request,
+    )
+    _team_recheck_on_commit(team)
+    return team
