@@ -358,7 +358,9 @@ def team_archive(*, actor: User, team: Team, request=None) -> Team:
     if not permissions.is_admin(actor):
         raise PermissionDenied(_("Only an admin archives teams."))
     # Locked: a person moved into the team meanwhile waits for this commit or is counted below.
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team.archived_at = (
+        Team.objects.select_for_update().values_list("archived_at", flat=True).get(pk=team.pk)
+    )
     if team.archived_at is not None:
         return team
     active_members = team.members.filter(is_active=True).count()
@@ -399,13 +401,16 @@ def team_restore(*, actor: User, team: Team, request=None) -> Team:
 
     if not permissions.is_admin(actor):
         raise PermissionDenied(_("Only an admin restores teams."))
-    team = Team.objects.select_for_update().select_related("parent").get(pk=team.pk)
+    team.archived_at, team.parent_id = (
+        Team.objects.select_for_update().values_list("archived_at", "parent_id").get(pk=team.pk)
+    )
     if team.archived_at is None:
         return team
-    if team.parent is not None and team.parent.archived_at is not None:
+    parent = Team.objects.filter(pk=team.parent_id, archived_at__isnull=False).first()
+    if parent is not None:
         raise ValidationError(
             _("%(team)s sits inside %(parent)s, which is archived: restore %(parent)s first.")
-            % {"team": team, "parent": team.parent},
+            % {"team": team, "parent": parent},
             code="parent_archived",
         )
     archived_at, team.archived_at = team.archived_at, None
