@@ -357,7 +357,9 @@ def team_archive(*, actor: User, team: Team, request=None) -> Team:
 
     if not permissions.is_admin(actor):
         raise PermissionDenied(_("Only an admin archives teams."))
-    # Locked: a person moved into the team meanwhile waits for this commit or is counted below.
+    # Locked: a move into the team committed before this is counted below; one that commits
+    # after it waits for this commit and must then find the team archived (the admin form and
+    # User.clean refuse an archived team for an active person; see validate_team_membership).
     team.archived_at = (
         Team.objects.select_for_update().values_list("archived_at", flat=True).get(pk=team.pk)
     )
@@ -368,9 +370,9 @@ def team_archive(*, actor: User, team: Team, request=None) -> Team:
     if active_members or live_children:
         raise ValidationError(
             _(
-                "%(team)s still has %(members)d active member(s) and %(children)d sub-team(s) "
-                "that are not archived. Move the people to another team and archive or move "
-                "the sub-teams first."
+                "%(team)s is still in use (active members: %(members)d; sub-teams not archived: "
+                "%(children)d). Move the people to another team and archive or move the "
+                "sub-teams first."
             )
             % {"team": team, "members": active_members, "children": live_children},
             code="team_not_empty",
