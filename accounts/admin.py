@@ -1,12 +1,16 @@
 from contextvars import ContextVar
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts import permissions, roles, services
 from accounts.models import Team, User, UserSession
@@ -26,6 +30,37 @@ class AuditedPasswordChangeForm(AdminPasswordChangeForm):
                 actor=getattr(request, "user", None), user=user, request=request
             )
         return user
+
+
+class LiveTeamChoices:
+    """Archived teams take no new members or sub-teams: the form's team fields offer the live
+    teams and the one already chosen (so an archived team's records stay editable)."""
+
+    team_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.team_fields:
+            field = self.fields.get(name)
+            if field is not None:
+                current = getattr(self.instance, f"{name}_id", None)
+                field.queryset = Team.objects.filter(Q(archived_at__isnull=True) | Q(pk=current))
+
+
+class PersonChangeForm(LiveTeamChoices, UserChangeForm):
+    team_fields = ("team",)
+
+
+class PersonCreationForm(LiveTeamChoices, AdminUserCreationForm):
+    team_fields = ("team",)
+
+
+class TeamForm(LiveTeamChoices, forms.ModelForm):
+    team_fields = ("parent",)
+
+    class Meta:
+        model = Team
+        fields = ("name", "parent", "lead")
 
 
 class RoleFilter(admin.SimpleListFilter):
@@ -48,7 +83,10 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ("team", "manager")
     search_fields = ("username", "first_name", "last_name", "email")
     autocomplete_fields = ("manager", "team")
+    form = PersonChangeForm
+    add_form = PersonCreationForm
     change_password_form = AuditedPasswordChangeForm
+    actions = ["deactivate_people"]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (
@@ -106,12 +144,27 @@ class UserAdmin(DjangoUserAdmin):
             # Changing one's own password here cycles the session key: the record follows it.
             services.user_session_rekey(old_key=old_key, new_key=request.session.session_key)
 
-    def delete_model(self, request, obj):
-        services.user_delete(actor=request.user, user=obj, request=request)
+    def has_delete_permission(self, request, obj=None):
+        # People are never deleted (their records, messages and audit trail point at them):
+        # they are deactivated, which signs them out and closes their sockets.
+        return False
 
-    def delete_queryset(self, request, queryset):
-        for user in queryset:
-            services.user_delete(actor=request.user, user=user, request=request)
+    @admin.action(description=_("Deactivate selected people"), permissions=["change"])
+    def deactivate_people(self, request, queryset):
+        done = 0
+        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
+            user.is_active = False
+            services.user_save(actor=request.user, user=user, request=request)
+            done += 1
+        if queryset.filter(pk=request.user.pk, is_active=True).exists():
+            self.message_user(request, _("You cannot deactivate yourself."), messages.WARNING)
+        if done:
+            self.message_user(
+                request,
+                ngettext("Deactivated %(count)d person.", "Deactivated %(count)d people.", done)
+                % {"count": done},
+                messages.SUCCESS,
+            )
 
     @admin.display(description=_("name"))
     def full_name(self, obj):
@@ -152,6 +205,11 @@ class GroupAdmin(DjangoGroupAdmin):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
+    def has_delete_permission(self, request, obj=None):
+        # Roles are made by data migrations and team groups carry the teams' shares: deleting one
+        # would silently take access from everyone holding it.
+        return False
+
 
 class TeamMemberInline(admin.TabularInline):
     model = User
@@ -168,19 +226,49 @@ class TeamMemberInline(admin.TabularInline):
         return False
 
 
+class TeamStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("live", _("Live")), ("archived", _("Archived"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "live":
+            return queryset.filter(archived_at__isnull=True)
+        if self.value() == "archived":
+            return queryset.filter(archived_at__isnull=False)
+        return queryset
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("tree_name", "lead", "parent", "member_count")
+    form = TeamForm
+    list_display = ("tree_name", "lead", "parent", "member_count", "archived_at")
+    list_filter = (TeamStateFilter,)
     list_select_related = ("lead", "parent")
     search_fields = ("name",)
     autocomplete_fields = ("lead", "parent")
+    # Changed only by the Archive / Restore actions, which check and audit it.
+    readonly_fields = ("archived_at",)
     inlines = [TeamMemberInline]
     ordering = ("path",)
+    actions = ["archive_teams", "restore_teams"]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(n_members=Count("members"))
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete":
+            # Team pickers (a person's team, a team's parent) offer live teams only.
+            queryset = queryset.filter(archived_at__isnull=True)
+        return queryset, may_have_duplicates
+
+    def has_delete_permission(self, request, obj=None):
+        # Teams are archived, never deleted: deleting one dropped its shares without a trace.
+        return False
 
     @admin.display(description=_("team"), ordering="path")
     def tree_name(self, obj):
@@ -198,6 +286,41 @@ class TeamAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.team_save(
             team=obj, parent=form.cleaned_data.get("parent"), actor=request.user, request=request
+        )
+
+    def _apply(self, request, teams, service, done_message) -> None:
+        done = 0
+        for team in teams:
+            try:
+                service(actor=request.user, team=team, request=request)
+            except (ValidationError, PermissionDenied) as error:
+                text = " ".join(error.messages) if isinstance(error, ValidationError) else error
+                self.message_user(request, str(text), messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Archive selected teams"), permissions=["change"])
+    def archive_teams(self, request, queryset):
+        # Deepest first, so a whole emptied subtree is archived in one go.
+        teams = queryset.filter(archived_at__isnull=True).order_by("-path")
+        self._apply(
+            request,
+            teams,
+            services.team_archive,
+            lambda n: ngettext("Archived %(count)d team.", "Archived %(count)d teams.", n),
+        )
+
+    @admin.action(description=_("Restore selected teams"), permissions=["change"])
+    def restore_teams(self, request, queryset):
+        # Parents first: a team inside an archived team is not restored.
+        teams = queryset.filter(archived_at__isnull=False).order_by("path")
+        self._apply(
+            request,
+            teams,
+            services.team_restore,
+            lambda n: ngettext("Restored %(count)d team.", "Restored %(count)d teams.", n),
         )
 
 

@@ -61,9 +61,30 @@ def validate_manager(user, manager) -> None:
 
 
 def validate_team_parent(team, parent) -> None:
-    if parent is None or team.pk is None:
+    if parent is None:
+        return
+    # A live team never sits inside an archived one: archived teams take no sub-teams.
+    if parent.archived_at is not None and team.archived_at is None:
+        raise ValidationError(
+            {"parent": _("%(parent)s is archived and takes no sub-teams.") % {"parent": parent}}
+        )
+    if team.pk is None:
         return
     if parent.pk == team.pk or (team.path and parent.path.startswith(team.path)):
         raise ValidationError(
             {"parent": _("A team cannot sit inside itself or inside one of its own sub-teams.")}
+        )
+
+
+def validate_team_membership(user, team) -> None:
+    """An active person belongs to a live team: archived teams take no (active) members."""
+    if team is not None and team.archived_at is not None and user.is_active:
+        raise ValidationError(
+            {
+                "team": _(
+                    "%(team)s is archived: choose a live team for an active person (or leave "
+                    "them deactivated)."
+                )
+                % {"team": team}
+            }
         )

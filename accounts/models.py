@@ -121,6 +121,7 @@ class User(AbstractUser):
         from accounts import hierarchy
 
         hierarchy.validate_manager(self, self.manager)
+        hierarchy.validate_team_membership(self, self.team)
 
 
 class UserSession(models.Model):

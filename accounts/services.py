@@ -106,6 +106,10 @@ def user_save(
     if actor is not None and not permissions.is_admin(actor):
         raise PermissionDenied(_("Only an admin changes people."))
     hierarchy.validate_manager(user, user.manager)
+    if user.team_id is not None:
+        # Locked like team_archive locks it: a person is never moved into a team being archived.
+        team = Team.objects.select_for_update().get(pk=user.team_id)
+        hierarchy.validate_team_membership(user, team)
     created = user._state.adding
     before = None
     if not created:
@@ -232,21 +236,6 @@ def user_session_rekey(*, old_key: str, new_key: str) -> None:
     if old_key and new_key and old_key != new_key:
         UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
         realtime.close_session_sockets_on_commit(old_key, reason="session_rotated")
-
-
-@transaction.atomic
-def user_delete(*, actor: User, user: User, request=None) -> None:
-    """Delete a person (Django admin). Side effect: audit event accounts.user.deleted."""
-    if not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin deletes people."))
-    audit.record(
-        actor=actor,
-        action="accounts.user.deleted",
-        target=user,
-        data=_pick(_user_state(user), (*USER_FIELDS, "groups", "manager", "team")),
-        request=request,
-    )
-    user.delete()
 
 
 @transaction.atomic
@@ -411,3 +400,103 @@ def user_session_end(*, actor: User, user_session: UserSession, request=None) ->
     transaction.on_commit(lambda: _session_store(key).delete())
     realtime.close_session_sockets_on_commit(key)
     return user_session
+
+
+# --- archiving teams ----------------------------------------------------------------------------
+#
+# A team is archived when it is dissolved, never deleted: its history, its auth group and the
+# records shared with it stay. While archived it takes no new members, sub-teams or shares (the
+# admin and CRM forms offer live teams only) and its shares grant nothing (crm.permissions reads
+# team shares of live teams only); restoring it brings those shares back. People are moved out
+# first: a team with active members or live sub-teams is not archived, so nobody loses access
+# without an admin having decided it person by person.
+
+
+def _team_recheck_on_commit(team: Team) -> None:
+    """Members' access through the team changed (everyone who holds the team's shares is a
+    member): see _access_changed."""
+    _access_changed(list(User.objects.filter(team=team).values_list("pk", flat=True)))
+
+
+@transaction.atomic
+def team_archive(*, actor: User, team: Team, request=None) -> Team:
+    """Archive a dissolved team (Admin only); archiving an archived team changes nothing.
+
+    Refused with a ValidationError, writing nothing, while the team has active members or
+    sub-teams that are not archived. Side effects: audit event accounts.team.archived; the
+    members' (deactivated people's) access_version is bumped and their sockets rechecked after
+    commit.
+    """
+    from django.core.exceptions import ValidationError
+
+    if not permissions.is_admin(actor):
+        raise PermissionDenied(_("Only an admin archives teams."))
+    # Locked: a move into the team committed before this is counted below; one that commits
+    # after it waits for this commit and must then find the team archived (the admin form and
+    # User.clean refuse an archived team for an active person; see validate_team_membership).
+    team.archived_at = (
+        Team.objects.select_for_update().values_list("archived_at", flat=True).get(pk=team.pk)
+    )
+    if team.archived_at is not None:
+        return team
+    active_members = team.members.filter(is_active=True).count()
+    live_children = team.children.filter(archived_at__isnull=True).count()
+    if active_members or live_children:
+        raise ValidationError(
+            _(
+                "%(team)s is still in use (active members: %(members)d; sub-teams not archived: "
+                "%(children)d). Move the people to another team and archive or move the "
+                "sub-teams first."
+            )
+            % {"team": team, "members": active_members, "children": live_children},
+            code="team_not_empty",
+        )
+    team.archived_at = timezone.now()
+    team.save(update_fields=["archived_at"])
+    audit.record(
+        actor=actor,
+        action="accounts.team.archived",
+        target=team,
+        data=audit.changes({"archived_at": None}, {"archived_at": team.archived_at}),
+        request=request,
+    )
+    _team_recheck_on_commit(team)
+    return team
+
+
+@transaction.atomic
+def team_restore(*, actor: User, team: Team, request=None) -> Team:
+    """Bring an archived team back (Admin only): it takes members and shares again, and the
+    shares it held grant access again. Restoring a live team changes nothing.
+
+    Refused with a ValidationError while its parent team is archived (restore that first).
+    Side effects: audit event accounts.team.restored; the members' access_version is bumped and
+    their sockets rechecked after commit.
+    """
+    from django.core.exceptions import ValidationError
+
+    if not permissions.is_admin(actor):
+        raise PermissionDenied(_("Only an admin restores teams."))
+    team.archived_at, team.parent_id = (
+        Team.objects.select_for_update().values_list("archived_at", "parent_id").get(pk=team.pk)
+    )
+    if team.archived_at is None:
+        return team
+    parent = Team.objects.filter(pk=team.parent_id, archived_at__isnull=False).first()
+    if parent is not None:
+        raise ValidationError(
+            _("%(team)s sits inside %(parent)s, which is archived: restore %(parent)s first.")
+            % {"team": team, "parent": parent},
+            code="parent_archived",
+        )
+    archived_at, team.archived_at = team.archived_at, None
+    team.save(update_fields=["archived_at"])
+    audit.record(
+        actor=actor,
+        action="accounts.team.restored",
+        target=team,
+        data=audit.changes({"archived_at": archived_at}, {"archived_at": None}),
+        request=request,
+    )
+    _team_recheck_on_commit(team)
+    return team

@@ -197,7 +197,8 @@ class ShareForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         people = [(f"user:{u.pk}", str(u)) for u in active_users()]
-        teams = [(f"team:{t.pk}", str(t)) for t in Team.objects.order_by("path")]
+        live_teams = Team.objects.filter(archived_at__isnull=True).order_by("path")
+        teams = [(f"team:{t.pk}", str(t)) for t in live_teams]
         self.fields["who"].choices = [(_("People"), people), (_("Teams"), teams)]
 
     def target(self) -> dict:

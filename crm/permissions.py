@@ -103,7 +103,9 @@ def forget_permission_ids(**kwargs) -> None:
 def _team_group_id_subquery(user) -> Subquery:
     from accounts.models import Team
 
-    return Subquery(Team.objects.filter(pk=user.team_id).order_by().values("group_id")[:1])
+    # An archived team's shares stay stored (restoring brings them back) but grant nothing.
+    live = Team.objects.filter(pk=user.team_id, archived_at__isnull=True)
+    return Subquery(live.order_by().values("group_id")[:1])
 
 
 def shared_q(user, model: type[Model], level: Level = VIEW, *, outer: str = "pk") -> Q:
