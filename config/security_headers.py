@@ -16,7 +16,6 @@ HEADER = "Permissions-Policy"
 DISABLED_FEATURES = (
     "accelerometer",
     "autoplay",
-    "bluetooth",
     "camera",
     "display-capture",
     "encrypted-media",

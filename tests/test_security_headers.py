@@ -6,6 +6,9 @@ sure the main pages of each role are among them, read the exact policy, walk eve
 every HTML string in our Python, and load the pages in chromium with the policy enforced."""
 
 import ast
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -160,6 +163,7 @@ def test_anonymous_and_error_pages_carry_the_policy(db, link_and_token):
         ("/no-such-page/", 404),
         ("/", 302),
         ("/api/v1/deals/", 401),
+        ("/favicon.ico", 302),
     ]:
         response = client.get(path)
         assert response.status_code == status, path
@@ -279,3 +283,167 @@ def test_no_html_built_in_python_holds_inline_script_or_style():
         if (found := inline_code(text))
     ]
     assert problems == []
+
+
+# --- In chromium, with the policy enforced -----------------------------------------------------
+
+# The deal page's chat panel has its socket open (false, not an error, while the page loads).
+CHAT_OPEN = (
+    "(() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
+    " return !!(chat && chat.ws && chat.ws.readyState === 1); })()"
+)
+# Runs before any page script, outside the page's CSP (Playwright injects it through DevTools).
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => window.reportViolation(
+  [location.pathname, e.effectiveDirective, e.blockedURI || "inline",
+   (e.sourceFile || "") + ":" + e.lineNumber, e.sample].join(" ")));
+"""
+
+
+@pytest.fixture(scope="session")
+def asgi_server():
+    """Keepline's ASGI application, HTTP and WebSockets, on daphne in a thread of this process: a
+    browser test gets the live chat on the test's own database (SQLite's in-memory one too) and
+    channel layer. Twisted's reactor starts once a process, so one server serves the session."""
+    from daphne.server import Server
+    from twisted.internet import reactor
+
+    from config.asgi import application
+
+    server = Server(
+        application=application,
+        endpoints=["tcp:port=0:interface=127.0.0.1"],
+        signal_handlers=False,
+        verbosity=0,
+    )
+    thread = threading.Thread(target=server.run, name="daphne", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.listening_addresses:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("daphne did not start listening")
+        time.sleep(0.05)
+    host, port = server.listening_addresses[0]
+    socket.create_connection((host, port), timeout=2).close()
+    yield f"http://{host}:{port}"
+    reactor.callFromThread(reactor.stop)
+    thread.join(timeout=10)
+
+
+class PolicyWatch:
+    """Everything a browser context says about the policy: CSP violation events, console errors
+    and warnings (chromium logs "Refused to ..." there, and Permissions-Policy header errors), and
+    uncaught page errors."""
+
+    def __init__(self, context):
+        self.problems: list[str] = []
+        context.expose_function("reportViolation", lambda text: self.problems.append(text))
+        context.add_init_script(REPORT_VIOLATIONS)
+        context.on("page", self.watch)
+
+    def watch(self, page):
+        page.on(
+            "console",
+            lambda message: (
+                message.type in ("error", "warning")
+                and self.problems.append(f"console {message.type}: {message.text} {page.url}")
+            ),
+        )
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error} {page.url}"))
+
+
+def new_page(browser, **options):
+    context = browser.new_context(**options)
+    watch = PolicyWatch(context)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page, watch
+
+
+def sign_in(page, base, user, path="/login/"):
+    page.goto(f"{base}{path}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_pages_run_under_the_policy_in_chromium_and_the_live_chat_works(
+    asgi_server, browser, rep, admin_user, team, deal, conversation, link_and_token
+):
+    _link, token = link_and_token
+    base = asgi_server
+    rep_context, rep_page, rep_watch = new_page(browser, viewport={"width": 1200, "height": 900})
+    customer_context, customer, customer_watch = new_page(
+        browser, viewport={"width": 375, "height": 740}
+    )
+    admin_context, admin_page, admin_watch = new_page(
+        browser, viewport={"width": 1200, "height": 900}
+    )
+    try:
+        # The rep on the deal page and the customer on the link page chat live.
+        sign_in(rep_page, base, rep)
+        assert rep_page.url == f"{base}/"
+        rep_page.goto(f"{base}{deal.get_absolute_url()}")
+        rep_page.get_by_test_id("chat-panel").wait_for()
+        customer.goto(f"{base}/c/{token}/")
+        customer.wait_for_function("document.getElementById('chat-status').textContent === ''")
+        rep_page.wait_for_function(CHAT_OPEN)
+
+        rep_page.fill("[data-role=input]", "Hi Clara, the quote is ready.")
+        rep_page.press("[data-role=input]", "Enter")
+        rep_row = rep_page.locator("[data-testid=chat-messages] li.msg.mine:not(.pending)")
+        rep_row.wait_for()
+        message_id = rep_row.get_attribute("data-id")
+        customer_row = customer.locator(f'#messages li[data-id="{message_id}"]')
+        customer_row.wait_for()
+        assert "the quote is ready" in customer_row.inner_text()
+
+        customer.get_by_test_id("composer").fill("Great, thanks!")
+        customer.get_by_test_id("composer").press("Enter")
+        customer.locator("#messages li.mine:not(.pending)").wait_for()
+        rep_page.locator("[data-testid=chat-messages] li.msg.inbound").wait_for()
+        assert "Great, thanks!" in rep_page.locator("li.msg.inbound").inner_text()
+
+        # The inbox: its filters submit on change through static/js/keepline.js.
+        rep_page.goto(f"{base}/inbox/")
+        rep_page.get_by_test_id("inbox-list").wait_for()
+        with rep_page.expect_navigation():
+            rep_page.select_option("select[name=status]", index=1)
+        assert "status=" in rep_page.url
+
+        # The conversation page: a new customer link selects itself on click.
+        rep_page.goto(f"{base}/conversations/{conversation.pk}/")
+        rep_page.click("text=Create a customer link")
+        rep_page.get_by_test_id("new-link-url").click()
+        assert rep_page.evaluate("getSelection().toString() || document.activeElement.value")
+
+        # The new-deal form's Cancel goes back without a javascript: URL.
+        rep_page.goto(f"{base}/deals/")
+        rep_page.goto(f"{base}/deals/new/")
+        with rep_page.expect_navigation():
+            rep_page.click("a[data-history-back]")
+        assert rep_page.url == f"{base}/deals/"
+
+        # The API docs: Swagger UI starts from its script file and lists the operations.
+        rep_page.goto(f"{base}/api/docs/")
+        rep_page.locator(".swagger-ui .opblock").first.wait_for()
+
+        # The admin: signing in, the team list, and change forms with their widgets.
+        sign_in(admin_page, base, admin_user, path="/admin/login/")
+        assert admin_page.url == f"{base}/admin/"
+        admin_page.goto(f"{base}/admin/accounts/team/")
+        assert team.name in admin_page.locator("#result_list").inner_text()
+        admin_page.goto(f"{base}/admin/accounts/team/{team.pk}/change/")
+        admin_page.locator("#team_form").wait_for()
+        admin_page.goto(f"{base}/admin/accounts/user/{rep.pk}/change/")
+        admin_page.locator("#user_form").wait_for()
+        admin_page.locator(".datetimeshortcuts").first.wait_for()  # the admin's own JS ran
+
+        problems = rep_watch.problems + customer_watch.problems + admin_watch.problems
+        assert problems == [], "\n".join(problems)
+    finally:
+        for context in (rep_context, customer_context, admin_context):
+            context.close()
