@@ -57,8 +57,8 @@ MIDDLEWARE = [
 # SECURE_CSP) and a Permissions-Policy (config/security_headers.py). No inline script, style or
 # on*= handler anywhere: templates load static/js and static/css and hand data over through
 # json_script or data- attributes; tests/test_security_headers.py fails on anything it would block.
-# connect-src 'self' covers the chat's ws:/wss: to this same host (CSP Level 3: Chromium, Firefox,
-# Safari 15.4+). /api/docs/ alone adds data: images (config/urls.py). django-csp sends no header on
+# connect-src 'self' covers the chat's ws:/wss: to this same host (CSP Level 3: Chrome 71+, Firefox,
+# Safari 16+). /api/docs/ alone adds data: images (config/urls.py). django-csp sends no header on
 # a 404 or 500 while DEBUG is on, so Django's technical pages keep their inline styles.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
