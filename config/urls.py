@@ -1,6 +1,9 @@
+from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
 
@@ -10,13 +13,22 @@ api_v1 = [
     path("", include("comms.api_urls")),
 ]
 
+# Swagger UI under the site's CSP: the split view serves its start-up script as a file
+# (/api/docs/?script=) instead of inline, templates/drf_spectacular/swagger_ui.html drops the
+# inline <style>, and Swagger UI draws a few icons as data: images (its bundle and stylesheet).
+api_docs = csp_update({"img-src": ["data:"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+)
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every site (the admin's pages name no icon): not a 404.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("audit/", include("audit.urls")),
     path("", include("crm.urls")),
     path("", include("comms.urls")),

@@ -178,6 +178,25 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def _every_response_meets_the_content_policy(monkeypatch):
+    """Every response a test client gets carries the CSP and Permissions-Policy headers, and no
+    HTML page holds inline script or style the policy would block (tests/content_policy.py)."""
+    from django.test.client import Client
+
+    from tests.content_policy import policy_problems
+
+    request = Client.request
+
+    def checked_request(self, **kwargs):
+        response = request(self, **kwargs)
+        problems = policy_problems(response)
+        assert not problems, f"{kwargs.get('PATH_INFO')}: {problems}"
+        return response
+
+    monkeypatch.setattr(Client, "request", checked_request)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     # Connections held open by worker threads (Channels, live_server) would block dropping the

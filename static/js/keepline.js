@@ -1,0 +1,21 @@
+/* Keepline page behaviour that used to sit in on* attributes: the Content-Security-Policy allows
+ * no inline script, so templates mark elements with data- attributes and this file wires them. */
+(function () {
+  "use strict";
+
+  // <select data-autosubmit>: choosing an option submits its form (a <noscript> button is the fallback).
+  document.addEventListener("change", function (ev) {
+    var field = ev.target.closest && ev.target.closest("[data-autosubmit]");
+    if (field && field.form) field.form.submit();
+  });
+
+  document.addEventListener("click", function (ev) {
+    if (!ev.target.closest) return;
+    // <input data-select-on-click>: one click selects the whole value, ready to copy.
+    var input = ev.target.closest("[data-select-on-click]");
+    if (input) { input.select(); return; }
+    // <a data-history-back href="...">: go back where there is somewhere to go, else follow href.
+    var back = ev.target.closest("a[data-history-back]");
+    if (back && window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+  });
+})();
