@@ -3,7 +3,7 @@
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from audit import signing
+from audit import client_address, signing
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from audit.serialization import (
     VERSION,
@@ -70,8 +70,8 @@ def _request_meta(request) -> tuple[str | None, str | None, str | None]:
     meta = request.META
     request_id = getattr(request, "request_id", None) or meta.get("HTTP_X_REQUEST_ID")
     return (
-        _clean(meta.get("REMOTE_ADDR") or "", IP_MAX) or None,
-        _clean(meta.get("HTTP_USER_AGENT") or "", USER_AGENT_MAX) or None,
+        _clean(client_address.client_address(request) or "", IP_MAX) or None,
+        _clean(client_address.user_agent(request), USER_AGENT_MAX) or None,
         _clean(request_id or "", REQUEST_ID_MAX) or None,
     )
 

@@ -213,6 +213,9 @@ SECURE_HSTS_PRELOAD = env.env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.env_bool("BEHIND_TLS_PROXY", default=not DEBUG):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies whose X-Forwarded-For entries are believed (audit/client_address.py). Empty: none, the
+# TCP peer is the client. USE_X_FORWARDED_HOST stays off: the balancer passes Host through.
+TRUSTED_PROXIES = env.ip_networks("TRUSTED_PROXIES", env.env_list("TRUSTED_PROXIES", ""))
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
