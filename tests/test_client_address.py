@@ -117,3 +117,17 @@ def test_without_trusted_proxies_the_ledger_records_the_peer(settings, rep):
     client = Client(REMOTE_ADDR=BALANCER, HTTP_X_FORWARDED_FOR=CLIENT)
     client.post(reverse("accounts:login"), {"username": "rep", "password": "wrong"})
     assert AuditEvent.objects.get(action="accounts.sign_in.failed").ip == BALANCER
+
+
+@pytest.mark.django_db
+def test_an_event_recorded_from_a_socket_scope_carries_the_client(behind_balancer):
+    import audit
+
+    scope = {
+        "type": "websocket",
+        "client": (BALANCER, 50000),
+        "headers": [(b"x-forwarded-for", CLIENT.encode()), (b"user-agent", b"Phone/2.0")],
+    }
+    event = audit.record(actor=audit.SYSTEM, action="tests.socket.opened", request=scope)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.ip, stored.user_agent, stored.request_id) == (CLIENT, "Phone/2.0", None)
