@@ -114,7 +114,7 @@ def test_healthz_is_503_naming_a_dead_channel_layer(get_healthz, settings):
 def test_healthz_names_a_failing_component_but_never_its_error_text(
     get_healthz, monkeypatch, caplog
 ):
-    """/healthz answers anyone: an exception's text (hosts, ports, users, paths) stays in the log."""
+    """/healthz answers anyone: exception text (hosts, ports, users, paths) stays in the log."""
     from config import health
 
     secret = "could not connect to db.internal:5432 as keepline_owner"
