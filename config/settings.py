@@ -95,6 +95,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Brute-force protection (accounts/sign_in_throttle.py): failed sign-ins per username and per
+# client address, and failed API token authentications per address, within a window; past a
+# limit that username or address is locked. 0 turns a limit off.
+SIGN_IN_FAILURES_PER_USERNAME = env.env_int("SIGN_IN_FAILURES_PER_USERNAME", 5)
+SIGN_IN_FAILURES_PER_ADDRESS = env.env_int("SIGN_IN_FAILURES_PER_ADDRESS", 50)
+SIGN_IN_FAILURE_WINDOW_SECONDS = env.env_int("SIGN_IN_FAILURE_WINDOW_SECONDS", 900)
+SIGN_IN_LOCKOUT_SECONDS = env.env_int("SIGN_IN_LOCKOUT_SECONDS", 900)
+API_TOKEN_FAILURES_PER_ADDRESS = env.env_int("API_TOKEN_FAILURES_PER_ADDRESS", 50)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("pt-br", _("Brazilian Portuguese"))]
