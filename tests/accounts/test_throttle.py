@@ -191,3 +191,29 @@ def test_failed_api_tokens_lock_the_address_with_429(rep, settings):
     other = Client(REMOTE_ADDR="203.0.113.10")
     assert other.get("/api/v1/deals/", **bearer(secret)).status_code == 200
     assert signed_in(sign_in(client, "rep", PASSWORD))
+
+
+@pytest.mark.django_db
+def test_ipv6_clients_are_counted_by_their_64_block(rep, settings):
+    settings.SIGN_IN_FAILURES_PER_ADDRESS = 3
+    for n in range(3):
+        sign_in(Client(REMOTE_ADDR=f"2001:db8:1:2::{n + 1}"), f"nobody-{n}", "wrong")
+    refused = sign_in(Client(REMOTE_ADDR="2001:db8:1:2::99"), "rep", PASSWORD)
+    assert LOCKED in refused.content.decode()
+    assert signed_in(sign_in(Client(REMOTE_ADDR="2001:db8:1:3::1"), "rep", PASSWORD))
+
+
+@pytest.mark.django_db
+def test_guesses_in_flight_together_cannot_all_slip_under_the_limit(rep):
+    """Attempts are counted before their passwords are checked: six started at once (none has
+    failed yet) and the sixth is refused."""
+    from django.test import RequestFactory
+
+    from accounts import sign_in_throttle
+
+    request = RequestFactory().post(LOGIN, REMOTE_ADDR="203.0.113.9")
+    for _ in range(5):
+        sign_in_throttle.attempt_begin(request=request, username="rep")
+    with pytest.raises(sign_in_throttle.Locked):
+        sign_in_throttle.attempt_begin(request=request, username="rep")
+    assert len(events("accounts.sign_in.locked")) == 1
