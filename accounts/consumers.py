@@ -1,6 +1,5 @@
 import asyncio
 import json
-from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -11,20 +10,6 @@ from accounts import permissions, realtime, selectors, services
 # 4401: not signed in; 4403: access withdrawn (session ended, user deactivated, share revoked).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
-
-
-def scope_request(scope) -> SimpleNamespace:
-    """What the audit ledger reads of a request (address, browser), for an action that came over
-    a socket: events from sockets record them as HTTP events do. Behind trusted proxies, daphne's
-    --proxy-headers has already put the forwarded client into scope["client"]."""
-    headers = {}
-    for name, value in scope.get("headers") or ():
-        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-    client = scope.get("client") or (None, None)
-    meta = {"REMOTE_ADDR": client[0] or "", "HTTP_USER_AGENT": headers.get("user-agent", "")}
-    if "x-forwarded-for" in headers:
-        meta["HTTP_X_FORWARDED_FOR"] = headers["x-forwarded-for"]
-    return SimpleNamespace(META=meta, request_id=headers.get("x-request-id"))
 
 
 class SessionBound:

@@ -1,9 +1,13 @@
+import logging
 import zoneinfo
 
 from django.core.cache import cache
 from django.utils import timezone
 
 from accounts import services
+from accounts.sign_in_throttle import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 TOUCH_EVERY_S = 60
 
@@ -19,9 +23,18 @@ class UserSessionMiddleware:
         user = getattr(request, "user", None)
         key = getattr(getattr(request, "session", None), "session_key", None)
         authenticated = user is not None and user.is_authenticated
-        if key and authenticated and cache.add(f"usersession:seen:{key}", 1, TOUCH_EVERY_S):
+        if key and authenticated and self._due(key):
             services.user_session_touch(session_key=key)
         return response
+
+    @staticmethod
+    def _due(key: str) -> bool:
+        try:
+            return cache.add(f"usersession:seen:{key}", 1, TOUCH_EVERY_S)
+        except CACHE_ERRORS as exc:
+            # A cache outage must not turn every signed-in page into a 500; last_seen_at waits.
+            logger.warning("Session last-seen skipped: the cache is unavailable (%s)", exc)
+            return False
 
 
 class UserTimezoneMiddleware:

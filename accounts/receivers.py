@@ -4,9 +4,7 @@ keep UserSession rows and write the audit ledger."""
 from django.contrib.auth import signals
 from django.db.models.signals import m2m_changed
 
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+from audit.client_address import client_address, user_agent
 
 
 def on_login(sender, request, user, **kwargs):
@@ -19,8 +17,8 @@ def on_login(sender, request, user, **kwargs):
     services.user_session_start(
         user=user,
         session_key=request.session.session_key,
-        ip=_client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ip=client_address(request),
+        user_agent=user_agent(request),
         request=request,
     )
 

@@ -500,3 +500,30 @@ def team_restore(*, actor: User, team: Team, request=None) -> Team:
     )
     _team_recheck_on_commit(team)
     return team
+
+
+@transaction.atomic
+def user_sign_in_locked(
+    *, username: str, address: str | None, locked: str, via: str, seconds: int, request=None
+) -> None:
+    """Repeated failures locked a username or a client address (accounts/sign_in_throttle.py).
+
+    locked: "username" or "address"; via: "password" or "api_token".
+    Side effect: audit event accounts.sign_in.locked with the username tried (if any), the
+    address, what was locked, how and for how many seconds; never a password or token.
+    """
+    username = (username or "")[:USERNAME_MAX]
+    known = User.objects.filter(username=username).first() if username else None
+    audit.record(
+        actor=audit.ANONYMOUS,
+        action="accounts.sign_in.locked",
+        target=known,
+        data={
+            "username": username,
+            "address": address,
+            "locked": locked,
+            "via": via,
+            "seconds": seconds,
+        },
+        request=request,
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import forms, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -9,7 +9,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="accounts/login.html", redirect_authenticated_user=True
+            template_name="accounts/login.html",
+            authentication_form=forms.SignInForm,
+            redirect_authenticated_user=True,
         ),
         name="login",
     ),

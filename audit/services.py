@@ -3,7 +3,7 @@
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from audit import signing
+from audit import client_address, signing
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from audit.serialization import (
     VERSION,
@@ -67,11 +67,17 @@ def _target(target) -> tuple[str, str, str]:
 def _request_meta(request) -> tuple[str | None, str | None, str | None]:
     if request is None:
         return None, None, None
+    if isinstance(request, dict):  # an ASGI scope: a WebSocket consumer's self.scope
+        return (
+            _clean(client_address.client_address_from_scope(request) or "", IP_MAX) or None,
+            _clean(client_address.user_agent_from_scope(request), USER_AGENT_MAX) or None,
+            None,
+        )
     meta = request.META
     request_id = getattr(request, "request_id", None) or meta.get("HTTP_X_REQUEST_ID")
     return (
-        _clean(meta.get("REMOTE_ADDR") or "", IP_MAX) or None,
-        _clean(meta.get("HTTP_USER_AGENT") or "", USER_AGENT_MAX) or None,
+        _clean(client_address.client_address(request) or "", IP_MAX) or None,
+        _clean(client_address.user_agent(request), USER_AGENT_MAX) or None,
         _clean(request_id or "", REQUEST_ID_MAX) or None,
     )
 
@@ -209,6 +215,9 @@ def prepare(*, actor, action: str, target=None, data: dict | None = None, reques
 
 def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
     """Append one event inside the caller's transaction; it commits or rolls back with it.
+
+    request: the HttpRequest (or DRF Request) or the ASGI scope (a consumer's self.scope) the
+    event came from; its real client address and user agent are recorded (client_address.py).
 
     Everything but numbering and hashing happens before the chain head is locked; the lock is
     held until the caller's transaction ends, so record as the last write of a service.

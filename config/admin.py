@@ -3,9 +3,12 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import SignInThrottleMixin
 
-class KeeplineAdminLoginForm(AdminAuthenticationForm):
-    """Admin access follows the Admin role, not Django's is_staff flag."""
+
+class KeeplineAdminLoginForm(SignInThrottleMixin, AdminAuthenticationForm):
+    """Admin access follows the Admin role, not Django's is_staff flag. Failed sign-ins are
+    throttled together with /login/'s (the same counters)."""
 
     def confirm_login_allowed(self, user):
         from accounts import permissions

@@ -84,3 +84,17 @@ def database(url: str | None, default_sqlite_path: str) -> dict:
             {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
         )
     return config
+
+
+def ip_networks(name: str, entries: list[str]) -> list[str]:
+    """Comma-separated IPs/CIDRs, each checked now so a typo fails at start-up, not per request."""
+    import ipaddress
+
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or CIDR networks, got {entry!r}."
+            ) from exc
+    return entries

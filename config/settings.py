@@ -117,6 +117,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Brute-force protection (accounts/sign_in_throttle.py): failed sign-ins per username and per
+# client address, and failed API token authentications per address, within a window; past a
+# limit that username or address is locked. 0 turns a limit off.
+SIGN_IN_FAILURES_PER_USERNAME = env.env_int("SIGN_IN_FAILURES_PER_USERNAME", 5)
+SIGN_IN_FAILURES_PER_ADDRESS = env.env_int("SIGN_IN_FAILURES_PER_ADDRESS", 50)
+SIGN_IN_FAILURE_WINDOW_SECONDS = env.env_int("SIGN_IN_FAILURE_WINDOW_SECONDS", 900)
+SIGN_IN_LOCKOUT_SECONDS = env.env_int("SIGN_IN_LOCKOUT_SECONDS", 900)
+API_TOKEN_FAILURES_PER_ADDRESS = env.env_int("API_TOKEN_FAILURES_PER_ADDRESS", 50)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("pt-br", _("Brazilian Portuguese"))]
@@ -235,6 +243,9 @@ SECURE_HSTS_PRELOAD = env.env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.env_bool("BEHIND_TLS_PROXY", default=not DEBUG):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies whose X-Forwarded-For entries are believed (audit/client_address.py). Empty: none, the
+# TCP peer is the client. USE_X_FORWARDED_HOST stays off: the balancer passes Host through.
+TRUSTED_PROXIES = env.ip_networks("TRUSTED_PROXIES", env.env_list("TRUSTED_PROXIES", ""))
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

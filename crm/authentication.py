@@ -1,8 +1,14 @@
-"""DRF authentication by personal API token: `Authorization: Bearer kl_...`."""
+"""DRF authentication by personal API token: `Authorization: Bearer kl_...`.
 
+Tokens are issued on the API tokens page of a signed-in session, never for a password, so the
+only guessing to throttle here is of tokens: failures are counted per client address and a locked
+address gets 429 (accounts/sign_in_throttle.py)."""
+
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from accounts import sign_in_throttle
 from crm import services
 
 KEYWORDS = (b"bearer", b"token")
@@ -13,14 +19,24 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower() not in KEYWORDS:
             return None
+        try:
+            sign_in_throttle.token_check(request)
+        except sign_in_throttle.Locked as locked:
+            raise exceptions.Throttled(
+                wait=locked.seconds,
+                detail=gettext("Too many failed token authentications from this address."),
+            ) from None
         if len(parts) != 2:
+            sign_in_throttle.token_failed(request)
             raise exceptions.AuthenticationFailed(_("Invalid token header."))
         try:
             secret = parts[1].decode()
         except UnicodeError as exc:
+            sign_in_throttle.token_failed(request)
             raise exceptions.AuthenticationFailed(_("Invalid token header.")) from exc
         token = services.api_token_authenticate(secret)
         if token is None:
+            sign_in_throttle.token_failed(request)
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         return token.user, token
 

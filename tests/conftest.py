@@ -64,6 +64,16 @@ def _close_audit_maintenance(sender, using="default", **kwargs):
 post_migrate.connect(_close_audit_maintenance, dispatch_uid="tests.audit_maintenance")
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: sign-in throttle counts (accounts/sign_in_throttle.py)
+    would otherwise carry from one test's failed sign-ins into the next, in the process's
+    local-memory cache or, with REDIS_URL, in Redis across runs."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def audit_signing_key(settings):
     """A fresh Ed25519 checkpoint key for the test (DEBUG is off in tests: no demo key)."""
