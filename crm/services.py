@@ -94,11 +94,6 @@ def _check_owner(actor: User, owner: User | None) -> User:
     raise PermissionDenied(_("You can only give records to people who report to you."))
 
 
-def _require_create(actor: User, model) -> None:
-    if not permissions.can_create(actor, model):
-        raise PermissionDenied(_("You may not create this kind of record."))
-
-
 def _require_visible_link(actor: User, obj: Model | None, field: str) -> None:
     """A record may only point at records its author can see."""
     if obj is not None and not permissions.can_view(actor, obj):
@@ -122,7 +117,7 @@ def company_create(
     request=None,
 ) -> Company:
     """Create a company owned by `owner` (default the actor). Audited as crm.company.created."""
-    _require_create(actor, Company)
+    permissions.require_create(actor, Company)
     company = Company(
         name=name.strip(),
         domain=domain.strip().lower(),
@@ -327,7 +322,7 @@ def contact_create(
     """Create a contact; emails lower-cased, phones in E.164. A contact sharing an email or phone
     with a live one raises DuplicateContact unless allow_duplicate. Audited (crm.contact.created).
     """
-    _require_create(actor, Contact)
+    permissions.require_create(actor, Contact)
     _require_visible_link(actor, company, "company")
     clean_emails = normalise_emails(emails)
     clean_phones = normalise_phones(phones, phone_region)
@@ -480,7 +475,7 @@ def deal_create(
     request=None,
 ) -> Deal:
     """Open a deal at `stage`; the primary contact is always among its contacts. Audited."""
-    _require_create(actor, Deal)
+    permissions.require_create(actor, Deal)
     _require_visible_link(actor, company, "company")
     chosen = _deal_contacts(actor, contacts, primary_contact)
     deal = Deal(
@@ -731,12 +726,13 @@ def activity_create(
     company: Company | None = None,
     request=None,
 ) -> Activity:
-    """Log a note, call, meeting or task on a record the actor can see. Audited."""
+    """Log a note, call, meeting or task on live records the actor can see, if their role may
+    add activities (not Compliance). Audited (crm.activity.created)."""
     targets = [obj for obj in (deal, contact, company) if obj is not None]
     if not targets:
         raise ValidationError(_("An activity belongs to a deal, a contact or a company."))
     for obj in targets:
-        permissions.require_view(actor, obj)
+        permissions.require_add_activity(actor, obj)
     activity = Activity(
         kind=kind,
         subject=subject.strip(),

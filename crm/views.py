@@ -571,6 +571,7 @@ def _record_panels(request, record, kind: str) -> dict:
         "can_restore": permissions.can_archive(request.user, record) and record.is_archived,
         "shares": _shares(record) if can_share else [],
         "share_form": forms.ShareForm() if can_share else None,
+        "can_add_activity": permissions.can_add_activity(request.user, record),
         "activity_form": forms.ActivityForm(),
     }
 
