@@ -411,7 +411,7 @@ def deal_detail(request, deal_id: int):
         "crm/deal_detail.html",
         {
             "deal": deal,
-            "timeline": timeline.deal_timeline(deal, activities),
+            "timeline": timeline.deal_timeline(deal, activities, viewer=request.user),
             "activity_form": forms.ActivityForm(),
             "stages": list(deal.pipeline.stages.all()),
             "can_change": permissions.can_change(request.user, deal),
