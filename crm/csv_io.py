@@ -1,4 +1,8 @@
-"""CSV import (all rows valid or nothing written) and export (what the user may see)."""
+"""CSV import (all rows valid or nothing written) and export (what the user may see).
+
+Every CSV cell the product writes goes through `spreadsheet_safe`, and the import undoes it, so
+an exported file imports again unchanged.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,41 @@ CONTACT_COLUMNS = [
 ]
 REQUIRED = {"companies": {"name"}, "contacts": {"first_name"}}
 COLUMNS = {"companies": COMPANY_COLUMNS, "contacts": CONTACT_COLUMNS}
+# Columns the export adds: accepted by the import (so an export imports again) and ignored, since
+# new records get new ids and belong to the person importing them.
+EXPORT_ONLY_COLUMNS = ["id", "owner"]
+
+# A cell starting with one of these is read as a formula by spreadsheets (OWASP, "CSV
+# Injection"): =HYPERLINK(...) or =WEBSERVICE(...) in a name would run on the reader's machine.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def spreadsheet_safe(value) -> str:
+    """The cell as a spreadsheet shows it without ever evaluating it: one that starts like a
+    formula gets a leading apostrophe, as OWASP recommends. E.164 phone numbers ("+55...") get it
+    too: the rule has no safe exceptions, and without it a spreadsheet turns the number into an
+    arithmetic result and drops the "+". A cell whose apostrophes already precede such a
+    character gets one more, so `from_spreadsheet_safe` gives every value back exactly."""
+    text = "" if value is None else str(value)
+    return QUOTE + text if text.lstrip(QUOTE).startswith(FORMULA_STARTS) else text
+
+
+def from_spreadsheet_safe(text: str) -> str:
+    """Undo `spreadsheet_safe` on an imported cell: drop one apostrophe before a formula start."""
+    if text.startswith(QUOTE) and text.lstrip(QUOTE).startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
+class SafeCsvWriter:
+    """csv.writer whose every cell goes through spreadsheet_safe: use it for every CSV written."""
+
+    def __init__(self, out, **kwargs):
+        self._writer = csv.writer(out, **kwargs)
+
+    def writerow(self, row):
+        return self._writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
 @dataclass
@@ -71,7 +110,10 @@ def _read(upload) -> tuple[list[str], Iterator[tuple[int, dict]]] | RowError:
 
     def rows():
         for record in reader:
-            yield reader.line_num, {k: (v or "").strip() for k, v in record.items() if k}
+            yield (
+                reader.line_num,
+                {k: from_spreadsheet_safe(v or "").strip() for k, v in record.items() if k},
+            )
 
     return headers, rows()
 
@@ -205,7 +247,7 @@ def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> Impo
             )
         )
         return result
-    unknown = [h for h in headers if h not in COLUMNS[kind]]
+    unknown = [h for h in headers if h not in COLUMNS[kind] and h not in EXPORT_ONLY_COLUMNS]
     for column in unknown:
         result.errors.append(RowError(1, column, _("Unknown column.")))
     seen: dict = {}
@@ -251,7 +293,7 @@ class _Echo:
 
 def export_rows(kind: str, qs) -> Iterator[str]:
     """CSV lines for a queryset already filtered by the user's visibility (a selector's)."""
-    writer = csv.writer(_Echo())
+    writer = SafeCsvWriter(_Echo())
     if kind == "companies":
         yield writer.writerow(["id", *COMPANY_COLUMNS, "owner"])
         for c in qs.iterator(chunk_size=500):
