@@ -11,11 +11,13 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from crm import phones, selectors, services
+import audit
+from crm import permissions, phones, rate_limits, selectors, services
 from crm.models import Channel, Company, Contact, LifecycleStage
 
 MAX_ROWS = 5000
@@ -199,17 +201,20 @@ def _validate_contact(
                 )
             )
         seen[value] = line
-    if emails or numbers:
-        existing = services.check_duplicates(emails=emails, numbers=numbers)
-        if existing:
-            errors.append(
-                RowError(
-                    line,
-                    "emails" if emails else "phones",
-                    _("A contact with this email or phone already exists (#%(id)s).")
-                    % {"id": existing[0]},
-                )
+    duplicate = services.check_duplicates(actor=actor, emails=emails, numbers=numbers)
+    if duplicate.visible_ids:
+        # Only a contact the importer may open is named; another's is not even mentioned
+        # unless the organisation refuses duplicates.
+        errors.append(
+            RowError(
+                line,
+                "emails" if emails else "phones",
+                _("A contact with this email or phone already exists (#%(id)s).")
+                % {"id": duplicate.visible_ids[0]},
             )
+        )
+    elif duplicate.refused:
+        errors.append(RowError(line, "emails" if emails else "phones", duplicate.error().message))
     if len(errors) > before:
         return None
     return {
@@ -227,9 +232,54 @@ def _validate_contact(
 
 def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> ImportResult:
     """Check every row; write them all (each through its create service, so each is audited)
-    only when no row has an error and this is not a dry run."""
+    only when no row has an error and this is not a dry run.
+
+    Needs the add permission of `kind`. Previews and imports alike count against the user's
+    hourly limit (CRM_IMPORTS_PER_HOUR; past it, rate_limits.RateLimited) and are audited, as
+    crm.import.previewed, crm.import.completed or crm.import.failed: each one probes for
+    duplicates."""
     if kind not in COLUMNS:
         raise ValueError(kind)
+    permissions.require_create(actor, MODELS[kind])
+    rate_limits.hit("crm.import", actor.pk, limit=settings.CRM_IMPORTS_PER_HOUR, window=3600)
+    result = _check_rows(actor=actor, kind=kind, upload=upload, dry_run=dry_run)
+    if result.errors or dry_run:
+        _record_import(actor, result, upload, request)
+        return result
+    try:
+        with transaction.atomic():
+            for row in result.rows:
+                if kind == "companies":
+                    services.company_create(actor=actor, request=request, **row["clean"])
+                else:
+                    services.contact_create(actor=actor, request=request, **row["clean"])
+                result.created += 1
+            _record_import(actor, result, upload, request)
+    except (ValidationError, services.DuplicateContact) as exc:
+        result.created = 0
+        reason = exc.message if isinstance(exc, services.DuplicateContact) else str(exc)
+        result.errors.append(RowError(row["line"], "", reason))
+        _record_import(actor, result, upload, request)
+    return result
+
+
+def _record_import(actor, result: ImportResult, upload, request) -> None:
+    verb = "previewed" if result.dry_run else "failed" if result.errors else "completed"
+    audit.record(
+        actor=actor,
+        action=f"crm.import.{verb}",
+        data={
+            "kind": result.kind,
+            "file_name": (getattr(upload, "name", "") or "")[:200],
+            "rows": len(result.rows),
+            "errors": len(result.errors),
+            "created": result.created,
+        },
+        request=request,
+    )
+
+
+def _check_rows(*, actor, kind: str, upload, dry_run: bool) -> ImportResult:
     result = ImportResult(kind=kind, dry_run=dry_run)
     parsed = _read(upload)
     if isinstance(parsed, RowError):
@@ -267,19 +317,6 @@ def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> Impo
         result.rows.append({"line": line, "raw": row, "clean": clean})
     if not result.rows and not result.errors:
         result.errors.append(RowError(2, "", _("The file has no rows.")))
-    if result.errors or dry_run:
-        return result
-    try:
-        with transaction.atomic():
-            for row in result.rows:
-                if kind == "companies":
-                    services.company_create(actor=actor, request=request, **row["clean"])
-                else:
-                    services.contact_create(actor=actor, request=request, **row["clean"])
-                result.created += 1
-    except (ValidationError, services.DuplicateContact) as exc:
-        result.created = 0
-        result.errors.append(RowError(row["line"], "", str(exc)))
     return result
 
 
