@@ -232,6 +232,12 @@ SPECTACULAR_SETTINGS = {
 }
 # Phone numbers typed without a country code are read as numbers of this region.
 CRM_DEFAULT_PHONE_REGION = os.environ.get("CRM_DEFAULT_PHONE_REGION", "US")
+# A new contact sharing an email or phone with one the user may open: "warn" (name it, save on
+# confirmation) or "refuse" (never save a duplicate). Duplicates the user may not open are never
+# named: under "warn" the contact is saved, under "refuse" it is refused naming nothing.
+CRM_DUPLICATE_CONTACTS = os.environ.get("CRM_DUPLICATE_CONTACTS", "warn")
+# CSV imports, previews included, per user per hour (each one probes for duplicates).
+CRM_IMPORTS_PER_HOUR = env.env_int("CRM_IMPORTS_PER_HOUR", 30)
 
 # --- Security. Production (DEBUG off) defaults are HTTPS-only; each can be relaxed by env. ---
 SESSION_COOKIE_SECURE = env.env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -419,11 +419,14 @@ class ContactViewSet(RecordViewSet):
         try:
             contact = self._write(services.contact_create, allow_duplicate=insist, **data)
         except services.DuplicateContact as exc:
-            # Only ids the caller may open: someone else's contact is announced, never named.
+            # Only ids the caller may open; someone else's contact is not even announced
+            # unless the organisation refuses duplicates (then allow_duplicate cannot help).
             visible = selectors.contact_ids_visible_to(request.user, exc.existing_ids)
             return Response(
                 {
-                    "detail": _(
+                    "detail": exc.message
+                    if exc.refused
+                    else _(
                         "A contact with this email or phone already exists. "
                         "Send allow_duplicate=true to create it anyway."
                     ),

@@ -1,4 +1,8 @@
-"""CSV import (all rows valid or nothing written) and export (what the user may see)."""
+"""CSV import (all rows valid or nothing written) and export (what the user may see).
+
+Every CSV cell the product writes goes through `spreadsheet_safe`, and the import undoes it, so
+an exported file imports again unchanged.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from crm import phones, selectors, services
+import audit
+from crm import permissions, phones, rate_limits, selectors, services
 from crm.models import Channel, Company, Contact, LifecycleStage
 
 MAX_ROWS = 5000
@@ -31,6 +37,41 @@ CONTACT_COLUMNS = [
 ]
 REQUIRED = {"companies": {"name"}, "contacts": {"first_name"}}
 COLUMNS = {"companies": COMPANY_COLUMNS, "contacts": CONTACT_COLUMNS}
+# Columns the export adds: accepted by the import (so an export imports again) and ignored, since
+# new records get new ids and belong to the person importing them.
+EXPORT_ONLY_COLUMNS = ["id", "owner"]
+
+# A cell starting with one of these is read as a formula by spreadsheets (OWASP, "CSV
+# Injection"): =HYPERLINK(...) or =WEBSERVICE(...) in a name would run on the reader's machine.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def spreadsheet_safe(value) -> str:
+    """The cell as a spreadsheet shows it without ever evaluating it: one that starts like a
+    formula gets a leading apostrophe, as OWASP recommends. E.164 phone numbers ("+55...") get it
+    too: the rule has no safe exceptions, and without it a spreadsheet turns the number into an
+    arithmetic result and drops the "+". A cell whose apostrophes already precede such a
+    character gets one more, so `from_spreadsheet_safe` gives every value back exactly."""
+    text = "" if value is None else str(value)
+    return QUOTE + text if text.lstrip(QUOTE).startswith(FORMULA_STARTS) else text
+
+
+def from_spreadsheet_safe(text: str) -> str:
+    """Undo `spreadsheet_safe` on an imported cell: drop one apostrophe before a formula start."""
+    if text.startswith(QUOTE) and text.lstrip(QUOTE).startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
+class SafeCsvWriter:
+    """csv.writer whose every cell goes through spreadsheet_safe: use it for every CSV written."""
+
+    def __init__(self, out, **kwargs):
+        self._writer = csv.writer(out, **kwargs)
+
+    def writerow(self, row):
+        return self._writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
 @dataclass
@@ -71,7 +112,10 @@ def _read(upload) -> tuple[list[str], Iterator[tuple[int, dict]]] | RowError:
 
     def rows():
         for record in reader:
-            yield reader.line_num, {k: (v or "").strip() for k, v in record.items() if k}
+            yield (
+                reader.line_num,
+                {k: from_spreadsheet_safe(v or "").strip() for k, v in record.items() if k},
+            )
 
     return headers, rows()
 
@@ -157,17 +201,20 @@ def _validate_contact(
                 )
             )
         seen[value] = line
-    if emails or numbers:
-        existing = services.check_duplicates(emails=emails, numbers=numbers)
-        if existing:
-            errors.append(
-                RowError(
-                    line,
-                    "emails" if emails else "phones",
-                    _("A contact with this email or phone already exists (#%(id)s).")
-                    % {"id": existing[0]},
-                )
+    duplicate = services.check_duplicates(actor=actor, emails=emails, numbers=numbers)
+    if duplicate.visible_ids:
+        # Only a contact the importer may open is named; another's is not even mentioned
+        # unless the organisation refuses duplicates.
+        errors.append(
+            RowError(
+                line,
+                "emails" if emails else "phones",
+                _("A contact with this email or phone already exists (#%(id)s).")
+                % {"id": duplicate.visible_ids[0]},
             )
+        )
+    elif duplicate.refused:
+        errors.append(RowError(line, "emails" if emails else "phones", duplicate.error().message))
     if len(errors) > before:
         return None
     return {
@@ -185,9 +232,54 @@ def _validate_contact(
 
 def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> ImportResult:
     """Check every row; write them all (each through its create service, so each is audited)
-    only when no row has an error and this is not a dry run."""
+    only when no row has an error and this is not a dry run.
+
+    Needs the add permission of `kind`. Previews and imports alike count against the user's
+    hourly limit (CRM_IMPORTS_PER_HOUR; past it, rate_limits.RateLimited) and are audited, as
+    crm.import.previewed, crm.import.completed or crm.import.failed: each one probes for
+    duplicates."""
     if kind not in COLUMNS:
         raise ValueError(kind)
+    permissions.require_create(actor, MODELS[kind])
+    rate_limits.hit("crm.import", actor.pk, limit=settings.CRM_IMPORTS_PER_HOUR, window=3600)
+    result = _check_rows(actor=actor, kind=kind, upload=upload, dry_run=dry_run)
+    if result.errors or dry_run:
+        _record_import(actor, result, upload, request)
+        return result
+    try:
+        with transaction.atomic():
+            for row in result.rows:
+                if kind == "companies":
+                    services.company_create(actor=actor, request=request, **row["clean"])
+                else:
+                    services.contact_create(actor=actor, request=request, **row["clean"])
+                result.created += 1
+            _record_import(actor, result, upload, request)
+    except (ValidationError, services.DuplicateContact) as exc:
+        result.created = 0
+        reason = exc.message if isinstance(exc, services.DuplicateContact) else str(exc)
+        result.errors.append(RowError(row["line"], "", reason))
+        _record_import(actor, result, upload, request)
+    return result
+
+
+def _record_import(actor, result: ImportResult, upload, request) -> None:
+    verb = "previewed" if result.dry_run else "failed" if result.errors else "completed"
+    audit.record(
+        actor=actor,
+        action=f"crm.import.{verb}",
+        data={
+            "kind": result.kind,
+            "file_name": (getattr(upload, "name", "") or "")[:200],
+            "rows": len(result.rows),
+            "errors": len(result.errors),
+            "created": result.created,
+        },
+        request=request,
+    )
+
+
+def _check_rows(*, actor, kind: str, upload, dry_run: bool) -> ImportResult:
     result = ImportResult(kind=kind, dry_run=dry_run)
     parsed = _read(upload)
     if isinstance(parsed, RowError):
@@ -205,7 +297,7 @@ def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> Impo
             )
         )
         return result
-    unknown = [h for h in headers if h not in COLUMNS[kind]]
+    unknown = [h for h in headers if h not in COLUMNS[kind] and h not in EXPORT_ONLY_COLUMNS]
     for column in unknown:
         result.errors.append(RowError(1, column, _("Unknown column.")))
     seen: dict = {}
@@ -225,19 +317,6 @@ def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> Impo
         result.rows.append({"line": line, "raw": row, "clean": clean})
     if not result.rows and not result.errors:
         result.errors.append(RowError(2, "", _("The file has no rows.")))
-    if result.errors or dry_run:
-        return result
-    try:
-        with transaction.atomic():
-            for row in result.rows:
-                if kind == "companies":
-                    services.company_create(actor=actor, request=request, **row["clean"])
-                else:
-                    services.contact_create(actor=actor, request=request, **row["clean"])
-                result.created += 1
-    except (ValidationError, services.DuplicateContact) as exc:
-        result.created = 0
-        result.errors.append(RowError(row["line"], "", str(exc)))
     return result
 
 
@@ -251,7 +330,7 @@ class _Echo:
 
 def export_rows(kind: str, qs) -> Iterator[str]:
     """CSV lines for a queryset already filtered by the user's visibility (a selector's)."""
-    writer = csv.writer(_Echo())
+    writer = SafeCsvWriter(_Echo())
     if kind == "companies":
         yield writer.writerow(["id", *COMPANY_COLUMNS, "owner"])
         for c in qs.iterator(chunk_size=500):

@@ -215,7 +215,19 @@ def can_change(user, obj: Model) -> bool:
 
 
 def can_create(user, model: type[Model]) -> bool:
+    """The role's add permission (Compliance holds none: it only reads)."""
     return _active(user) and user.has_perm(f"crm.add_{model._meta.model_name}")
+
+
+def can_add_activity(user, record: Model) -> bool:
+    """Log an activity (note, call, meeting, task) on a company, contact or deal: the add
+    permission, a record the user sees, and a live one (archived records take nothing new)."""
+    return (
+        can_create(user, Activity)
+        and record.archived_at is None
+        and type(record) in PERMISSION_TABLES
+        and can_view(user, record)
+    )
 
 
 def can_archive(user, obj: Model) -> bool:
@@ -253,6 +265,21 @@ def require_change(user, obj: Model) -> None:
     require_view(user, obj)
     if not can_change(user, obj):
         raise PermissionDenied(_("You may look at this record but not change it."))
+
+
+def require_create(user, model: type[Model]) -> None:
+    if not can_create(user, model):
+        raise PermissionDenied(_("You may not create this kind of record."))
+
+
+def require_add_activity(user, record: Model) -> None:
+    """A record the user cannot see is missing (404); otherwise no add permission or an archived
+    record is 403."""
+    require_view(user, record)
+    if not can_add_activity(user, record):
+        if record.archived_at is not None:
+            raise PermissionDenied(_("This record is archived: it takes no new activities."))
+        raise PermissionDenied(_("You may not log activities."))
 
 
 def require_share(user, obj: Model) -> None:

@@ -195,7 +195,7 @@ def contact_duplicates(
     return qs.order_by("pk")
 
 
-def contact_ids_visible_to(user, ids: list[int]) -> list[int]:
+def contact_ids_visible_to(user, ids) -> list[int]:
     """Which of these contacts `user` may see (a duplicate warning names no one else's)."""
     return list(
         contact_list_for(user).filter(pk__in=ids).order_by("pk").values_list("pk", flat=True)

@@ -7,8 +7,10 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Model
@@ -58,11 +60,41 @@ TOKEN_DAYS_MAX = 366
 
 
 class DuplicateContact(Exception):
-    """A contact with one of these emails or phones already exists."""
+    """A contact with one of these emails or phones already exists.
 
-    def __init__(self, existing_ids: list[int]):
+    existing_ids names only contacts the actor may open. `refused`: the organisation forbids
+    duplicates (CRM_DUPLICATE_CONTACTS = "refuse"), so confirming does not help."""
+
+    def __init__(self, existing_ids: list[int], *, refused: bool = False):
         super().__init__(f"duplicate of contact(s) {existing_ids}")
         self.existing_ids = existing_ids
+        self.refused = refused
+
+    @property
+    def message(self) -> str:
+        if self.refused:
+            return _(
+                "A contact with this email or phone already exists, and duplicates are not allowed."
+            )
+        return _("A contact with this email or phone already exists.")
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """Duplicates of a new contact as one user may learn of them: the ids they may open, and
+    whether the organisation's rule refuses the contact (which then names nothing else)."""
+
+    visible_ids: list[int]
+    refused: bool
+
+    def error(self) -> DuplicateContact | None:
+        if self.refused or self.visible_ids:
+            return DuplicateContact(self.visible_ids, refused=self.refused)
+        return None
+
+
+def duplicates_refused() -> bool:
+    return settings.CRM_DUPLICATE_CONTACTS == "refuse"
 
 
 def _action(obj: Model, verb: str) -> str:
@@ -94,11 +126,6 @@ def _check_owner(actor: User, owner: User | None) -> User:
     raise PermissionDenied(_("You can only give records to people who report to you."))
 
 
-def _require_create(actor: User, model) -> None:
-    if not permissions.can_create(actor, model):
-        raise PermissionDenied(_("You may not create this kind of record."))
-
-
 def _require_visible_link(actor: User, obj: Model | None, field: str) -> None:
     """A record may only point at records its author can see."""
     if obj is not None and not permissions.can_view(actor, obj):
@@ -122,7 +149,7 @@ def company_create(
     request=None,
 ) -> Company:
     """Create a company owned by `owner` (default the actor). Audited as crm.company.created."""
-    _require_create(actor, Company)
+    permissions.require_create(actor, Company)
     company = Company(
         name=name.strip(),
         domain=domain.strip().lower(),
@@ -295,15 +322,19 @@ def _channels_snapshot(contact: Contact) -> dict:
 
 
 def check_duplicates(
-    *, emails: list[str], numbers: list[str], exclude_id: int | None = None
-) -> list[int]:
+    *, actor: User, emails: list[str], numbers: list[str], exclude_id: int | None = None
+) -> DuplicateCheck:
+    """What `actor` may learn about live contacts holding these emails or phones: a contact they
+    may not open is never named, nor even announced unless the organisation refuses duplicates
+    (a warning about it would confirm that someone else's customer exists)."""
     from crm import selectors
 
-    return list(
-        selectors.contact_duplicates(
-            emails=emails, phones=numbers, exclude_id=exclude_id
-        ).values_list("pk", flat=True)[:10]
-    )
+    if not emails and not numbers:
+        return DuplicateCheck(visible_ids=[], refused=False)
+    found = selectors.contact_duplicates(emails=emails, phones=numbers, exclude_id=exclude_id)
+    visible = selectors.contact_ids_visible_to(actor, found.values("pk"))[:10]
+    refused = duplicates_refused() and (bool(visible) or found.exists())
+    return DuplicateCheck(visible_ids=visible, refused=refused)
 
 
 @transaction.atomic
@@ -325,16 +356,18 @@ def contact_create(
     request=None,
 ) -> Contact:
     """Create a contact; emails lower-cased, phones in E.164. A contact sharing an email or phone
-    with a live one raises DuplicateContact unless allow_duplicate. Audited (crm.contact.created).
+    with a live one the actor may open raises DuplicateContact unless allow_duplicate; where the
+    organisation refuses duplicates, any live one does (allow_duplicate or not) and only those
+    the actor may open are named. Audited (crm.contact.created).
     """
-    _require_create(actor, Contact)
+    permissions.require_create(actor, Contact)
     _require_visible_link(actor, company, "company")
     clean_emails = normalise_emails(emails)
     clean_phones = normalise_phones(phones, phone_region)
-    if not allow_duplicate:
-        existing = check_duplicates(emails=clean_emails, numbers=clean_phones)
-        if existing:
-            raise DuplicateContact(existing)
+    if duplicates_refused() or not allow_duplicate:
+        duplicate = check_duplicates(actor=actor, emails=clean_emails, numbers=clean_phones)
+        if duplicate.refused or (duplicate.visible_ids and not allow_duplicate):
+            raise duplicate.error()
     contact = Contact(
         first_name=first_name.strip(),
         last_name=last_name.strip(),
@@ -480,7 +513,7 @@ def deal_create(
     request=None,
 ) -> Deal:
     """Open a deal at `stage`; the primary contact is always among its contacts. Audited."""
-    _require_create(actor, Deal)
+    permissions.require_create(actor, Deal)
     _require_visible_link(actor, company, "company")
     chosen = _deal_contacts(actor, contacts, primary_contact)
     deal = Deal(
@@ -731,12 +764,13 @@ def activity_create(
     company: Company | None = None,
     request=None,
 ) -> Activity:
-    """Log a note, call, meeting or task on a record the actor can see. Audited."""
+    """Log a note, call, meeting or task on live records the actor can see, if their role may
+    add activities (not Compliance). Audited (crm.activity.created)."""
     targets = [obj for obj in (deal, contact, company) if obj is not None]
     if not targets:
         raise ValidationError(_("An activity belongs to a deal, a contact or a company."))
     for obj in targets:
-        permissions.require_view(actor, obj)
+        permissions.require_add_activity(actor, obj)
     activity = Activity(
         kind=kind,
         subject=subject.strip(),

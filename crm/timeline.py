@@ -9,9 +9,12 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from audit.models import AuditEvent
+from crm import permissions
 from crm.models import Activity, Deal
 
 LIMIT = 100
+# Who a deal is shared with is the share panel's business: shown only to those who see the panel.
+SHARE_ACTIONS = ("crm.deal.shared", "crm.deal.unshared")
 
 
 @dataclass
@@ -66,14 +69,14 @@ def _describe(event: AuditEvent, users: dict[int, str]) -> tuple[str, list[str]]
     return _("updated the deal"), details
 
 
-def deal_timeline(deal: Deal, activities: list[Activity]) -> list[Entry]:
-    """Newest first. Two queries at any size: the deal's audit events, and the people named in
-    owner changes."""
-    events = list(
-        AuditEvent.objects.filter(target_type="crm.deal", target_id=str(deal.pk)).order_by("-seq")[
-            :LIMIT
-        ]
-    )
+def deal_timeline(deal: Deal, activities: list[Activity], *, viewer: User) -> list[Entry]:
+    """Newest first, as `viewer` may read it: share and unshare entries only for those who may
+    manage the deal's sharing (permissions.can_share, the share panel's own test). Two queries
+    at any size: the deal's audit events, and the people named in owner changes."""
+    events_qs = AuditEvent.objects.filter(target_type="crm.deal", target_id=str(deal.pk))
+    if not permissions.can_share(viewer, deal):
+        events_qs = events_qs.exclude(action__in=SHARE_ACTIONS)
+    events = list(events_qs.order_by("-seq")[:LIMIT])
     owner_ids = {
         value
         for event in events

@@ -13,9 +13,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import csv_io, forms, permissions, selectors, services, timeline
+from crm import csv_io, forms, permissions, rate_limits, selectors, services, timeline
 from crm.models import ApiToken, Channel, Company, Contact, Deal
 
 PAGE_SIZE = 25
@@ -232,10 +233,9 @@ def contact_detail(request, contact_id: int):
     )
 
 
-def _duplicates_for_display(user, ids: list[int]) -> list[dict]:
-    """Link the duplicates the user may see; only mention the others."""
-    visible = {c.pk: c for c in selectors.contact_list_for(user).filter(pk__in=ids)}
-    return [{"id": pk, "contact": visible.get(pk)} for pk in ids]
+def _duplicates_for_display(user, ids: list[int]) -> list:
+    """The duplicates to link (the service names only contacts the user may open)."""
+    return list(selectors.contact_list_for(user).filter(pk__in=ids).order_by("pk"))
 
 
 @login_required
@@ -246,7 +246,7 @@ def contact_form(request, contact_id: int | None = None):
         permissions.require_change(request.user, contact)
     elif not permissions.can_create(request.user, Contact):
         raise PermissionDenied
-    duplicates = []
+    duplicates, duplicates_refused = [], False
     if request.method == "POST":
         form = forms.ContactForm(request.POST, user=request.user)
         if form.is_valid():
@@ -264,6 +264,9 @@ def contact_form(request, contact_id: int | None = None):
                     )
             except services.DuplicateContact as exc:
                 duplicates = _duplicates_for_display(request.user, exc.existing_ids)
+                duplicates_refused = exc.refused
+                if exc.refused:
+                    form.add_error(None, exc.message)
             except ValidationError as exc:
                 _apply_form_errors(form, exc)
             except PermissionDenied as exc:
@@ -290,7 +293,13 @@ def contact_form(request, contact_id: int | None = None):
     return render(
         request,
         "crm/form.html",
-        _form_context(form, contact, _("contact"), duplicates=duplicates),
+        _form_context(
+            form,
+            contact,
+            _("contact"),
+            duplicates=duplicates,
+            duplicates_refused=duplicates_refused,
+        ),
     )
 
 
@@ -411,7 +420,7 @@ def deal_detail(request, deal_id: int):
         "crm/deal_detail.html",
         {
             "deal": deal,
-            "timeline": timeline.deal_timeline(deal, activities),
+            "timeline": timeline.deal_timeline(deal, activities, viewer=request.user),
             "activity_form": forms.ActivityForm(),
             "stages": list(deal.pipeline.stages.all()),
             "can_change": permissions.can_change(request.user, deal),
@@ -571,6 +580,7 @@ def _record_panels(request, record, kind: str) -> dict:
         "can_restore": permissions.can_archive(request.user, record) and record.is_archived,
         "shares": _shares(record) if can_share else [],
         "share_form": forms.ShareForm() if can_share else None,
+        "can_add_activity": permissions.can_add_activity(request.user, record),
         "activity_form": forms.ActivityForm(),
     }
 
@@ -650,26 +660,47 @@ def csv_import(request, kind: str):
     if not permissions.can_create(request.user, model):
         raise PermissionDenied
     result = None
+    retry_after = None
     if request.method == "POST":
         form = forms.ImportForm(request.POST, request.FILES)
         if form.is_valid():
-            result = csv_io.import_csv(
-                actor=request.user,
-                kind=kind,
-                upload=form.cleaned_data["file"],
-                dry_run=form.cleaned_data["dry_run"],
-                request=request,
-            )
-            if result.ok and not result.dry_run:
-                messages.success(request, _("%(n)s records imported.") % {"n": result.created})
-                return redirect(f"crm:{'company' if kind == 'companies' else 'contact'}-list")
+            try:
+                result = csv_io.import_csv(
+                    actor=request.user,
+                    kind=kind,
+                    upload=form.cleaned_data["file"],
+                    dry_run=form.cleaned_data["dry_run"],
+                    request=request,
+                )
+            except rate_limits.RateLimited as exc:
+                retry_after = exc.retry_after
+                minutes = max(1, -(-retry_after // 60))
+                form.add_error(
+                    "file",
+                    ngettext(
+                        "You have checked or imported too many files this hour. "
+                        "Try again in %(minutes)s minute.",
+                        "You have checked or imported too many files this hour. "
+                        "Try again in %(minutes)s minutes.",
+                        minutes,
+                    )
+                    % {"minutes": minutes},
+                )
+            else:
+                if result.ok and not result.dry_run:
+                    messages.success(request, _("%(n)s records imported.") % {"n": result.created})
+                    return redirect(f"crm:{'company' if kind == 'companies' else 'contact'}-list")
     else:
         form = forms.ImportForm()
-    return render(
+    response = render(
         request,
         "crm/import.html",
         {"form": form, "kind": kind, "result": result, "columns": csv_io.COLUMNS[kind]},
+        status=200 if retry_after is None else 429,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required

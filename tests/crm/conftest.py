@@ -51,3 +51,13 @@ EXPECTED_VIEW = {
     "compliance": {"own", "shared", "team_shared", "foreign"},
     "admin_user": {"own", "shared", "team_shared", "foreign"},
 }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the cache: each test starts with none used."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
