@@ -651,6 +651,10 @@ def _share_target(user: User | None, team: Team | None):
         return user, f"user:{user.pk}", str(user)
     if team.group_id is None:
         raise ValidationError({"team": _("This team cannot receive shares yet.")})
+    if team.archived_at is not None:
+        raise ValidationError(
+            {"team": _("%(team)s is archived: it takes no shares.") % {"team": team}}
+        )
     return team.group, f"team:{team.pk}", str(team)
 
 
