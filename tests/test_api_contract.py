@@ -8,8 +8,10 @@ audit ledger needs no maintenance window).
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -71,7 +73,18 @@ def fast_passwords(settings):
 
 
 @pytest.fixture
-def world(fast_passwords, settings, rep, compliance, customer_contact):
+def connection_kept():
+    """As Django's test client does: a request must not close the connection that holds the
+    test's transaction (PostgreSQL; SQLite's in-memory database ignores the close)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(connection_kept, fast_passwords, settings, rep, compliance, customer_contact):
     """Something to find behind the ids the fuzzer tries: a record of each kind and a chat."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]  # Schemathesis' Host
     ensure_default_pipeline()
