@@ -92,7 +92,7 @@ class ConversationListApi(CommsApi):
     )
     def get(self, request):
         for name in ("deal", "contact"):
-            _query_id(request.query_params, name)
+            _query_id(request.query_params, name)  # a 400 before the selector reads it
         qs = selectors.conversation_list_for(request.user, request.query_params)
         paginator = InboxPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
