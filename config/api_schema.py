@@ -31,6 +31,8 @@ class AutoSchema(openapi.AutoSchema):
         # Every record in a path may be missing or hidden; a list's page may be past the end.
         if "{" in self.path or self._is_list_view():
             refusals["404"] = ApiErrorSerializer
+        if getattr(self.view, "throttle_classes", None):
+            refusals["429"] = ApiErrorSerializer
         for code, body in refusals.items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(body, code, direction=direction)
