@@ -1,6 +1,9 @@
 """GET /api/v1/audit/events/ (filters as the viewer, cursor pagination on seq) and one event."""
 
+from django import forms
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -44,6 +47,22 @@ class SeqCursorPagination(CursorPagination):
     max_page_size = 500
 
 
+def _filter_parameters() -> list[OpenApiParameter]:
+    """The query parameters of the list: the viewer's filter form, field by field."""
+
+    def schema(field):
+        if isinstance(field, forms.DateTimeField):
+            return OpenApiTypes.DATETIME
+        return {"type": "string", "maxLength": field.max_length}
+
+    return [
+        OpenApiParameter(name, schema(field), description=str(field.help_text or field.label))
+        for name, field in EventFilterForm.base_fields.items()
+        if name != "before"  # the HTML viewer's keyset; the API pages by cursor
+    ]
+
+
+@extend_schema(parameters=_filter_parameters())
 class AuditEventListApi(generics.ListAPIView):
     serializer_class = AuditEventSerializer
     pagination_class = SeqCursorPagination

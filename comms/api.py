@@ -64,13 +64,35 @@ def _field(data, name, default=None):
         raise errors.Invalid(_("Send a JSON object.")) from None
 
 
+FORM_TRUE = {"1", "true", "on", "yes"}
+FORM_FALSE = {"", "0", "false", "off", "no"}
+
+
+def _flag(data, name: str) -> bool:
+    """A JSON boolean, or its form-data spelling ("true", "on", "1"...): anything else is a 400."""
+    value = _field(data, name, False)
+    if isinstance(value, str) and value.strip().lower() in FORM_TRUE | FORM_FALSE:
+        return value.strip().lower() in FORM_TRUE
+    if not isinstance(value, bool):
+        raise errors.Invalid(_("%(field)s must be true or false.") % {"field": name})
+    return value
+
+
+def _query_id(params, name: str) -> int | None:
+    """An optional id in the query string; out of range or not a number is a 400, never a 500."""
+    raw = params.get(name)
+    return None if raw in (None, "") else services.clean_id(raw, name)
+
+
 class ConversationListApi(CommsApi):
     @schema.doc(
-        response=schema.ConversationSerializer(many=True),
+        response=schema.ConversationPageSerializer,
         params=schema.INBOX_PARAMS,
         op="conversations_list",
     )
     def get(self, request):
+        for name in ("deal", "contact"):
+            _query_id(request.query_params, name)  # a 400 before the selector reads it
         qs = selectors.conversation_list_for(request.user, request.query_params)
         paginator = InboxPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -160,13 +182,10 @@ class MessageListApi(CommsApi):
     def get(self, request, pk):
         conversation = self.conversation(pk)
         params = request.query_params
-        limit = max(1, min(selectors._int(params.get("limit")) or 50, selectors.MAX_PAGE))
+        after, before = _query_id(params, "after"), _query_id(params, "before")
+        limit = max(1, min(_query_id(params, "limit") or 50, selectors.MAX_PAGE))
         page = selectors.message_page_for(
-            request.user,
-            conversation,
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=limit + 1,
+            request.user, conversation, after=after, before=before, limit=limit + 1
         )
         viewer = self.viewer()
         return Response(
@@ -185,9 +204,7 @@ class MessageListApi(CommsApi):
     )
     def post(self, request, pk):
         conversation = self.conversation(pk)
-        note = _field(request.data, "note", False)
-        if not isinstance(note, bool):
-            raise errors.Invalid(_("note must be true or false."))
+        note = _flag(request.data, "note")
         result = services.message_send(
             author=request.user,
             conversation=conversation,
@@ -222,7 +239,12 @@ class MessageDetailApi(CommsApi):
 
 
 class MessageRetractApi(CommsApi):
-    @schema.doc(request=None, response=schema.MessageSerializer, op="messages_retract")
+    @schema.doc(
+        request=None,
+        response=schema.MessageSerializer,
+        extra={409: schema.ErrorSerializer},
+        op="messages_retract",
+    )
     def post(self, request, pk, mid):
         conversation = self.conversation(pk)
         message = services.message_retract(
@@ -384,7 +406,7 @@ class AttachmentUploadApi(CommsApi):
         upload = request.FILES.get("file")
         if upload is None:
             raise errors.Invalid(_("Choose a file to send."))
-        note = str(request.data.get("note", "")).lower() in ("1", "true", "on", "yes")
+        note = _flag(request.data, "note")
         result = services.attachment_upload(
             actor=request.user,
             conversation=conversation,

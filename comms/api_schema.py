@@ -84,6 +84,12 @@ class ConversationSerializer(serializers.Serializer):
     last_message = serializers.CharField(required=False, allow_null=True)
 
 
+class ConversationPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null.")
+    results = ConversationSerializer(many=True)
+
+
 class ParticipantSerializer(serializers.Serializer):
     actor = ActorSerializer()
     role = serializers.CharField()
@@ -185,10 +191,13 @@ def doc(*, request=None, response=None, status=200, params=None, extra=None, op=
     )
 
 
+# Ids as services.clean_id takes them: anything else is a 400 with a message.
+ID = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**62}
+
 PAGE_PARAMS = [
-    OpenApiParameter("after", int, description="Oldest first, after this id (catch-up)."),
-    OpenApiParameter("before", int, description="Newest first, before this id (scroll back)."),
-    OpenApiParameter("limit", int, description="1-200, default 50."),
+    OpenApiParameter("after", ID, description="Oldest first, after this id (catch-up)."),
+    OpenApiParameter("before", ID, description="Newest first, before this id (scroll back)."),
+    OpenApiParameter("limit", ID, description="Page size, clamped to 1-200; default 50."),
 ]
 INBOX_PARAMS = [
     OpenApiParameter("mine", bool),
@@ -196,6 +205,8 @@ INBOX_PARAMS = [
     OpenApiParameter("unassigned", bool),
     OpenApiParameter("status", str, enum=Conversation.Status.values),
     OpenApiParameter("kind", str, enum=Conversation.Kind.values),
-    OpenApiParameter("deal", int),
-    OpenApiParameter("contact", int),
+    OpenApiParameter("deal", ID),
+    OpenApiParameter("contact", ID),
+    OpenApiParameter("cursor", str, description="From the `next` or `previous` link."),
+    OpenApiParameter("limit", int, description="Page size, 1-200; default 50."),
 ]

@@ -1,9 +1,11 @@
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import IsAuthenticated
 
 from config import health
 
@@ -16,8 +18,9 @@ api_v1 = [
 # Swagger UI under the site's CSP: the split view serves its start-up script as a file
 # (/api/docs/?script=) instead of inline, templates/drf_spectacular/swagger_ui.html drops the
 # inline <style>, and Swagger UI draws a few icons as data: images (its bundle and stylesheet).
+# Signed-in only, like the schema (anonymous: the login page).
 api_docs = csp_update({"img-src": ["data:"]})(
-    SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+    login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
 )
 
 urlpatterns = [
@@ -27,10 +30,22 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", api_docs, name="api-docs"),
+    # The schema and its docs describe the API to its users, not to the world: signed-in only
+    # (session or API token; anonymous: 401 for the schema, the login page for the docs).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="api-schema",
+    ),
+    path(
+        "api/docs/",
+        api_docs,
+        name="api-docs",
+    ),
     path("audit/", include("audit.urls")),
     path("", include("crm.urls")),
     path("", include("comms.urls")),
     path("", include("accounts.urls")),
 ]
+
+handler404 = "config.errors.not_found"

@@ -8,11 +8,17 @@ through crm.services (and so through the audit ledger). Nothing is ever hard-del
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -20,6 +26,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from config.ids import MAX_ID
 from crm import selectors, services
 from crm.models import (
     Activity,
@@ -234,6 +241,11 @@ class PipelineSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "is_default", "stages"]
 
 
+class ArchivedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    archived_at = serializers.DateTimeField(allow_null=True)
+
+
 class DuplicateSerializer(serializers.Serializer):
     detail = serializers.CharField()
     existing_id = serializers.IntegerField(
@@ -247,8 +259,20 @@ class DuplicateSerializer(serializers.Serializer):
 # --- filters ----------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A record id: a whole number from 1 to 2**63-1, else 400 with the field's message."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
 class RecordFilter(django_filters.FilterSet):
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    owner = IdFilter(field_name="owner_id")
     tag = django_filters.CharFilter(field_name="tags__name")
     q = django_filters.CharFilter(method="search", label="Search")
 
@@ -267,7 +291,7 @@ class CompanyFilter(RecordFilter):
 
 
 class ContactFilter(RecordFilter):
-    company = django_filters.NumberFilter(field_name="company_id")
+    company = IdFilter(field_name="company_id")
     lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices)
     preferred_channel = django_filters.ChoiceFilter(choices=Channel.choices)
     email = django_filters.CharFilter(method="by_email")
@@ -297,9 +321,9 @@ class ContactFilter(RecordFilter):
 
 
 class DealFilter(RecordFilter):
-    stage = django_filters.NumberFilter(field_name="stage_id")
-    pipeline = django_filters.NumberFilter(field_name="pipeline_id")
-    company = django_filters.NumberFilter(field_name="company_id")
+    stage = IdFilter(field_name="stage_id")
+    pipeline = IdFilter(field_name="pipeline_id")
+    company = IdFilter(field_name="company_id")
     status = django_filters.ChoiceFilter(choices=Deal.Status.choices)
 
     class Meta:
@@ -310,9 +334,9 @@ class DealFilter(RecordFilter):
 
 
 class ActivityFilter(django_filters.FilterSet):
-    deal = django_filters.NumberFilter(field_name="deal_id")
-    contact = django_filters.NumberFilter(field_name="contact_id")
-    company = django_filters.NumberFilter(field_name="company_id")
+    deal = IdFilter(field_name="deal_id")
+    contact = IdFilter(field_name="contact_id")
+    company = IdFilter(field_name="company_id")
     kind = django_filters.ChoiceFilter(choices=Activity.Kind.choices)
     done = django_filters.BooleanFilter()
 
@@ -333,6 +357,7 @@ class RecordViewSet(
 ):
     """List, retrieve, create and update records; archive instead of delete."""
 
+    lookup_value_converter = "id"
     pagination_class = CrmPagination
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend, OrderingFilter]
 
@@ -346,7 +371,7 @@ class RecordViewSet(
         fresh = self.get_queryset().get(pk=instance.pk)
         return Response(self.get_serializer(fresh).data, status=code)
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: ArchivedSerializer})
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
         """Archive the record (Admin only): it leaves every list; nothing is deleted."""
@@ -354,7 +379,7 @@ class RecordViewSet(
         self._write(services.record_archive, record=record)
         return Response({"id": record.pk, "archived_at": record.archived_at})
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: ArchivedSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         """Restore an archived record (Admin only): it is back in every list it belongs to."""
@@ -484,6 +509,7 @@ class ActivityViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    lookup_value_converter = "id"
     serializer_class = ActivitySerializer
     filterset_class = ActivityFilter
     pagination_class = CrmPagination
@@ -496,6 +522,8 @@ class ActivityViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.pop("done", None)
+        # The model's default kind, as the schema (from the model) promises for an omitted kind.
+        data.setdefault("kind", Activity._meta.get_field("kind").get_default())
         try:
             activity = services.activity_create(actor=request.user, request=request, **data)
         except DjangoValidationError as exc:
@@ -524,6 +552,7 @@ class ActivityViewSet(
 
 
 class PipelineViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_value_converter = "id"
     serializer_class = PipelineSerializer
     pagination_class = CrmPagination
     filter_backends: list = []

@@ -289,8 +289,8 @@ def test_no_html_built_in_python_holds_inline_script_or_style():
 
 # The deal page's chat panel has its socket open (false, not an error, while the page loads).
 CHAT_OPEN = (
-    "(() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
-    " return !!(chat && chat.ws && chat.ws.readyState === 1); })()"
+    "() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
+    " return !!(chat && chat.ws && chat.ws.readyState === 1); }"
 )
 # Runs before any page script, outside the page's CSP (Playwright injects it through DevTools).
 REPORT_VIOLATIONS = """
@@ -389,7 +389,9 @@ def test_pages_run_under_the_policy_in_chromium_and_the_live_chat_works(
         rep_page.goto(f"{base}{deal.get_absolute_url()}")
         rep_page.get_by_test_id("chat-panel").wait_for()
         customer.goto(f"{base}/c/{token}/")
-        customer.wait_for_function("document.getElementById('chat-status').textContent === ''")
+        customer.wait_for_function(
+            "() => document.getElementById('chat-status').textContent === ''"
+        )
         rep_page.wait_for_function(CHAT_OPEN)
 
         rep_page.fill("[data-role=input]", "Hi Clara, the quote is ready.")

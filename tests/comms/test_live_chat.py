@@ -12,8 +12,8 @@ from tests.comms.test_customer_page import in_thread
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 # The deal page's chat panel has its socket open (false, not an error, while the page loads).
 CHAT_OPEN = (
-    "(() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
-    " return !!(chat && chat.ws && chat.ws.readyState === 1); })()"
+    "() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
+    " return !!(chat && chat.ws && chat.ws.readyState === 1); }"
 )
 
 
@@ -21,7 +21,7 @@ def test_rep_and_customer_chat_live(daphne_url, page, rep, conversation, link_an
     _link, token = link_and_token
     page.goto(f"{daphne_url}/c/{token}/")
     status = page.get_by_test_id("status")
-    page.wait_for_function("document.getElementById('chat-status').textContent === ''")
+    page.wait_for_function("() => document.getElementById('chat-status').textContent === ''")
     assert status.inner_text() == ""
 
     sent = in_thread(
@@ -50,6 +50,7 @@ def test_rep_and_customer_chat_live(daphne_url, page, rep, conversation, link_an
         body="Hello Clara, here is your updated quote.",
     )
     page.wait_for_function(
+        "() => "
         f"(document.querySelector('#messages li[data-id=\"{sent.message.pk}\"]') || "
         "{textContent: ''}).textContent.includes('updated quote')"
     )
@@ -83,7 +84,9 @@ def test_deal_page_and_customer_link_chat_live_in_two_browsers(
         customer = customer_context.new_page()
         customer.set_default_timeout(15_000)
         customer.goto(f"{daphne_url}/c/{token}/")
-        customer.wait_for_function("document.getElementById('chat-status').textContent === ''")
+        customer.wait_for_function(
+            "() => document.getElementById('chat-status').textContent === ''"
+        )
         rep_page.wait_for_function(CHAT_OPEN)
 
         # The rep writes from the deal page; the customer sees it live.
@@ -122,10 +125,12 @@ def test_deal_page_and_customer_link_chat_live_in_two_browsers(
         editor.fill("Hi Clara, the updated quote is ready.")
         editor.press("Enter")
         customer.wait_for_function(
+            "() => "
             f"(document.querySelector('#messages li[data-id=\"{message_id}\"]') || "
             "{textContent: ''}).textContent.includes('updated quote')"
         )
         rep_page.wait_for_function(
+            "() => "
             f"document.querySelector('li.msg[data-id=\"{message_id}\"]')"
             ".textContent.includes('updated quote')"
         )
@@ -195,7 +200,7 @@ def test_a_customer_send_answered_with_a_transient_error_is_sent_again_not_lost(
     _link, token = link_and_token
     sent_by_page, replaced = drop_first_ack(page, "/ws/chat/")
     page.goto(f"{daphne_url}/c/{token}/")
-    page.wait_for_function("document.getElementById('chat-status').textContent === ''")
+    page.wait_for_function("() => document.getElementById('chat-status').textContent === ''")
     composer = page.get_by_test_id("composer")
     composer.fill("Is the quote still valid?")
     composer.press("Enter")
