@@ -90,4 +90,10 @@ def daphne_url(transactional_db):
         pytest.fail("daphne did not start")
     yield f"http://127.0.0.1:{port}"
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        # Sockets a failed test left open can hold daphne's graceful shutdown: never leave it
+        # running (it would keep the test database busy for the runs after this one).
+        process.kill()
+        process.wait(timeout=10)
