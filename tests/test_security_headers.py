@@ -20,6 +20,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from comms import services
 from tests.comms import conftest as comms_fixtures
+from tests.comms.test_live_chat import CHAT_OPEN
 from tests.content_policy import (
     CSP_HEADER,
     PERMISSIONS_HEADER,
@@ -288,10 +289,6 @@ def test_no_html_built_in_python_holds_inline_script_or_style():
 # --- In chromium, with the policy enforced -----------------------------------------------------
 
 # The deal page's chat panel has its socket open (false, not an error, while the page loads).
-CHAT_OPEN = (
-    "() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
-    " return !!(chat && chat.ws && chat.ws.readyState === 1); }"
-)
 # Runs before any page script, outside the page's CSP (Playwright injects it through DevTools).
 REPORT_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", (e) => window.reportViolation(
