@@ -167,3 +167,31 @@ def test_compliance_reads_the_ledger_on_a_phone(live_server, page, compliance, r
     rows.first.locator("a").click()
     assert '"title": "x"' in page.get_by_test_id("audit-data").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=0001-01-01T00%3A00%3A00%2B05%3A00",  # before year 1 once in UTC
+        "before=99999999999999999999",
+    ],
+)
+def test_audit_filters_out_of_range_are_a_400_not_a_500(client, compliance, query):
+    client.force_login(compliance)
+    response = client.get(f"/api/v1/audit/events/?{query}")
+    assert response.status_code == 400, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=0389-10-26T21%3A17%3A03%2B19%3A23",  # an offset PostgreSQL refuses as such
+        "since=2000-01-01T00%3A00%3A00%2B19%3A00",
+    ],
+)
+def test_audit_filter_with_a_far_offset_is_compared_in_utc(client, compliance, query):
+    client.force_login(compliance)
+    response = client.get(f"/api/v1/audit/events/?{query}")
+    assert response.status_code == 200, response.content
