@@ -54,6 +54,11 @@ def can_use_admin(user) -> bool:
     return bool(getattr(user, "is_active", False) and is_admin(user))
 
 
+def can_set_password(actor, user) -> bool:
+    """One's own password, or anyone's for an admin (actor None: the system, e.g. a command)."""
+    return actor is None or (actor.is_active and (actor.pk == user.pk or is_admin(actor)))
+
+
 def can_end_session(actor, user_session) -> bool:
     return actor.is_active and (user_session.user_id == actor.pk or is_admin(actor))
 

@@ -58,9 +58,6 @@ def _access_changed(users, *, also=(), reason: str = "access_changed") -> None:
     and of the people in `also` (managers who gained or lost them) rechecks its access."""
     ids = {u.pk if isinstance(u, User) else int(u) for u in users}
     User.objects.filter(pk__in=ids).update(access_version=F("access_version") + 1)
-    for user in users:
-        if isinstance(user, User):
-            user.refresh_from_db(fields=["access_version"])
     realtime.recheck_users_on_commit(ids | {int(u) for u in also if u is not None}, reason)
 
 
@@ -211,7 +208,7 @@ def user_password_save(*, actor: User | None, user: User, request=None) -> User:
     password is now usable, never the password or its hash. Every session of the person ends
     (their sockets close after commit); when they change their own, the browser they did it in
     stays signed in."""
-    if actor is not None and actor.pk != user.pk and not permissions.is_admin(actor):
+    if not permissions.can_set_password(actor, user):
         raise PermissionDenied(_("Only an admin sets another person's password."))
     user.save(update_fields=["password"])
     audit.record(

@@ -39,6 +39,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 
 from audit.client_address import client_address
+from config import counters
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +92,7 @@ def _address_key(kind: str, address: str) -> str:
 
 
 def _hit(key: str) -> int:
-    """Count one more in a window that starts at the first count."""
-    if cache.add(key, 1, _window()):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window ran out between add and incr
-        cache.add(key, 1, _window())
-        return 1
+    return counters.count(key, _window())
 
 
 def _lock_seconds_left(key: str) -> int:

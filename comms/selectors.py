@@ -11,16 +11,19 @@ from django.utils import timezone
 
 from comms import permissions
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
+from config.ids import MAX_ID
 
 MAX_PAGE = 200
 TRUE_VALUES = {"1", "true", "yes", "on"}
 
 
 def _int(value) -> int | None:
+    """An id as the database can hold it, or None (no such record) for anything else."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 <= number <= MAX_ID else None
 
 
 def _flag(filters, name: str) -> bool:

@@ -38,6 +38,7 @@ from comms.models import (
     MessageRevision,
     Participant,
 )
+from config.ids import MAX_ID
 from crm import permissions as crm_permissions
 
 LINK_SALT = "comms.customer-link"
@@ -92,7 +93,7 @@ def clean_id(value, what: str = "message_id") -> int:
         number = int(value)
     except ValueError:
         raise errors.Invalid(_("%(field)s must be a number.") % {"field": what}) from None
-    if number < 0 or number > 2**62:
+    if number < 0 or number > MAX_ID:
         raise errors.Invalid(_("%(field)s must be a number.") % {"field": what})
     return number
 

@@ -444,9 +444,9 @@ class ContactViewSet(RecordViewSet):
         try:
             contact = self._write(services.contact_create, allow_duplicate=insist, **data)
         except services.DuplicateContact as exc:
-            # Only ids the caller may open; someone else's contact is not even announced
-            # unless the organisation refuses duplicates (then allow_duplicate cannot help).
-            visible = selectors.contact_ids_visible_to(request.user, exc.existing_ids)
+            # The service names only ids the caller may open; someone else's contact is not even
+            # announced unless the organisation refuses duplicates (allow_duplicate cannot help).
+            visible = exc.existing_ids
             return Response(
                 {
                     "detail": exc.message

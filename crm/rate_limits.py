@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
+from config import counters
 
 
 class RateLimited(Exception):
@@ -21,12 +21,6 @@ def hit(scope: str, user_id: int, *, limit: int, window: int) -> None:
     raise RateLimited once the count passes `limit`. Refused attempts count too."""
     now = int(time.time())
     bucket = now // window
-    key = f"crm.rate.{scope}.{user_id}.{bucket}"
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add() and incr()
-        cache.set(key, 1, timeout=window)
-        count = 1
+    count = counters.count(f"crm.rate.{scope}.{user_id}.{bucket}", window)
     if count > limit:
         raise RateLimited(retry_after=(bucket + 1) * window - now)
