@@ -1,10 +1,9 @@
-"""Names of the per-user and per-session socket groups, and the events other apps send to them."""
+"""Names of the per-user and per-session socket groups, and the events sent to them (through
+the one event bus, config.events)."""
 
 import hashlib
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
+from config.events import send_event_on_commit
 
 
 def user_group(user_id: int) -> str:
@@ -16,34 +15,23 @@ def session_group(session_key: str) -> str:
     return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
-def _send(group: str, event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, event)
-
-
-def send_on_commit(group: str, event: dict) -> None:
-    """Send after the surrounding transaction commits, so nobody hears of what was rolled back."""
-    transaction.on_commit(lambda: _send(group, event))
-
-
 def close_user_sockets_on_commit(user_id: int, reason: str = "revoked") -> None:
-    send_on_commit(user_group(user_id), {"type": "connection.close", "reason": reason})
+    send_event_on_commit(user_group(user_id), {"type": "connection.close", "reason": reason})
 
 
 def close_session_sockets_on_commit(session_key: str, reason: str = "signed_out") -> None:
-    send_on_commit(session_group(session_key), {"type": "connection.close", "reason": reason})
+    send_event_on_commit(session_group(session_key), {"type": "connection.close", "reason": reason})
 
 
 def recheck_users_on_commit(user_ids, reason: str = "access_changed") -> None:
     """After commit, every socket of these people re-reads their role facts and access, then
     goes on or closes (4403). Sent when anything that grants access changed."""
     for user_id in sorted({int(u) for u in user_ids if u is not None}):
-        send_on_commit(
+        send_event_on_commit(
             user_group(user_id),
             {"type": "access.recheck", "conversation_ids": None, "reason": reason},
         )
 
 
 def notify_user_on_commit(user_id: int, payload: dict) -> None:
-    send_on_commit(user_group(user_id), {"type": "notification.message", "payload": payload})
+    send_event_on_commit(user_group(user_id), {"type": "notification.message", "payload": payload})

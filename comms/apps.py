@@ -7,7 +7,7 @@ class CommsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from comms import permissions
+        from comms import permissions, receivers  # noqa: F401  (connects receivers)
 
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"

@@ -17,9 +17,9 @@ import logging
 import weakref
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
-from comms import realtime, services
+from comms import services
+from config import events
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class SendBatcher:
                 count = min(MAX_BATCH, len(self.waiting))
                 batch = [self.waiting.popleft() for _ in range(count)]
                 try:
-                    results, outbox = await database_sync_to_async(realtime.run_collecting)(
+                    results, outbox = await database_sync_to_async(events.run_collecting)(
                         services.messages_store, {"items": [i for i, _ in batch]}
                     )
                 except Exception as exc:  # the whole batch failed twice: every sender hears it
@@ -74,20 +74,7 @@ class SendBatcher:
         """After the previous batch's broadcasts, so every group hears messages in id order."""
         if previous is not None:
             await asyncio.wait([previous])
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        told = set()
-        for group, event in outbox:
-            if event.get("type") in realtime.COALESCED:
-                key = (group, event.get("conversation_id"))
-                if key in told:  # one refresh per conversation per batch is enough
-                    continue
-                told.add(key)
-            try:
-                await layer.group_send(group, event)
-            except Exception:  # stored already; clients catch up with ?after= on reconnect
-                log.exception("broadcast to %s failed", group)
+        await events.publish(outbox)
 
 
 _batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

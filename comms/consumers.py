@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from accounts.consumers import SessionBound
 from comms import batching, errors, permissions, presenters, realtime, selectors, services
+from config import events
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def call(self, fn, **kwargs):
         """Run a service in the database thread; publish its after-commit broadcasts here."""
-        result, outbox = await database_sync_to_async(realtime.run_collecting)(fn, kwargs)
+        result, outbox = await database_sync_to_async(events.run_collecting)(fn, kwargs)
         return result, outbox
 
     def follow(self, future: asyncio.Future, client_id) -> None:
@@ -111,8 +112,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def publish(self, outbox) -> None:
-        for group, event in outbox:
-            await self.channel_layer.group_send(group, event)
+        await events.publish(outbox, self.channel_layer)
 
     async def dispatch(self, message):
         # Other apps may send new event types to user.<id>: ignore them rather than crash.
@@ -377,7 +377,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
     def _bound_call(self, fn, kwargs):
         if not self.binding_check():
             raise errors.AccessChanged()
-        return realtime.run_collecting(fn, kwargs)
+        return events.run_collecting(fn, kwargs)
 
     def announce(self) -> bool:
         # The compliance officer watches silently.

@@ -4,26 +4,14 @@ socket (error frame) and the API (JSON body) answer the same code and the same w
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from config import errors as config_errors
+from config.errors import ServiceError
 
-class CommsError(Exception):
-    code = "invalid"
-    status = 400
-
-    def __init__(self, detail: str | None = None, *, code: str | None = None):
-        if code is not None:
-            self.code = code
-        self.detail = str(detail) if detail is not None else self.default_detail()
-        super().__init__(self.detail)
-
-    def default_detail(self) -> str:
-        return _("This request is not valid.")
-
-    def as_dict(self) -> dict:
-        return {"error": self.code, "detail": self.detail}
-
-
-class Invalid(CommsError):
-    code = "invalid"
+# Every comms refusal is a project ServiceError (config.errors): the API, the pages and the
+# socket map it once, the same way as every other app's.
+CommsError = ServiceError
+Invalid = config_errors.Invalid
+NotFound = config_errors.NotFound
 
 
 class TooLong(CommsError):
@@ -35,25 +23,13 @@ class TooLong(CommsError):
         }
 
 
-class Forbidden(CommsError):
-    code = "forbidden"
-    status = 403
-
+class Forbidden(config_errors.Forbidden):
     def default_detail(self) -> str:
         return _("You may not do this in this conversation.")
 
 
-class NotFound(CommsError):
-    code = "not_found"
-    status = 404
-
-    def default_detail(self) -> str:
-        return _("Not found.")
-
-
-class EditWindowClosed(CommsError):
+class EditWindowClosed(config_errors.Conflict):
     code = "edit_window_closed"
-    status = 409
 
     def default_detail(self) -> str:
         minutes = settings.COMMS_EDIT_WINDOW_SECONDS // 60
@@ -62,29 +38,24 @@ class EditWindowClosed(CommsError):
         }
 
 
-class NotEditable(CommsError):
+class NotEditable(config_errors.Conflict):
     code = "not_editable"
-    status = 409
 
     def default_detail(self) -> str:
         return _("This message cannot be changed.")
 
 
-class AccessChanged(CommsError):
+class AccessChanged(config_errors.Forbidden):
     """A socket's session ended or the person's access changed since it was opened: the socket
     rechecks (and closes when access is gone); a page sends the message again afterwards."""
 
     code = "access_changed"
-    status = 403
 
     def default_detail(self) -> str:
         return _("Your access changed; checking it again.")
 
 
-class RateLimited(CommsError):
-    code = "rate_limited"
-    status = 429
-
+class RateLimited(config_errors.RateLimited):
     def default_detail(self) -> str:
         return _("You are sending too fast; wait a moment.")
 

@@ -38,6 +38,7 @@ from comms.models import (
     MessageRevision,
     Participant,
 )
+from config.events import send_event_on_commit
 from config.ids import MAX_ID
 from crm import permissions as crm_permissions
 
@@ -104,7 +105,7 @@ def clean_id(value, what: str = "message_id") -> int:
 def _broadcast_message(kind: str, conversation: Conversation, data: dict) -> None:
     """`data` is the privileged <message>; the event carries its frames already encoded per
     viewer kind (privileged, staff). Customers get their own form (never notes)."""
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.staff_group(conversation.pk),
         {"type": kind, "frames": presenters.message_frames(kind, data)},
     )
@@ -114,7 +115,7 @@ def _broadcast_customer(kind: str, conversation: Conversation, message: Message,
     if conversation.is_internal or message.direction == Direction.NOTE:
         return
     data = presenters.message_dict(message, presenters.CUSTOMER, attachments=attachments)
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.customer_group(conversation.pk),
         {"type": kind, "frame": presenters.encode({"type": kind, "message": data})},
     )
@@ -130,7 +131,7 @@ def _broadcast_created(conversation: Conversation, message: Message, attachments
 
 def _conversation_updated(conversation: Conversation) -> None:
     realtime.inbox_changed_on_commit(conversation.pk)
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.staff_group(conversation.pk),
         {
             "type": "conversation.updated",
@@ -831,11 +832,11 @@ def conversation_mark_read(
     if silent:
         return message_id
     event = {"type": "read", "actor": presenters.user_actor(user), "message_id": message_id}
-    realtime.broadcast_on_commit(realtime.staff_group(conversation.pk), event)
+    send_event_on_commit(realtime.staff_group(conversation.pk), event)
     if broadcast_to_customer is None:
         broadcast_to_customer = conversation.assignee_id == user.pk
     if broadcast_to_customer and not conversation.is_internal:
-        realtime.broadcast_on_commit(realtime.customer_group(conversation.pk), event)
+        send_event_on_commit(realtime.customer_group(conversation.pk), event)
     return message_id
 
 
@@ -868,7 +869,7 @@ def customer_mark_read(*, link: CustomerLink, message_id) -> int:
             ],
             ignore_conflicts=True,
         )
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.staff_group(conversation.pk),
         {
             "type": "read",
@@ -945,7 +946,7 @@ def customer_link_revoke(*, actor: User, link: CustomerLink, request=None) -> Cu
         data={"conversation": conversation.pk},
         request=request,
     )
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.customer_group(conversation.pk),
         {"type": "access.recheck", "conversation_ids": [conversation.pk]},
     )
@@ -975,7 +976,7 @@ def member_add(*, actor: User, conversation: Conversation, user: User, request=N
         data={"user": user.pk},
         request=request,
     )
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.staff_group(conversation.pk),
         {"type": "members.updated", "conversation_id": conversation.pk},
     )
@@ -1006,7 +1007,7 @@ def member_remove(*, actor: User, conversation: Conversation, user: User, reques
         request=request,
     )
     realtime.recheck_access_on_commit(conversation_ids=[conversation.pk], user_ids=[user.pk])
-    realtime.broadcast_on_commit(
+    send_event_on_commit(
         realtime.staff_group(conversation.pk),
         {"type": "members.updated", "conversation_id": conversation.pk},
     )

@@ -1,10 +1,132 @@
-"""Error pages: under /api/ a JSON body (the API's own shape) instead of Django's HTML page."""
+"""The project's one error model and its three mappings.
 
-from django.http import JsonResponse
+A service refuses by raising a `ServiceError`: a stable code, an HTTP status and a translated
+message (and, for a form, the field it is about). Each interface maps it once:
+- DRF: `api_exception_handler` (REST_FRAMEWORK["EXCEPTION_HANDLER"]) answers the JSON body
+  `{"error": code, "detail": message[, "fields": {...}]}` with the status;
+- pages: `ServiceErrorMiddleware` turns one a view did not handle into the same status (404 for
+  a missing or forbidden object, as everywhere else);
+- sockets: consumers send `as_dict()` as the protocol's error frame.
+
+Also the error pages: under /api/ a JSON body instead of Django's HTML page.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import defaults
 
 API_PREFIX = "/api/"
+
+
+class ServiceError(Exception):
+    code = "invalid"
+    status = 400
+
+    def __init__(
+        self, detail: str | None = None, *, code: str | None = None, fields: dict | None = None
+    ):
+        if code is not None:
+            self.code = code
+        self.fields = {k: [str(m) for m in _as_list(v)] for k, v in (fields or {}).items()}
+        if detail is None and self.fields:
+            detail = next(iter(self.fields.values()))[0]
+        self.detail = str(detail) if detail is not None else self.default_detail()
+        super().__init__(self.detail)
+
+    def default_detail(self) -> str:
+        return _("This request is not valid.")
+
+    def as_dict(self) -> dict:
+        body = {"error": self.code, "detail": self.detail}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+    @property
+    def messages(self) -> list[str]:
+        """Every message, for a page that shows them (field messages first)."""
+        found = [m for ms in self.fields.values() for m in ms]
+        return found or [self.detail]
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+class Invalid(ServiceError):
+    code = "invalid"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+    status = 403
+
+    def default_detail(self) -> str:
+        return _("You may not do this.")
+
+
+class NotFound(ServiceError):
+    """Missing, or not the caller's to see: the two answer the same."""
+
+    code = "not_found"
+    status = 404
+
+    def default_detail(self) -> str:
+        return _("Not found.")
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+    status = 409
+
+    def default_detail(self) -> str:
+        return _("This conflicts with the current state.")
+
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+    status = 429
+
+    def default_detail(self) -> str:
+        return _("Too many requests; wait a moment.")
+
+
+def api_exception_handler(exc, context):
+    """DRF: a ServiceError is its own JSON body and status; everything else as DRF answers it,
+    with Django's Http404 in the same shape as a ServiceError's 404."""
+    from rest_framework.response import Response
+    from rest_framework.views import exception_handler
+
+    if isinstance(exc, ServiceError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, Http404):
+        return Response(NotFound().as_dict(), status=404)
+    return exception_handler(exc, context)
+
+
+class ServiceErrorMiddleware:
+    """Pages: a ServiceError a view let through becomes the matching error page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, ServiceError):
+            return None
+        if request.path.startswith(API_PREFIX):
+            return JsonResponse(exception.as_dict(), status=exception.status)
+        if exception.status == 404:
+            raise Http404(exception.detail) from exception
+        if exception.status == 403:
+            raise PermissionDenied(exception.detail) from exception
+        return render(request, "error.html", {"error": exception}, status=exception.status)
 
 
 def not_found(request, exception=None):

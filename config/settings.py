@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "accounts.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.errors.ServiceErrorMiddleware",
 ]
 # Every response carries this Content-Security-Policy (django-csp; Django 6.0 builds it in as
 # SECURE_CSP) and a Permissions-Policy (config/security_headers.py). No inline script, style or
@@ -211,6 +212,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.api_schema.AutoSchema",
+    # config.errors: a service's refusal is one JSON shape and status on every endpoint.
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     # config.ids' <id:...> path converter: a 64-bit id.

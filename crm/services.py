@@ -20,8 +20,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
 from accounts.models import Team, User
-from comms import realtime as comms_realtime
-from crm import permissions, phones
+from crm import permissions, phones, signals
 from crm.models import (
     Activity,
     ApiToken,
@@ -245,7 +244,7 @@ def _update(
 
 def _record_reassigned(actor, obj, old_owner_id, request) -> None:
     # The old owner (and their managers) may have lost sight of the record's conversations.
-    comms_realtime.recheck_record_on_commit(obj)
+    signals.record_access_changed.send(sender=type(obj), record=obj)
     audit.record(
         actor=actor,
         action=_action(obj, "reassigned"),
@@ -703,7 +702,7 @@ def record_unshare(
     for level in (VIEW, CHANGE):
         remove_perm(f"crm.{level}_{name}", holder, record)
     # Open chat sockets on the record's conversations re-check access and close if it is gone.
-    comms_realtime.recheck_record_on_commit(record)
+    signals.record_access_changed.send(sender=type(record), record=record)
     audit.record(
         actor=actor,
         action=_action(record, "unshared"),
@@ -721,7 +720,7 @@ def record_archive(*, actor: User, record: Model, request=None) -> Model:
         return record
     record.archived_at = timezone.now()
     record.save(update_fields=["archived_at", "updated_at"])
-    comms_realtime.recheck_record_on_commit(record)
+    signals.record_access_changed.send(sender=type(record), record=record)
     audit.record(
         actor=actor,
         action=_action(record, "archived"),

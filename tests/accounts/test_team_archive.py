@@ -9,9 +9,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import realtime, roles, services
+from accounts import roles, services
 from accounts.models import Team, User
 from audit.models import AuditEvent
+from config import events as event_bus
 from crm import permissions as crm_permissions
 from crm import services as crm_services
 from crm.forms import ShareForm
@@ -108,10 +109,8 @@ def test_admin_cannot_delete_a_person_or_a_role(admin_user, rep):
 def test_deactivate_action_is_the_admins_way_to_remove_people(
     admin_user, rep, other_rep, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from accounts import realtime
-
     sent = []
-    monkeypatch.setattr(realtime, "_send", lambda group, event: sent.append((group, event)))
+    monkeypatch.setattr(event_bus, "_emit", lambda group, event: sent.append((group, event)))
     client = admin_client(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -226,7 +225,7 @@ def test_archive_and_restore_recheck_the_members_sockets_after_commit(
     version = User.objects.get(pk=gone.pk).access_version
     sent = []
     # What goes onto the channel layer (in-memory or Redis alike), in order.
-    monkeypatch.setattr(realtime, "_send", lambda group, event: sent.append((group, event)))
+    monkeypatch.setattr(event_bus, "_emit", lambda group, event: sent.append((group, event)))
 
     for service in (services.team_archive, services.team_restore):
         sent.clear()

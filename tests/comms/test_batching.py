@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import AuditEvent
 from comms import errors, services
 from comms.models import Message
+from config import events
 from tests.audit.ledger import verify
 from tests.comms.conftest import cid
 from tests.comms.sockets import customer_socket, frame, staff_socket
@@ -219,11 +220,10 @@ async def test_one_batch_refreshes_an_open_inbox_once_per_conversation(rep, conv
 def test_a_customer_reply_reopens_a_waiting_conversation(
     rep, conversation, link_and_token, status, django_capture_on_commit_callbacks
 ):
-    from comms import realtime
 
     link, _token = link_and_token
     services.conversation_set_status(actor=rep, conversation=conversation, status=status)
-    with realtime.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
+    with events.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
         services.message_receive(link=link, body="Are you still there?", client_id=cid())
     conversation.refresh_from_db()
     assert conversation.status == "open"
@@ -234,7 +234,7 @@ def test_a_customer_reply_reopens_a_waiting_conversation(
     assert [u["conversation"]["status"] for u in updates] == ["open"]
     # Already open: nothing more happens.
     count = AuditEvent.objects.filter(action="comms.conversation.status_changed").count()
-    with realtime.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
+    with events.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
         services.message_receive(link=link, body="Thanks!", client_id=cid())
     assert AuditEvent.objects.filter(action="comms.conversation.status_changed").count() == count
     assert not [e for _g, e in outbox if e["type"] == "conversation.updated"]

@@ -273,11 +273,9 @@ def test_deal_and_contact_panels(conversation, rep, other_rep, deal, customer_co
 def test_transfer_queues_an_access_recheck_for_the_previous_assignee(
     conversation, rep, other_rep, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from comms import realtime
+    from config import events
 
-    sent = []
-    monkeypatch.setattr(realtime, "_publish", lambda group, event: sent.append((group, event)))
-    with django_capture_on_commit_callbacks(execute=True):
+    with events.collect() as sent, django_capture_on_commit_callbacks(execute=True):
         services.conversation_assign(actor=rep, conversation=conversation, assignee=other_rep)
     assert (
         f"user.{rep.pk}",

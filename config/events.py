@@ -1,0 +1,110 @@
+"""The project's one event bus: every socket event any app sends goes through here.
+
+- `send_event_on_commit(group, event)`: after the surrounding transaction commits (never for a
+  rollback), in the order queued. Services use only this.
+- A caller on the event loop that runs a service on the database thread wraps it in
+  `run_collecting`: the events the service queued are handed back instead of sent, and the caller
+  `await publish(events)` from the loop, so the database thread (one per daphne process) never
+  waits on Redis. Everywhere else (a sync view, a Celery task, a shell) they are sent at commit.
+- `publish` coalesces events that only say "look again" (`COALESCED`) to one per group and key.
+- `send_now(group, event)`: for ephemeral frames that store nothing (typing, presence).
+
+Redis pub/sub is at-most-once and never the record: a failed send is logged and clients catch
+up from the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, dict]
+# Event type -> the field naming what to look at again; one per (group, type, value) per publish.
+COALESCED: dict[str, str] = {}  # filled by the apps (comms.realtime)
+_local = threading.local()
+
+
+def send_event_on_commit(group: str, event: dict, *, using: str | None = None) -> None:
+    """Send `event` to `group` once the surrounding transaction commits."""
+    transaction.on_commit(lambda: _emit(group, event), using=using)
+
+
+def _emit(group: str, event: dict) -> None:
+    outbox = getattr(_local, "outbox", None)
+    if outbox is not None:
+        outbox.append((group, event))
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:  # stored already: clients catch up from the database
+        log.exception("event to %s failed", group)
+
+
+@contextlib.contextmanager
+def collect():
+    """Inside this block (same thread), events are appended to the yielded list at commit
+    instead of being sent."""
+    outbox: list[Event] = []
+    previous = getattr(_local, "outbox", None)
+    _local.outbox = outbox
+    try:
+        yield outbox
+    finally:
+        _local.outbox = previous
+
+
+def run_collecting(fn: Callable, kwargs: dict):
+    """(fn(**kwargs), the events it queued for after commit): for a caller on a worker thread
+    that publishes them from its event loop."""
+    with collect() as outbox:
+        result = fn(**kwargs)
+    return result, outbox
+
+
+def coalesced(events: Iterable[Event]) -> list[Event]:
+    """The events in order, with repeated "look again" events dropped."""
+    seen: set = set()
+    kept: list[Event] = []
+    for group, event in events:
+        key_field = COALESCED.get(event.get("type"))
+        if key_field is not None:
+            key = (group, event["type"], event.get(key_field))
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append((group, event))
+    return kept
+
+
+async def publish(events: Iterable[Event], layer=None) -> None:
+    """Send collected events in order from the running event loop."""
+    layer = layer or get_channel_layer()
+    if layer is None:
+        return
+    for group, event in coalesced(events):
+        try:
+            await layer.group_send(group, event)
+        except Exception:  # stored already: clients catch up from the database
+            log.exception("event to %s failed", group)
+
+
+async def send_now(group: str, event: dict, layer=None) -> None:
+    """An ephemeral frame that stores nothing (typing, presence): sent at once."""
+    layer = layer or get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, event)
+    except Exception:
+        log.exception("event to %s failed", group)
