@@ -6,6 +6,7 @@ the sockets; errors answer {"error": <code>, "detail": <translated text>} with t
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -50,11 +51,11 @@ class CommsApi(APIView):
     def conversation(self, pk) -> Conversation:
         return selectors.conversation_get_for(self.request.user, pk)
 
-    def viewer(self) -> str:
-        return permissions.viewer_kind(self.request.user)
+    def audience(self) -> str:
+        return permissions.audience_for(self.request.user)
 
     def message_out(self, message) -> dict:
-        return presenters.message_dict(message, self.viewer())
+        return presenters.message_dict(message, self.audience())
 
 
 def _field(data, name, default=None):
@@ -164,7 +165,7 @@ def conversation_detail(user, conversation) -> dict:
         "set_status": permissions.can_set_status(user, conversation),
         "manage_members": permissions.can_manage_members(user, conversation),
         "issue_link": permissions.can_issue_link(user, conversation),
-        "sees_originals": permissions.sees_originals(user),
+        "sees_originals": permissions.sees_everything(user),
     }
     return data
 
@@ -183,15 +184,14 @@ class MessageListApi(CommsApi):
         conversation = self.conversation(pk)
         params = request.query_params
         after, before = _query_id(params, "after"), _query_id(params, "before")
-        limit = max(1, min(_query_id(params, "limit") or 50, selectors.MAX_PAGE))
         page = selectors.message_page_for(
-            request.user, conversation, after=after, before=before, limit=limit + 1
+            request.user, conversation, after=after, before=before, limit=_query_id(params, "limit")
         )
-        viewer = self.viewer()
+        audience = self.audience()
         return Response(
             {
-                "results": [presenters.message_dict(m, viewer) for m in page[:limit]],
-                "has_more": len(page) > limit,
+                "results": [presenters.message_dict(m, audience) for m in page],
+                "has_more": page.has_more,
             }
         )
 
@@ -214,7 +214,7 @@ class MessageListApi(CommsApi):
             request=request,
         )
         return Response(
-            presenters.narrow(result.data, self.viewer()),
+            presenters.narrow(result.data, self.audience()),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -257,9 +257,7 @@ class MessageRevisionsApi(CommsApi):
     @schema.doc(response=schema.RevisionPageSerializer, op="messages_revisions")
     def get(self, request, pk, mid):
         conversation = self.conversation(pk)
-        revisions = services.revisions_for(
-            viewer=request.user, conversation=conversation, message_id=mid
-        )
+        revisions = selectors.message_revisions_for(request.user, conversation, mid)
         return Response({"results": [presenters.revision_dict(r) for r in revisions]})
 
 
@@ -395,7 +393,7 @@ class AttachmentUploadApi(CommsApi):
     )
     def post(self, request, pk):
         conversation = self.conversation(pk)
-        limit = services.settings.COMMS_ATTACHMENT_MAX_BYTES
+        limit = settings.COMMS_ATTACHMENT_MAX_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -417,6 +415,6 @@ class AttachmentUploadApi(CommsApi):
             request=request,
         )
         return Response(
-            presenters.narrow(result.data, self.viewer()),
+            presenters.narrow(result.data, self.audience()),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )

@@ -35,7 +35,7 @@ class SendBatcher:
         self.draining = False
         self.published: asyncio.Future | None = None
 
-    def submit(self, item: services.Outgoing) -> asyncio.Future:
+    def submit(self, item: services.MessageDraft) -> asyncio.Future:
         """A future of the item's SendResult, or of the CommsError refusing it."""
         future = self.loop.create_future()
         self.waiting.append((item, future))
@@ -80,7 +80,7 @@ class SendBatcher:
 _batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def submit(item: services.Outgoing) -> asyncio.Future:
+def submit(item: services.MessageDraft) -> asyncio.Future:
     loop = asyncio.get_running_loop()
     batcher = _batchers.get(loop)
     if batcher is None:

@@ -330,7 +330,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         if loaded is None:  # no live session behind this socket
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.conversation, self.viewer, last_id = loaded
+        self.conversation, self.audience, last_id = loaded
         self.user = user
         self.request = self.scope  # the audit ledger reads the client address and browser
         self.conversation_id = self.conversation.pk
@@ -364,10 +364,10 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         conversation = selectors.conversation_get_for(user, conversation_id)
         # Role flags are read here and cached on the user object until the next access change;
         # the binding's access_version keeps any write from using them once they are stale.
-        viewer = permissions.viewer_kind(user)
+        audience = permissions.audience_for(user)
         permissions.is_read_only(user)
         permissions.is_manager(user)
-        return conversation, viewer, selectors.last_message_id_for(conversation)
+        return conversation, audience, selectors.last_message_id_for(conversation)
 
     async def call(self, fn, **kwargs):
         """Run a service in the database thread once the binding still holds (or refuse with
@@ -399,7 +399,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         self._limited()
         if self._session_due() and not await database_sync_to_async(self.binding_check)():
             raise errors.AccessChanged()
-        item = services.outgoing_staff(
+        item = services.staff_draft(
             author=self.user,
             conversation=self.conversation,
             body=content.get("body"),
@@ -470,7 +470,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
 
     async def _message_event(self, event):
         # Encoded once by the publisher for each kind of viewer (comms.presenters.message_frames).
-        await self.send(text_data=event["frames"][self.viewer])
+        await self.send(text_data=event["frames"][self.audience])
 
     message_created = _message_event
     message_updated = _message_event
@@ -507,7 +507,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         elif state is False:
             await self.close_revoked("access_revoked")
         else:
-            self.user, self.viewer, self.read_only = state
+            self.user, self.audience, self.read_only = state
             self.actor = presenters.user_actor(self.user)
 
     def _reload(self):
@@ -516,7 +516,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             return None
         if not permissions.can_view(user, self.conversation):
             return False
-        return user, permissions.viewer_kind(user), permissions.is_read_only(user)
+        return user, permissions.audience_for(user), permissions.is_read_only(user)
 
     async def disconnect(self, code):
         self.expiry_stop()
@@ -599,7 +599,7 @@ class CustomerChatConsumer(ChatConsumer):
             raise errors.Forbidden()
         if not self.bucket.take():
             raise errors.RateLimited()
-        item = services.outgoing_customer(
+        item = services.customer_draft(
             link=self.link,
             body=content.get("body"),
             client_id=content.get("client_id"),

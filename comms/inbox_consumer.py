@@ -34,7 +34,7 @@ class InboxConsumer(SessionBound, AsyncJsonWebsocketConsumer):
     def _load(self, user) -> bool:
         if not self.bind(user):
             return False
-        self.sees_all = permissions.is_privileged(user)
+        self.sees_all = permissions.sees_everything(user)
         return True
 
     async def disconnect(self, code):
@@ -76,7 +76,7 @@ class InboxConsumer(SessionBound, AsyncJsonWebsocketConsumer):
 
     def _reload(self):
         user = self.binding_reload()
-        return None if user is None else (user, permissions.is_privileged(user))
+        return None if user is None else (user, permissions.sees_everything(user))
 
     async def connection_close(self, event):
         await self.binding_lost(event.get("reason", "revoked"))

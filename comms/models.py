@@ -259,6 +259,11 @@ class Message(models.Model):
                 condition=Q(author_contact__isnull=False, client_id__isnull=False),
                 name="comms_message_contact_client_id",
             ),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=Q(direction="system", client_id__isnull=False),
+                name="comms_message_system_client_id",
+            ),
         ]
         indexes = [
             # History pages, catch-up after an id and unread counts are range scans on this.

@@ -40,8 +40,9 @@ _INSTANTS = (
 
 
 _active = account_permissions.is_active_user
-# Sees every conversation, retracted originals and every revision.
-is_privileged = account_permissions.sees_everything
+# The one role fact for admin and compliance: every conversation, retracted originals and every
+# revision (presenters.EVERYTHING is the form of a message they get).
+sees_everything = account_permissions.sees_everything
 
 
 def is_read_only(user) -> bool:
@@ -70,7 +71,7 @@ def visible_q(user) -> Q:
     """The SQL condition on Conversation selecting what `user` may see."""
     if not _active(user):
         return NOTHING
-    if is_privileged(user):
+    if sees_everything(user):
         return Q()
     condition = participant_q(user) | Q(assignee_id=user.pk)
     if is_manager(user):
@@ -133,7 +134,7 @@ def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple
         conversation_id,
         _active(user),
         is_read_only(user),
-        is_privileged(user),
+        sees_everything(user),
         is_manager(user),
         user.team_id,  # team shares
     )
@@ -159,7 +160,7 @@ def can_view(user, conversation: Conversation) -> bool:
     """One EXISTS (none for admin/compliance, whose roles are cached on the user object)."""
     if not _active(user) or conversation.pk is None:
         return False
-    if is_privileged(user):
+    if sees_everything(user):
         return True
     return Conversation.objects.filter(pk=conversation.pk).filter(visible_q(user)).exists()
 
@@ -239,13 +240,9 @@ def retract_refusal(user, message: Message) -> str | None:
     return "forbidden"
 
 
-def sees_originals(user) -> bool:
-    """Retracted bodies and earlier revisions: compliance and admin only."""
-    return is_privileged(user)
-
-
-def viewer_kind(user) -> str:
-    return "privileged" if sees_originals(user) else "staff"
+def audience_for(user) -> str:
+    """Which form of a message this person gets (comms.presenters): everything or staff."""
+    return "everything" if sees_everything(user) else "staff"
 
 
 # --- customers ---------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from comms.models import Attachment, Conversation, Message
 from comms.rendering import body_html
 
 STAFF = "staff"
-PRIVILEGED = "privileged"
+EVERYTHING = "everything"  # accounts.permissions.sees_everything: admin, compliance
 CUSTOMER = "customer"
-VIEWERS = (STAFF, PRIVILEGED, CUSTOMER)
+VIEWERS = (STAFF, EVERYTHING, CUSTOMER)
 
 
 def iso(value) -> str | None:
@@ -63,7 +63,7 @@ def attachment_dict(attachment: Attachment, viewer: str) -> dict:
 def message_dict(
     message: Message, viewer: str, *, attachments: list[Attachment] | None = None
 ) -> dict | None:
-    """The protocol's <message> for a viewer kind: "staff", "privileged" (admin, compliance) or
+    """The protocol's <message> for a viewer kind: "staff", "everything" (admin, compliance) or
     "customer". None when the customer must not get it at all (internal notes).
 
     `attachments`: pass the list when it is known (a new message has none), otherwise the
@@ -89,20 +89,21 @@ def message_dict(
         "retracted": message.retracted,
         "status": message.status,
         "attachments": []
-        if hidden and viewer != PRIVILEGED
+        if hidden and viewer != EVERYTHING
         else [attachment_dict(a, viewer) for a in attachments],
     }
     if viewer == CUSTOMER and message.author_user_id is None and message.author_contact_id is None:
         data["author"] = system_actor()
-    if viewer == PRIVILEGED:
+    if viewer == EVERYTHING:
         data["original_body"] = message.body if hidden else None
         data["retracted_at"] = iso(message.retracted_at)
     return data
 
 
 def narrow(data: dict, viewer: str) -> dict:
-    """The staff form of a privileged <message> (what a shared staff broadcast carries)."""
-    if viewer == PRIVILEGED:
+    """The staff form of a <message> given in its everything form (what a staff broadcast
+    carries)."""
+    if viewer == EVERYTHING:
         return data
     narrowed = {k: v for k, v in data.items() if k not in ("original_body", "retracted_at")}
     if data.get("retracted"):
@@ -119,7 +120,7 @@ def message_frames(kind: str, data: dict) -> dict[str, str]:
     """A staff broadcast's frames, encoded once by the publisher, one per viewer kind: each of a
     room's sockets sends the text of its kind instead of narrowing and encoding its own copy."""
     return {
-        PRIVILEGED: encode({"type": kind, "message": data}),
+        EVERYTHING: encode({"type": kind, "message": data}),
         STAFF: encode({"type": kind, "message": narrow(data, STAFF)}),
     }
 

@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core import signing
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from comms import permissions
+from comms import link_tokens, permissions
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
 from config.ids import MAX_ID
 
 MAX_PAGE = 200
+DEFAULT_PAGE = 50
 TRUE_VALUES = {"1", "true", "yes", "on"}
 
 
@@ -146,23 +149,44 @@ def participants_of(conversation: Conversation) -> list[Participant]:
 # --- messages ------------------------------------------------------------------------------------
 
 
-def _page(qs: QuerySet, after, before, limit) -> list[Message]:
-    limit = max(1, min(_int(limit) or 50, MAX_PAGE))
+@dataclass
+class Page:
+    """One page of messages and whether more lie beyond it in the direction read."""
+
+    items: list[Message]
+    has_more: bool
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+
+def page_limit(limit) -> int:
+    """A page size the caller asked for, between 1 and MAX_PAGE (50 when not given)."""
+    return max(1, min(_int(limit) or DEFAULT_PAGE, MAX_PAGE))
+
+
+def _page(qs: QuerySet, after, before, limit) -> Page:
+    """`after`: oldest first after that id (catch-up); otherwise newest first (before `before`
+    if given). One query: a row beyond the page says whether there is more."""
+    limit = page_limit(limit)
     after_id, before_id = _int(after), _int(before)
     if after not in (None, "") and after_id is None:
         raise Http404
     if before not in (None, "") and before_id is None:
         raise Http404
     if after_id is not None:
-        # Catch-up after a reconnect: oldest first.
-        return list(qs.filter(pk__gt=after_id).order_by("pk")[:limit])
-    if before_id is not None:
-        qs = qs.filter(pk__lt=before_id)
-    # Scrolling back (and the first page): newest first.
-    return list(qs.order_by("-pk")[:limit])
+        rows = list(qs.filter(pk__gt=after_id).order_by("pk")[: limit + 1])
+    else:
+        if before_id is not None:
+            qs = qs.filter(pk__lt=before_id)
+        rows = list(qs.order_by("-pk")[: limit + 1])
+    return Page(rows[:limit], len(rows) > limit)
 
 
-def message_page_for(user, conversation: Conversation, after=None, before=None, limit=50):
+def message_page_for(user, conversation: Conversation, after=None, before=None, limit=None) -> Page:
     """A page of a conversation's messages for a staff viewer (notes included).
 
     `after`: oldest-first after that id; otherwise newest-first (before `before` if given).
@@ -180,6 +204,19 @@ def last_message_id_for(conversation: Conversation, *, customer: bool = False) -
     if customer:
         qs = qs.exclude(direction=Message.Direction.NOTE).filter(retracted=False)
     return qs.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def message_revisions_for(user, conversation: Conversation, message_id) -> list:
+    """Every earlier body of a message: only for those who see everything (admin,
+    compliance); others are refused (403) though they may see the message."""
+    from comms import errors
+
+    if not permissions.sees_everything(user):
+        raise errors.Forbidden()
+    message = Message.objects.filter(pk=_int(message_id), conversation_id=conversation.pk).first()
+    if message is None:
+        raise Http404
+    return list(message.revisions.select_related("editor").order_by("id"))
 
 
 # --- customers -----------------------------------------------------------------------------------
@@ -209,12 +246,10 @@ def customer_link_for_token(token: str) -> CustomerLink:
     """The usable link a customer's token names, with its conversation, contact and assignee."""
     from django.conf import settings
 
-    from comms.services import LINK_SALT, token_digest
-
     if not token or len(token) > 400:
         raise LinkRefused("invalid")
     try:
-        signing.loads(token, salt=LINK_SALT, max_age=settings.COMMS_CUSTOMER_LINK_SECONDS + 60)
+        link_tokens.check(token, max_age=settings.COMMS_CUSTOMER_LINK_SECONDS + 60)
     except signing.SignatureExpired:
         raise LinkRefused("expired") from None
     except signing.BadSignature:
@@ -223,7 +258,7 @@ def customer_link_for_token(token: str) -> CustomerLink:
         CustomerLink.objects.select_related(
             "contact", "conversation", "conversation__assignee", "conversation__company"
         )
-        .filter(token_digest=token_digest(token))
+        .filter(token_digest=link_tokens.digest(token))
         .first()
     )
     if link is None:
@@ -235,7 +270,7 @@ def customer_link_for_token(token: str) -> CustomerLink:
     return link
 
 
-def customer_message_page(link: CustomerLink, after=None, before=None, limit=50):
+def customer_message_page(link: CustomerLink, after=None, before=None, limit=None) -> Page:
     """What the customer sees: no notes, nothing retracted."""
     qs = (
         Message.objects.filter(conversation_id=link.conversation_id, retracted=False)
@@ -261,7 +296,11 @@ def attachment_get_for(user, attachment_id) -> Attachment:
     )
     if attachment is None:
         raise Http404
-    if attachment.message and attachment.message.retracted and not permissions.sees_originals(user):
+    if (
+        attachment.message
+        and attachment.message.retracted
+        and not permissions.sees_everything(user)
+    ):
         raise Http404
     return attachment
 

@@ -40,7 +40,7 @@ def customer_chat(request, token):
     if refusal:
         return refusal
     page = selectors.customer_message_page(link, limit=100)
-    history = [presenters.message_dict(m, presenters.CUSTOMER) for m in reversed(page)]
+    history = [presenters.message_dict(m, presenters.CUSTOMER) for m in reversed(page.items)]
     assignee = link.conversation.assignee
     response = render(
         request,
@@ -82,10 +82,16 @@ def customer_messages(request, token):
             {"error": "link_" + refused.reason}, status=REFUSED.get(refused.reason, 404)
         )
     page = selectors.customer_message_page(
-        link, after=request.GET.get("after"), before=request.GET.get("before")
+        link,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        limit=request.GET.get("limit"),
     )
     return JsonResponse(
-        {"results": [presenters.message_dict(m, presenters.CUSTOMER) for m in page]}
+        {
+            "results": [presenters.message_dict(m, presenters.CUSTOMER) for m in page],
+            "has_more": page.has_more,
+        }
     )
 
 

@@ -39,7 +39,7 @@ def chat_panel(context, conversation):
     return {
         "conversation": conversation,
         "can_send": permissions.can_send(user, conversation),
-        "sees_originals": permissions.sees_originals(user),
+        "sees_originals": permissions.sees_everything(user),
         "is_customer_facing": not conversation.is_internal,
         "me": user.pk,
         "csrf": get_token(request),

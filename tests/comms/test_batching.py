@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import AuditEvent
 from comms import errors, services
 from comms.models import Message
+from comms.services import messages as message_services
 from config import events
 from tests.audit.ledger import verify
 from tests.comms.conftest import cid
@@ -20,7 +21,7 @@ CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 def staff(author, conversation, body, client_id=None):
-    return services.outgoing_staff(
+    return services.staff_draft(
         author=author, conversation=conversation, body=body, client_id=client_id or cid()
     )
 
@@ -37,7 +38,7 @@ def test_one_batch_answers_each_send_and_refuses_only_the_bad_one(
     first = staff(rep, conversation, "first")
     items = [
         first,
-        services.outgoing_customer(link=link, body="from the customer", client_id=cid()),
+        services.customer_draft(link=link, body="from the customer", client_id=cid()),
         staff(other_rep, conversation, "not mine to write"),  # sees nothing of it
         staff(rep, conversation, "first", first.client_id),  # the same send twice in one batch
         staff(rep, conversation, "0", earlier.message.client_id),  # stored in an earlier batch
@@ -97,13 +98,13 @@ def test_a_lost_race_on_one_client_id_answers_with_the_stored_row(rep, conversat
     stored = services.message_send(
         author=rep, conversation=conversation, body="hi", client_id=cid()
     )
-    real_stamp, calls = services._stamp, []
+    real_stamp, calls = message_services._stamp, []
 
-    def stamp_that_missed_the_winner(item, now):
+    def stamp_that_missed_the_winner(item, now, **kwargs):
         calls.append(item.client_id)
-        return True if len(calls) == 1 else real_stamp(item, now)
+        return True if len(calls) == 1 else real_stamp(item, now, **kwargs)
 
-    monkeypatch.setattr(services, "_stamp", stamp_that_missed_the_winner)
+    monkeypatch.setattr(message_services, "_stamp", stamp_that_missed_the_winner)
     [again] = services.messages_store([staff(rep, conversation, "hi", stored.message.client_id)])
     assert len(calls) == 2
     assert (again.created, again.message.pk) == (False, stored.message.pk)

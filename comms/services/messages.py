@@ -1,0 +1,566 @@
+"""The one write path of messages.
+
+Every message enters Keepline as a `MessageDraft` and is stored by `messages_store`, whatever it
+came from: a staff send over the chat socket (through comms.batching, which only queues, answers
+and publishes), over the REST API, or as a file upload; a customer's web-chat send; an inbound
+message of a channel integration; a message Keepline itself writes into a conversation (system);
+the demo seed. For each draft `messages_store`:
+
+1. checks, in ONE conditional UPDATE on the conversation row (`_stamp`), that the author may write
+   here (the write rule `comms.permissions.write_q`, compiled; a usable customer link; the
+   socket's session binding), that this client_id is new for this author, and moves the
+   conversation's last message time, which also locks the row;
+2. inserts every stored row in one statement, and the files of uploads;
+3. appends the audit events in one statement (comms.message.sent / .received / .posted, and
+   comms.attachment.uploaded);
+4. queues the events to publish after commit on the project's event bus (config.events):
+   `message.created` per viewer kind, `inbox.changed`, then mentions.
+
+A refusal is the ServiceError of that draft only; a repeated client_id answers the stored message.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, connections, router, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+import audit
+from accounts import permissions as account_permissions
+from accounts import realtime as account_realtime
+from accounts.models import User
+from comms import errors, permissions, presenters
+from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
+from comms.services.fanout import broadcast_created, conversation_updated
+from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
+
+MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
+Direction = Message.Direction
+
+# Where a draft comes from: who wrote it and what authorises the write.
+STAFF = "staff"  # a signed-in person: the conversation write rule
+CUSTOMER = "customer"  # web chat: a usable customer link
+CHANNEL = "channel"  # WhatsApp/SMS/email inbound: the caller authenticated the channel
+SYSTEM = "system"  # Keepline's own words (reassignment notices, the demo seed)
+CHANNEL_KINDS = (Conversation.Kind.WHATSAPP, Conversation.Kind.SMS, Conversation.Kind.EMAIL)
+
+
+@dataclass
+class SendResult:
+    """A stored message, whether this call created it (False: the client_id was seen before),
+    and its <message> dict in the form for those who see everything."""
+
+    message: Message
+    created: bool
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class PendingFile:
+    """A checked upload waiting to be stored with its message."""
+
+    upload: Any
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class MessageDraft:
+    """One checked message waiting to be stored (see the module docstring for `source`)."""
+
+    conversation: Conversation
+    body: str
+    client_id: uuid.UUID
+    source: str = STAFF
+    author: User | None = None
+    note: bool = False
+    link: CustomerLink | None = None
+    external_id: str = ""
+    reason: str = ""  # system messages: why Keepline wrote it (audited)
+    file: PendingFile | None = None
+    request: object = None
+    # A socket's session and access_version (accounts.permissions.SocketBinding), checked in
+    # the same statement as the write.
+    binding: object = None
+
+    @property
+    def contact(self):
+        return self.link.contact if self.link is not None else self.conversation.contact
+
+    def author_key(self) -> tuple:
+        if self.source == STAFF:
+            return ("author_user_id", self.author.pk)
+        if self.source == SYSTEM:
+            return ("direction", Direction.SYSTEM.value)
+        return ("author_contact_id", self.contact.pk)
+
+    def key(self) -> tuple:
+        return (self.conversation.pk, *self.author_key(), self.client_id)
+
+
+# --- drafts: the input checks a client hears at once ------------------------------------------
+
+
+def staff_draft(
+    *,
+    author: User,
+    conversation: Conversation,
+    body,
+    client_id,
+    note=False,
+    request=None,
+    binding=None,
+    file: PendingFile | None = None,
+) -> MessageDraft:
+    """A staff member's message or internal note (with an optional file)."""
+    body = clean_body(body, allow_empty=file is not None)
+    client_id = clean_client_id(client_id)
+    if permissions.is_read_only(author):
+        raise errors.Forbidden()
+    if not isinstance(note, bool):
+        raise errors.Invalid(_("note must be true or false."))
+    return MessageDraft(
+        conversation,
+        body,
+        client_id,
+        source=STAFF,
+        author=author,
+        note=note,
+        request=request,
+        binding=binding,
+        file=file,
+    )
+
+
+def customer_draft(*, link: CustomerLink, body, client_id, request=None) -> MessageDraft:
+    """A customer's web-chat message, written through their link."""
+    return MessageDraft(
+        link.conversation,
+        clean_body(body),
+        clean_client_id(client_id),
+        source=CUSTOMER,
+        link=link,
+        request=request,
+    )
+
+
+def channel_draft(
+    *, conversation: Conversation, body, client_id, external_id: str = ""
+) -> MessageDraft:
+    """An inbound message of a channel integration (the caller has authenticated the channel):
+    author = the conversation's contact."""
+    if conversation.is_internal or conversation.contact_id is None:
+        raise errors.Invalid(_("Internal conversations have no customer."))
+    return MessageDraft(
+        conversation,
+        clean_body(body),
+        clean_client_id(client_id),
+        source=CHANNEL,
+        external_id=str(external_id or "")[:200],
+    )
+
+
+def system_draft(*, conversation: Conversation, body, client_id, reason: str) -> MessageDraft:
+    """Keepline's own words in a conversation, e.g. "Ana took over from Bruno"."""
+    return MessageDraft(
+        conversation, clean_body(body), clean_client_id(client_id), source=SYSTEM, reason=reason
+    )
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+def _write_check(item: MessageDraft, now, alias: str) -> tuple[str, list] | None:
+    """The subquery selecting the conversation's id when this draft's author may write to it."""
+    if item.source == STAFF:
+        return permissions.write_check_sql(item.author, item.conversation.pk, alias)
+    if item.source == CUSTOMER:
+        return permissions.link_check_sql(item.link.pk, item.conversation.pk, now, alias)
+    return ("%s", [item.conversation.pk])  # channel or system: authorised by the caller
+
+
+def _stamp(item: MessageDraft, now, *, only_open: bool = False) -> bool:
+    """One conditional UPDATE: the author may write here, this author has not used this
+    client_id here before, and the conversation's last message time moves (which also
+    serialises concurrent sends to one conversation on PostgreSQL). True when it did.
+    `only_open`: and the conversation is open."""
+    connection = connections[router.db_for_write(Message)]
+    quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
+    conversations, messages = Conversation._meta.db_table, Message._meta.db_table
+    check = _write_check(item, now, connection.alias)
+    if check is None:
+        return False
+    condition = f"id IN ({check[0]})"
+    params: list = [adapt(now), *check[1]]
+    if item.binding is not None:
+        bound_sql, bound_params = account_permissions.socket_binding_sql(item.binding, connection)
+        condition += f" AND {bound_sql}"
+        params += bound_params
+    if only_open:
+        condition += " AND status = %s"
+        params.append(Conversation.Status.OPEN.value)
+    author_column, author_value = item.author_key()
+    client_id = Message._meta.get_field("client_id").get_db_prep_value(item.client_id, connection)
+    params += [item.conversation.pk, author_value, client_id]
+    sql = (
+        f"UPDATE {quote(conversations)} SET last_message_at = %s WHERE {condition}"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(messages)} WHERE conversation_id = %s"
+        f" AND {author_column} = %s AND client_id = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+def _existing(item: MessageDraft) -> Message | None:
+    column, value = item.author_key()
+    return (
+        Message.objects.select_related("author_user", "author_contact")
+        .filter(conversation_id=item.conversation.pk, client_id=item.client_id, **{column: value})
+        .prefetch_related("attachments")
+        .first()
+    )
+
+
+def _repeat(existing: Message) -> SendResult:
+    return SendResult(existing, False, presenters.message_dict(existing, presenters.EVERYTHING))
+
+
+def _stored_or_refused(item: MessageDraft):
+    """The stamp refused `item`: the SendResult of the message this client_id already stored
+    (created=False), or the ServiceError refusing it."""
+    conversation = item.conversation
+    if item.binding is not None and not account_permissions.socket_binding_is_live(item.binding):
+        return errors.AccessChanged()
+    existing = _existing(item)
+    if item.source == STAFF:
+        if existing is not None and permissions.can_send(item.author, conversation):
+            return _repeat(existing)
+        if not permissions.can_view(item.author, conversation):
+            return errors.NotFound()
+        return errors.Forbidden()
+    if existing is None:
+        return errors.Forbidden() if item.source == CUSTOMER else errors.NotFound()
+    if item.link is not None and not permissions.customer_can_use(item.link):
+        return errors.Forbidden()
+    return _repeat(existing)
+
+
+def _new_message(item: MessageDraft, now) -> Message:
+    common = {
+        "conversation_id": item.conversation.pk,
+        "body": item.body,
+        "client_id": item.client_id,
+        "created_at": now,
+    }
+    if item.source == SYSTEM:
+        return Message(**common, direction=Direction.SYSTEM, status=Message.Status.SENT)
+    if item.source != STAFF:
+        return Message(
+            **common,
+            author_contact=item.contact,
+            direction=Direction.INBOUND,
+            status=Message.Status.DELIVERED,
+            delivered_at=now,
+            external_id=item.external_id,
+        )
+    direction = Direction.NOTE if item.note else Direction.OUTBOUND
+    queued = direction == Direction.OUTBOUND and item.conversation.kind in CHANNEL_KINDS
+    return Message(
+        **common,
+        author_user=item.author,
+        direction=direction,
+        status=Message.Status.QUEUED if queued else Message.Status.SENT,
+        sent_at=None if queued else now,
+    )
+
+
+def _stored_events(item: MessageDraft, message: Message, attachment) -> list[dict]:
+    """The audit events of a stored message: comms.message.sent (staff), .received (customer,
+    channel) or .posted (system); then comms.attachment.uploaded for its file."""
+    data = {
+        "conversation": item.conversation.pk,
+        "client_id": str(message.client_id),
+        "length": len(message.body),
+        "body_sha256": sha256_text(message.body),
+    }
+    if item.source == STAFF:
+        actor, action = item.author, "comms.message.sent"
+        data["direction"] = message.direction
+    elif item.source == SYSTEM:
+        actor, action = None, "comms.message.posted"
+        data["reason"] = item.reason
+    else:
+        actor, action = item.contact, "comms.message.received"
+        data["channel"] = item.conversation.kind
+        if item.link is not None:
+            data["link"] = item.link.pk
+        elif item.external_id:
+            data["external_id"] = item.external_id
+    events = [
+        {"actor": actor, "action": action, "target": message, "data": data, "request": item.request}
+    ]
+    if attachment is not None:
+        events.append(
+            {
+                "actor": actor,
+                "action": "comms.attachment.uploaded",
+                "target": attachment,
+                "data": {
+                    "conversation": item.conversation.pk,
+                    "message": message.pk,
+                    "name": attachment.name,
+                    "content_type": attachment.content_type,
+                    "size": attachment.size,
+                    "sha256": attachment.sha256,
+                },
+                "request": item.request,
+            }
+        )
+    return events
+
+
+def _store_file(item: MessageDraft, message: Message) -> Attachment:
+    pending = item.file
+    attachment = Attachment(
+        conversation_id=item.conversation.pk,
+        message=message,
+        name=pending.name,
+        content_type=pending.content_type,
+        size=pending.size,
+        sha256=pending.sha256,
+        uploaded_by=item.author,
+    )
+    attachment.file.save(pending.name, pending.upload, save=False)
+    attachment.save()
+    return attachment
+
+
+WAITING = (Conversation.Status.PENDING, Conversation.Status.CLOSED)
+
+
+def _reopen_on_reply(inbound: list[MessageDraft]) -> list[dict]:
+    """A customer writing into a pending or closed conversation reopens it, as in any support
+    inbox. Only for replies whose open-only stamp missed (their rows are locked by the stamp
+    already), so a reply into an open conversation costs nothing more. Returns the audit events
+    (comms.conversation.status_changed, actor the contact)."""
+    if not inbound:
+        return []
+    contacts = {item.conversation.pk: item.contact for item in inbound}
+    waiting = dict(
+        Conversation.objects.filter(pk__in=contacts, status__in=WAITING).values_list("pk", "status")
+    )
+    if not waiting:
+        return []
+    Conversation.objects.filter(pk__in=waiting).update(status=Conversation.Status.OPEN)
+    events = []
+    for conversation in Conversation.objects.select_related(
+        "contact", "deal", "company", "assignee", "team"
+    ).filter(pk__in=waiting):
+        conversation_updated(conversation)
+        events.append(
+            {
+                "actor": contacts[conversation.pk],
+                "action": "comms.conversation.status_changed",
+                "target": conversation,
+                "data": {
+                    "from": waiting[conversation.pk],
+                    "to": Conversation.Status.OPEN,
+                    "reason": "customer_reply",
+                },
+            }
+        )
+    return events
+
+
+def _notify_mentions(conversation: Conversation, message: Message, author: User) -> None:
+    """@username of an active staff participant: a notification on their user.<id> group."""
+    names = set(MENTION_RE.findall(message.body))
+    if not names:
+        return
+    mentioned = (
+        Participant.objects.filter(
+            conversation_id=conversation.pk,
+            user__username__in=names,
+            left_at__isnull=True,
+            role__in=Participant.GRANTING,
+            user__is_active=True,
+        )
+        .exclude(user_id=author.pk)
+        .values_list("user_id", flat=True)
+    )
+    for user_id in mentioned:
+        account_realtime.notify_user_on_commit(
+            user_id,
+            {
+                "type": "mention",
+                "conversation_id": conversation.pk,
+                "message_id": message.pk,
+                "by": presenters.user_actor(author),
+                "excerpt": message.body[:140],
+            },
+        )
+
+
+def _store_batch(items: list[MessageDraft]) -> list:
+    now = timezone.now()
+    results: list = [None] * len(items)
+    first_of: dict = {}
+    fresh: list[int] = []
+    waiting: list[MessageDraft] = []
+    # Conversation rows are locked in id order, the audit chain head last, so two processes'
+    # batches never wait on each other in a cycle. Within a conversation the order is arrival.
+    for i in sorted(range(len(items)), key=lambda i: items[i].conversation.pk):
+        item = items[i]
+        key = item.key()
+        if key in first_of:
+            continue  # the same send twice in one batch: answered with the first, below
+        first_of[key] = i
+        replying = item.source in (CUSTOMER, CHANNEL)
+        if replying and _stamp(item, now, only_open=True):
+            fresh.append(i)  # a customer writing into an open conversation: the usual case
+        elif _stamp(item, now):
+            fresh.append(i)
+            if replying:
+                waiting.append(item)  # pending or closed: the reply reopens it, below
+        else:
+            results[i] = _stored_or_refused(item)
+    stored = Message.objects.bulk_create([_new_message(items[i], now) for i in fresh])
+    files = {
+        i: _store_file(items[i], message)
+        for i, message in zip(fresh, stored, strict=True)
+        if items[i].file is not None
+    }
+    events = [
+        event
+        for i, message in zip(fresh, stored, strict=True)
+        for event in _stored_events(items[i], message, files.get(i))
+    ]
+    events += _reopen_on_reply(waiting)
+    audit.record_many(events)
+    # After commit, in this order: each message.created, then the mentions it carried.
+    for i, message in zip(fresh, stored, strict=True):
+        attachments = [files[i]] if i in files else []
+        results[i] = SendResult(
+            message, True, broadcast_created(items[i].conversation, message, attachments)
+        )
+    for i, message in zip(fresh, stored, strict=True):
+        if items[i].source == STAFF and "@" in message.body:
+            _notify_mentions(items[i].conversation, message, items[i].author)
+    for i, item in enumerate(items):
+        if results[i] is None:
+            first = results[first_of[item.key()]]
+            results[i] = (
+                first
+                if isinstance(first, Exception)
+                else SendResult(first.message, False, first.data)
+            )
+    return results
+
+
+def messages_store(items: list[MessageDraft]) -> list:
+    """Store drafts in one transaction (one commit, one audit append statement on PostgreSQL,
+    one INSERT for all rows) and queue their events for after commit. Each result is a
+    SendResult (created=False when the author's client_id was stored before) or the
+    ServiceError refusing that draft: one refusal never stops the others.
+
+    Per draft that is one conditional UPDATE (permission, idempotency, last message time); per
+    batch one INSERT and the audit append. Two processes racing on one client_id, or any other
+    integrity or lock error, roll the batch back and run it once more, when the stored winner
+    answers as a repeat."""
+    if not items:
+        return []
+    try:
+        with transaction.atomic():
+            return _store_batch(items)
+    except (IntegrityError, OperationalError):
+        for item in items:
+            if item.file is not None:
+                item.file.upload.seek(0)
+        with transaction.atomic():
+            return _store_batch(items)
+
+
+def message_store(item: MessageDraft) -> SendResult:
+    """One draft: its SendResult, or its refusal raised."""
+    result = messages_store([item])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+# --- the named ways in: each builds a draft and stores it ---------------------------------------
+
+
+def message_send(
+    *,
+    author: User,
+    conversation: Conversation,
+    body: str,
+    client_id,
+    note: bool = False,
+    request=None,
+) -> SendResult:
+    """Store a staff message (outbound, or an internal note) once per client_id; after commit,
+    broadcast `message.created` (notes to staff only). A repeated client_id returns the stored
+    message with created=False and broadcasts nothing. Audited (comms.message.sent).
+
+    Normal path: 2 queries of its own (conditional stamp, insert) plus the audit append.
+    """
+    return message_store(
+        staff_draft(
+            author=author,
+            conversation=conversation,
+            body=body,
+            client_id=client_id,
+            note=note,
+            request=request,
+        )
+    )
+
+
+def message_receive(*, link: CustomerLink, body: str, client_id, request=None) -> SendResult:
+    """Store a customer's web-chat message (inbound, author = the link's contact) once per
+    client_id while the link is usable; broadcast after commit. Audited
+    (comms.message.received, actor = the contact)."""
+    return message_store(customer_draft(link=link, body=body, client_id=client_id, request=request))
+
+
+def message_inbound_record(
+    *, conversation: Conversation, body: str, client_id, external_id: str = ""
+) -> SendResult:
+    """An inbound message that arrived through a channel integration (WhatsApp, SMS, email):
+    author = the conversation's contact; the caller has authenticated the channel. Same
+    idempotency, audit and broadcast as a web-chat message."""
+    return message_store(
+        channel_draft(
+            conversation=conversation, body=body, client_id=client_id, external_id=external_id
+        )
+    )
+
+
+def message_post_system(
+    *, conversation: Conversation, body: str, client_id, reason: str
+) -> SendResult:
+    """Keepline writes into a conversation (no author): shown to staff and customer alike,
+    audited as comms.message.posted with the reason."""
+    return message_store(
+        system_draft(conversation=conversation, body=body, client_id=client_id, reason=reason)
+    )
+
+
+def message_in(conversation: Conversation, message_id, *, lock: bool = False) -> Message:
+    qs = Message.objects.filter(pk=clean_id(message_id), conversation_id=conversation.pk)
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    message = qs.select_related("author_user", "author_contact").first()
+    if message is None:
+        raise errors.NotFound()
+    return message
