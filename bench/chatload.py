@@ -33,6 +33,37 @@ class Result:
     ack_ms: list = field(default_factory=list)  # send to acknowledgement, per acked send
 
 
+class Spread:
+    """Which server process each new socket goes to: round-robin over `ports` from `turn`, the
+    way a load balancer spreads connections. Keepline and its baseline share this, so both see
+    the same client spread."""
+
+    def __init__(self, ports: list[int]):
+        self.ports = ports
+        self.turn = 0
+
+    def port(self) -> int:
+        port = self.ports[self.turn % len(self.ports)]
+        self.turn += 1
+        return port
+
+
+def spread_pairs(spread: Spread, n: int, first, second) -> list[tuple[Socket, Socket]]:
+    """Pair i's first socket on process i, its second on process i+1 (mod N): with N > 1 each
+    pair's messages cross processes through the channel layer."""
+    out = []
+    for i in range(n):
+        spread.turn = i
+        out.append((first(i), second(i)))
+    return out
+
+
+def spread_room(spread: Spread, sender, member, n: int) -> tuple[Socket, list[Socket]]:
+    """The room's sender on the first process, its members round-robin from the second."""
+    spread.turn = 0
+    return sender(), [member(i) for i in range(n)]
+
+
 class Target:
     """Subclasses: frame(client_id, body) -> str; ack_of(msg) -> client_id|None;
     delivered(msg) -> (client_id, body)|None; optionally refused(msg) -> client_id|None (an
@@ -104,9 +135,14 @@ async def _reader(ws, target: Target, acks: dict, counter: Counter, latencies: l
 
 
 async def pairs(
-    target: Target, pair_sockets: list[tuple[Socket, Socket]], seconds: float
+    target: Target,
+    pair_sockets: list[tuple[Socket, Socket]],
+    seconds: float,
+    on_start=None,
+    on_stop=None,
 ) -> Result:
-    """Both members of each pair send as fast as their own acks come back; rate = acked sends/s."""
+    """Both members of each pair send as fast as their own acks come back; rate = acked sends/s.
+    `on_start()`/`on_stop()`: called (synchronously) as the clock starts and stops, for probes."""
     result = Result()
     conns = []
     for a, b in pair_sockets:
@@ -119,6 +155,8 @@ async def pairs(
             acks_of[ws] = {}
             readers.append(asyncio.create_task(_reader(ws, target, acks_of[ws], counter, None)))
     await _settle()  # ready/presence frames are read before the clock starts
+    if on_start is not None:
+        on_start()
     stop_at = time.monotonic() + seconds
 
     async def sender(ws):
@@ -148,6 +186,8 @@ async def pairs(
     start = time.monotonic()
     await asyncio.gather(*(sender(ws) for pair in conns for ws in pair))
     elapsed = time.monotonic() - start
+    if on_stop is not None:
+        on_stop()
     await asyncio.sleep(1.0)  # deliveries still in flight
     for a, b in conns:
         await a.close()

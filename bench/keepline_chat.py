@@ -1,6 +1,7 @@
 """The Keepline side of bench/chat_throughput.py: live chat on the production process layout.
 
-Layout: `processes` daphne processes serving config.asgi:application with DEBUG off, on PostgreSQL
+Layout: `processes` daphne processes serving config.asgi:application with DEBUG off (through
+bench.keepline_probe, which only adds counters: statements per send, batch sizes), on PostgreSQL
 (`database_url`; created and migrated here if needed) and Redis (`redis_url`: the pub/sub channel
 layer and the cache). Clients are spread round-robin over the processes, so most deliveries cross
 processes through Redis as they would behind a load balancer.
@@ -21,6 +22,7 @@ import json
 import os
 import secrets
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -57,29 +59,18 @@ def server_env(database_url: str, redis_url: str) -> dict:
 # --- the target: Keepline's socket protocol (/work/notes/comms-protocol.md) ----------------------
 
 
-class KeeplineTarget(chatload.Target):
+class KeeplineTarget(chatload.Target, chatload.Spread):
     name = "keepline"
-
-    def __init__(self, ports: list[int]):
-        self.ports = ports
-        self.turn = 0
-
-    def _port(self) -> int:
-        port = self.ports[self.turn % len(self.ports)]
-        self.turn += 1
-        return port
 
     def staff(self, conversation_id: int, cookie: str) -> chatload.Socket:
         return chatload.Socket(
-            f"ws://127.0.0.1:{self._port()}/ws/conversations/{conversation_id}/",
+            f"ws://127.0.0.1:{self.port()}/ws/conversations/{conversation_id}/",
             {"Cookie": cookie, "Origin": ORIGIN},
         )
 
     def customer(self, token: str) -> chatload.Socket:
         # A browser sends Origin on every WebSocket handshake; the server refuses one without.
-        return chatload.Socket(
-            f"ws://127.0.0.1:{self._port()}/ws/chat/{token}/", {"Origin": ORIGIN}
-        )
+        return chatload.Socket(f"ws://127.0.0.1:{self.port()}/ws/chat/{token}/", {"Origin": ORIGIN})
 
     def frame(self, client_id, body):
         return json.dumps({"action": "send", "client_id": client_id, "body": body})
@@ -113,10 +104,11 @@ def ensure_database(database_url: str) -> None:
 
 
 def flush_bench_redis(redis_url: str) -> None:
-    """FLUSHDB only when the URL names db 5, the benchmark's database; never any other."""
+    """FLUSHDB only when the URL names the benchmark's own database (5, or BENCH_REDIS_FLUSH_DB
+    for a run on another one); never any other."""
     import redis
 
-    if urlsplit(redis_url).path.strip("/") != "5":
+    if urlsplit(redis_url).path.strip("/") != os.environ.get("BENCH_REDIS_FLUSH_DB", "5"):
         return
     client = redis.Redis.from_url(redis_url)
     try:
@@ -269,16 +261,225 @@ def stored_check(conversation_ids: list[int], acked: set) -> tuple[int, int]:
     return lost, duplicated
 
 
+# --- probes: the servers' counters (bench/keepline_probe.py), CPU time, py-spy -------------------
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == name:
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(daphne_pids: list[int]) -> dict:
+    """CPU seconds used so far: each daphne, this process (the load), PostgreSQL (every backend),
+    Redis."""
+    tick = os.sysconf("SC_CLK_TCK")
+    snap = {f"daphne{i}": _cpu_ticks(pid) / tick for i, pid in enumerate(daphne_pids)}
+    snap["load client"] = _cpu_ticks(os.getpid()) / tick
+    snap["postgres"] = sum(_cpu_ticks(p) for p in _pids_named("postgres")) / tick
+    snap["redis"] = sum(_cpu_ticks(p) for p in _pids_named("redis-server")) / tick
+    snap["wall"] = time.monotonic()
+    return snap
+
+
+def probe_snapshot(daphne_pids: list[int], directory: str) -> list[dict]:
+    """Each server's cumulative counters (SIGUSR1 makes it write them)."""
+    import signal
+
+    paths = [os.path.join(directory, f"probe-{pid}.json") for pid in daphne_pids]
+    before = {p: os.stat(p).st_mtime_ns if os.path.exists(p) else 0 for p in paths}
+    for pid in daphne_pids:
+        os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if all(os.path.exists(p) and os.stat(p).st_mtime_ns != before[p] for p in paths):
+            break
+        time.sleep(0.01)
+    out = []
+    for p in paths:
+        with open(p) as f:
+            out.append(json.load(f))
+    return out
+
+
+def probe_sum(snaps: list[dict]) -> dict:
+    """The servers' counters added up."""
+    total: dict = {
+        "batches": 0,
+        "sends": 0,
+        "batch_sizes": {},
+        "store_statements_by_size": {},
+        "store_s": 0.0,
+        "commit_s": 0.0,
+        "commits": 0,
+        "statements": {},
+        "publish_s": 0.0,
+        "publishes": 0,
+        "published_events": 0,
+    }
+    for snap in snaps:
+        for key, value in snap.items():
+            if key == "statements":
+                for kind, row in value.items():
+                    mine = total["statements"].setdefault(kind, [0, 0.0, 0, 0.0])
+                    for i, v in enumerate(row):
+                        mine[i] += v
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    total[key][str(k)] = total[key].get(str(k), 0) + v
+            else:
+                total[key] += value
+    return total
+
+
+def probe_diff(after: dict, before: dict) -> dict:
+    out: dict = {}
+    for key, value in after.items():
+        if key == "statements":
+            out[key] = {
+                kind: [v - w for v, w in zip(row, before[key].get(kind, [0] * 4), strict=True)]
+                for kind, row in value.items()
+            }
+        elif isinstance(value, dict):
+            out[key] = {k: v - before[key].get(k, 0) for k, v in value.items()}
+            out[key] = {k: v for k, v in out[key].items() if v}
+        else:
+            out[key] = value - before[key]
+    return out
+
+
+class PgSampler:
+    """Samples what each PostgreSQL client backend of the benchmark's database is doing, every
+    `interval` s, until stopped: (state, wait_event_type:wait_event, statement head) -> count.
+    Only with BENCH_PROFILE_DIR (it costs a query per sample)."""
+
+    QUERY = (
+        "SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU'), left(query, 40)"
+        " FROM pg_stat_activity WHERE datname = current_database()"
+        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, database_url: str, interval: float = 0.005):
+        import threading
+
+        self.url, self.interval = database_url, interval
+        self.counts: dict = {}
+        self.samples = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stopping.is_set():
+                for row in conn.execute(self.QUERY).fetchall():
+                    state, wait, query = row
+                    if state == "idle":
+                        key = ("idle", "", "")
+                    else:
+                        key = (state, wait, " ".join((query or "").split()[:3]))
+                    self.counts[key] = self.counts.get(key, 0) + 1
+                self.samples += 1
+                time.sleep(self.interval)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self) -> dict:
+        self.stopping.set()
+        self.thread.join()
+        return {"samples": self.samples, "counts": self.counts}
+
+
+class PhaseProbe:
+    """on_start/on_stop for chatload.pairs: the servers' counters and the CPU time of every
+    process over the timed phase; with BENCH_PYSPY (a py-spy binary) and BENCH_PROFILE_DIR, a
+    py-spy record (raw, all threads, idle included) of each server over the phase."""
+
+    def __init__(self, daphne_pids: list[int], probe_dir: str, seconds: float, database_url=""):
+        self.pids, self.dir, self.seconds = daphne_pids, probe_dir, seconds
+        self.spies: list = []
+        self.pg = PgSampler(database_url) if os.environ.get("BENCH_PROFILE_DIR") else None
+        self.pg_activity: dict = {}
+
+    def on_start(self):
+        import subprocess
+
+        self.before = probe_sum(probe_snapshot(self.pids, self.dir))
+        spy, out = os.environ.get("BENCH_PYSPY"), os.environ.get("BENCH_PROFILE_DIR")
+        if spy and out:
+            os.makedirs(out, exist_ok=True)
+            for i, pid in enumerate(self.pids):
+                self.spies.append(
+                    subprocess.Popen(
+                        [
+                            spy, "record", "--pid", str(pid), "--duration",
+                            str(max(1, int(self.seconds) - 1)), "--rate", "200", "--idle",
+                            "--threads", "--nonblocking", "--format", "raw",
+                            "--output", os.path.join(out, f"daphne{i}.txt"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )  # fmt: skip
+        if self.pg is not None:
+            self.pg.start()
+        self.cpu_before = cpu_snapshot(self.pids)
+
+    def on_stop(self):
+        cpu_after = cpu_snapshot(self.pids)
+        if self.pg is not None:
+            self.pg_activity = self.pg.stop()
+        self.cpu = {k: cpu_after[k] - self.cpu_before[k] for k in cpu_after}
+        self.counters = probe_diff(probe_sum(probe_snapshot(self.pids, self.dir)), self.before)
+        for spy in self.spies:
+            try:
+                spy.wait(timeout=self.seconds + 30)
+            except Exception:
+                spy.kill()
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
-def run(database_url, redis_url, pairs, room_size, seconds, rate, processes=2):
-    """(pairs result, room saturation result, room latency result, (lost, duplicated))."""
+@dataclass
+class KeeplineRun:
+    pairs: chatload.Result
+    room: chatload.Result  # saturation
+    room_at_rate: chatload.Result
+    lost: int
+    duplicated: int
+    pairs_counters: dict  # the servers' counters over the timed pairs phase
+    pairs_cpu: dict  # CPU seconds per process over the timed pairs phase (and "wall")
+    counters: dict  # the servers' counters over the whole run (every phase)
+    channel_layer: dict  # the servers' CHANNEL_LAYERS["default"]
+    pairs_pg: dict  # with BENCH_PROFILE_DIR: PostgreSQL backends' states over the pairs phase
+
+
+def run(database_url, redis_url, pairs, room_size, seconds, rate, processes=2) -> KeeplineRun:
     started = time.monotonic()
     env = server_env(database_url, redis_url)
     ensure_database(database_url)
     flush_bench_redis(redis_url)
     django_setup(env)
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connections
 
@@ -294,25 +495,40 @@ def run(database_url, redis_url, pairs, room_size, seconds, rate, processes=2):
     )
 
     with ExitStack() as stack:
-        servers = [Daphne("config.asgi:application", env=env, log=log) for _ in range(processes)]
+        probe_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="keepline-probe-"))
+        server_env_probe = {**env, "BENCH_PROBE_DIR": probe_dir}
+        servers = [
+            Daphne("bench.keepline_probe:application", env=server_env_probe, log=log)
+            for _ in range(processes)
+        ]
         for server in servers:
             server.start()
             stack.callback(server.__exit__)
         for server in servers:
             server.ready()
+        pids = [s.proc.pid for s in servers]
         target = KeeplineTarget([s.port for s in servers])
 
-        pair_sockets = []
-        for i, (conversation_id, cookie, token) in enumerate(setup.pairs):
-            target.turn = i  # alternate which process holds the rep and which the customer
-            pair_sockets.append((target.staff(conversation_id, cookie), target.customer(token)))
-        p = asyncio.run(chatload.pairs(target, pair_sockets, seconds))
+        pair_sockets = chatload.spread_pairs(
+            target,
+            pairs,
+            lambda i: target.staff(setup.pairs[i][0], setup.pairs[i][1]),
+            lambda i: target.customer(setup.pairs[i][2]),
+        )
+        probe = PhaseProbe(pids, probe_dir, seconds, database_url)
+        p = asyncio.run(
+            chatload.pairs(target, pair_sockets, seconds, probe.on_start, probe.on_stop)
+        )
 
-        target.turn = 0
-        sender = target.staff(setup.room_id, setup.sender_cookie)
-        members = [target.staff(setup.room_id, c) for c in setup.member_cookies]
+        sender, members = chatload.spread_room(
+            target,
+            lambda: target.staff(setup.room_id, setup.sender_cookie),
+            lambda i: target.staff(setup.room_id, setup.member_cookies[i]),
+            room_size,
+        )
         sat = asyncio.run(chatload.room(target, sender, members, seconds, None))
         lat = asyncio.run(chatload.room(target, sender, members, seconds, rate))
+        counters = probe_sum(probe_snapshot(pids, probe_dir))
 
     lost = duplicated = 0
     for name, result, receivers in (
@@ -331,4 +547,15 @@ def run(database_url, redis_url, pairs, room_size, seconds, rate, processes=2):
             flush=True,
         )
     connections.close_all()
-    return p, sat, lat, (lost, duplicated)
+    return KeeplineRun(
+        p,
+        sat,
+        lat,
+        lost,
+        duplicated,
+        probe.counters,
+        probe.cpu,
+        counters,
+        dict(settings.CHANNEL_LAYERS["default"]),
+        probe.pg_activity,
+    )

@@ -7,7 +7,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Modules the benchmarks import, not benchmarks themselves.
-SKIP = {"__init__.py", "common.py", "run_all.py", "bare_asgi.py", "chatload.py", "keepline_chat.py"}
+SKIP = {
+    "__init__.py",
+    "common.py",
+    "run_all.py",
+    "bare_asgi.py",
+    "chatload.py",
+    "keepline_chat.py",
+    "keepline_probe.py",
+    "profile_report.py",
+}
 FIRST = "healthz.py"
 
 
