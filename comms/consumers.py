@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 
 from channels.db import database_sync_to_async
@@ -28,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts.consumers import SessionBound
 from comms import batching, errors, permissions, presenters, realtime, selectors, services
+from comms.presence import Presence
 from config import events
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ CLOSE_REVOKED = 4403
 CLOSE_NOT_FOUND = 4404
 MAX_FRAME = 64 * 1024
 TYPING_EVERY_S = 2.0
-PRESENCE_MISSED_REFRESHES = 2.5  # silent this many refresh periods: gone
 
 
 class TokenBucket:
@@ -55,8 +54,9 @@ class TokenBucket:
         return True
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
-    """What staff and customer sockets share: framing, errors, presence, publishing."""
+class ChatConsumer(Presence, AsyncWebsocketConsumer):
+    """What staff and customer sockets share: framing, errors, publishing (and presence,
+    comms.presence)."""
 
     actions: dict[str, str] = {}
     conversation_id: int | None = None
@@ -165,103 +165,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def access_changed(self) -> None:
         """An action was refused because the socket's session or access changed: recheck."""
 
-    # --- presence: join/here/leave over the channel layer, so it spans processes ------------------
-
-    def presence_groups(self) -> list[str]:
-        raise NotImplementedError
-
-    def announce(self) -> bool:
-        return True
-
-    async def presence_start(self) -> None:
-        self.online = {self.channel_name: self.actor} if self.announce() else {}
-        self.seen: dict[str, float] = {}  # other sockets: when they last said they are here
-        if self.announce():
-            for group in self.presence_groups():
-                await self.channel_layer.group_send(
-                    group,
-                    {"type": "presence.join", "channel": self.channel_name, "actor": self.actor},
-                )
-        self.presence_task = asyncio.ensure_future(self.presence_keepalive())
-
-    async def presence_keepalive(self) -> None:
-        """Say "still here" now and then, and drop sockets that stopped saying it: a daphne
-        process that dies sends no presence.leave for its sockets."""
-        every = settings.COMMS_PRESENCE_REFRESH_SECONDS
-        while True:
-            await asyncio.sleep(every * random.uniform(0.8, 1.2))  # noqa: S311 - jitter only
-            try:
-                if self.announce():
-                    event = {
-                        "type": "presence.refresh",
-                        "channel": self.channel_name,
-                        "actor": self.actor,
-                    }
-                    for group in self.presence_groups():
-                        await self.channel_layer.group_send(group, event)
-                await self.presence_prune(time.monotonic() - every * PRESENCE_MISSED_REFRESHES)
-            except Exception:
-                log.exception("presence refresh failed")
-
-    async def presence_prune(self, before: float) -> None:
-        gone = [channel for channel, at in self.seen.items() if at < before]
-        dropped = False
-        for channel in gone:
-            del self.seen[channel]
-            dropped = self.online.pop(channel, None) is not None or dropped
-        if dropped:
-            await self.send_frame({"type": "presence", "online": self.presence_list()})
-
-    def presence_list(self) -> list[dict]:
-        seen, people = set(), []
-        for actor in self.online.values():
-            key = (actor["type"], actor["id"])
-            if key not in seen:
-                seen.add(key)
-                people.append(actor)
-        return people
-
-    async def presence_join(self, event):
-        if event["channel"] == self.channel_name:
-            return
-        self.online[event["channel"]] = event["actor"]
-        self.seen[event["channel"]] = time.monotonic()
-        if self.announce():
-            await self.channel_layer.send(
-                event["channel"],
-                {"type": "presence.here", "channel": self.channel_name, "actor": self.actor},
-            )
-        await self.send_frame({"type": "presence", "online": self.presence_list()})
-
-    async def presence_here(self, event):
-        self.online[event["channel"]] = event["actor"]
-        self.seen[event["channel"]] = time.monotonic()
-        await self.send_frame({"type": "presence", "online": self.presence_list()})
-
-    async def presence_refresh(self, event):
-        if event["channel"] == self.channel_name:
-            return
-        self.seen[event["channel"]] = time.monotonic()
-        if event["channel"] not in self.online:  # a join this socket missed
-            self.online[event["channel"]] = event["actor"]
-            await self.send_frame({"type": "presence", "online": self.presence_list()})
-
-    async def presence_leave(self, event):
-        self.seen.pop(event["channel"], None)
-        if self.online.pop(event["channel"], None) is not None:
-            await self.send_frame({"type": "presence", "online": self.presence_list()})
-
-    async def presence_stop(self) -> None:
-        task = getattr(self, "presence_task", None)
-        if task is not None:
-            task.cancel()
-        if getattr(self, "online", None) is None or not self.announce():
-            return
-        for group in self.presence_groups():
-            await self.channel_layer.group_send(
-                group, {"type": "presence.leave", "channel": self.channel_name}
-            )
-
     # --- events shared by both kinds ------------------------------------------------------------
 
     async def typing(self, event):
@@ -271,16 +174,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def read(self, event):
         await self.send_frame(
             {"type": "read", "actor": event["actor"], "message_id": event["message_id"]}
-        )
-
-    async def message_status(self, event):
-        await self.send_frame(
-            {
-                "type": "message.status",
-                "id": event["id"],
-                "status": event["status"],
-                "at": event["at"],
-            }
         )
 
     async def close_revoked(self, reason: str) -> None:
@@ -446,10 +339,10 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             await self.close_revoked("access_revoked")
             return
         event = {"type": "typing", "actor": self.actor, "channel": self.channel_name}
-        await self.channel_layer.group_send(realtime.staff_group(self.conversation_id), event)
+        await events.send_now(realtime.staff_group(self.conversation_id), event, self.channel_layer)
         if not note:
-            await self.channel_layer.group_send(
-                realtime.customer_group(self.conversation_id), event
+            await events.send_now(
+                realtime.customer_group(self.conversation_id), event, self.channel_layer
             )
 
     def _may_type(self) -> bool | None:
@@ -618,9 +511,10 @@ class CustomerChatConsumer(ChatConsumer):
         if not await database_sync_to_async(permissions.customer_can_use)(self.link):
             await self.close_revoked("link_revoked")
             return
-        await self.channel_layer.group_send(
+        await events.send_now(
             realtime.staff_group(self.conversation_id),
             {"type": "typing", "actor": self.actor, "channel": self.channel_name},
+            self.channel_layer,
         )
 
     async def do_read(self, content):

@@ -110,14 +110,6 @@ class Conversation(models.Model):
     def is_internal(self) -> bool:
         return self.kind == self.Kind.INTERNAL
 
-    @property
-    def staff_group(self) -> str:
-        return f"conversation.{self.pk}.staff"
-
-    @property
-    def customer_group(self) -> str:
-        return f"conversation.{self.pk}.customer"
-
 
 class Participant(models.Model):
     """A person in a conversation: a staff user or the customer contact.
@@ -358,7 +350,3 @@ class CustomerLink(models.Model):
 
     def __str__(self):
         return f"link {self.pk}"
-
-    def is_usable(self, now=None) -> bool:
-        now = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > now

@@ -1,111 +1,204 @@
-"""Pages of comms that are not the staff UI: the customer's web chat and file downloads."""
+"""Staff pages of comms: the inbox, a conversation with its controls, and the forms they post."""
 
 from __future__ import annotations
 
-from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from comms import presenters, selectors, services
+from accounts import selectors as account_selectors
+from comms import downloads, errors, permissions, selectors, services
+from comms.models import Conversation
+from crm import selectors as crm_selectors
 
-REFUSED = {"invalid": 404, "expired": 410, "revoked": 410}
+BOXES = {
+    "mine": {"mine": True},
+    "team": {"team": True},
+    "unassigned": {"unassigned": True},
+    "all": {},
+}
+INBOX_PAGE = 30
 
 
-def _refused(request, reason: str):
+def _back(request, default: str):
+    target = request.POST.get("next") or default
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = default
+    return redirect(target)
+
+
+def _refusal(request, exc: errors.CommsError):
+    if isinstance(exc, errors.NotFound):
+        raise Http404
+    messages.error(request, exc.detail)
+
+
+@login_required
+def inbox(request):
+    box = request.GET.get("box", "mine")
+    if box not in BOXES:
+        box = "mine"
+    filters = dict(BOXES[box])
+    for name in ("status", "kind"):
+        if request.GET.get(name):
+            filters[name] = request.GET[name]
+    qs = selectors.conversation_list_for(request.user, filters)
+    page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
-        "comms/customer_link_refused.html",
-        {"reason": reason, "organisation": settings.ORGANISATION_NAME},
-        status=REFUSED.get(reason, 404),
-    )
-
-
-def _link_or_refusal(request, token):
-    try:
-        return selectors.customer_link_for_token(token), None
-    except selectors.LinkRefused as refused:
-        return None, _refused(request, refused.reason)
-
-
-@never_cache
-@require_GET
-def customer_chat(request, token):
-    """The customer's chat page: organisation, assigned rep, the recorded notice, the customer
-    view of the history and a composer on /ws/chat/<token>/."""
-    link, refusal = _link_or_refusal(request, token)
-    if refusal:
-        return refusal
-    page = selectors.customer_message_page(link, limit=100)
-    history = [presenters.message_dict(m, presenters.CUSTOMER) for m in reversed(page.items)]
-    assignee = link.conversation.assignee
-    response = render(
-        request,
-        "comms/customer_chat.html",
+        "comms/inbox.html",
         {
-            "organisation": settings.ORGANISATION_NAME,
-            "rep_name": (assignee.get_full_name() or assignee.get_username()) if assignee else "",
-            "contact": link.contact,
-            "chat_config": {
-                "socket_path": f"/ws/chat/{token}/",
-                "history": history,
-                "me": presenters.contact_actor(link.contact),
-                "max_body": settings.COMMS_MAX_BODY,
-            },
-            "chat_strings": {
-                "connecting": _("Connecting…"),
-                "offline": _("Connection lost. Reconnecting…"),
-                "closed": _("This chat is no longer available."),
-                "typing": _("%(name)s is typing…"),
-                "edited": _("edited"),
-                "too_long": _("Your message is too long."),
-                "you": _("You"),
-            },
+            "page": page,
+            "box": box,
+            "boxes": [
+                ("mine", _("Mine")),
+                ("team", _("My team")),
+                ("unassigned", _("Unassigned")),
+                ("all", _("All I can see")),
+            ],
+            "status": request.GET.get("status", ""),
+            "kind": request.GET.get("kind", ""),
+            "statuses": Conversation.Status.choices,
+            "kinds": Conversation.Kind.choices,
+            "unread_total": sum(selectors.unread_counts_for(request.user).values()),
+            "can_create_internal": not permissions.is_read_only(request.user),
         },
     )
-    # The token is in the URL: never leak it to linked sites.
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
-@never_cache
-@require_GET
-def customer_messages(request, token):
-    """Catch-up for the customer page after a reconnect: ?after=<id>, oldest first."""
+@login_required
+def conversation_detail(request, pk):
+    conversation = selectors.conversation_get_for(request.user, pk)
+    user = request.user
+    can_assign = permissions.can_assign(user, conversation)
+    context = {
+        "conversation": conversation,
+        "participants": selectors.participants_of(conversation),
+        "can_assign": can_assign,
+        "can_set_status": permissions.can_set_status(user, conversation),
+        "can_issue_link": not conversation.is_internal
+        and permissions.can_issue_link(user, conversation),
+        "can_manage_members": conversation.is_internal
+        and permissions.can_manage_members(user, conversation),
+        "statuses": Conversation.Status.choices,
+        "links": selectors.customer_links_of(conversation)[:10]
+        if not conversation.is_internal
+        else [],
+        "new_link": request.session.pop(f"comms.link.{conversation.pk}", None),
+    }
+    if can_assign or context["can_manage_members"]:
+        context["staff"] = account_selectors.active_user_list()
+    return render(request, "comms/conversation.html", context)
+
+
+@login_required
+@require_POST
+def conversation_start(request):
+    contact = crm_selectors.contact_get_for(request.user, request.POST.get("contact"))
+    deal = None
+    if request.POST.get("deal"):
+        deal = crm_selectors.deal_get_for(request.user, request.POST.get("deal"))
     try:
-        link = selectors.customer_link_for_token(token)
-    except selectors.LinkRefused as refused:
-        return JsonResponse(
-            {"error": "link_" + refused.reason}, status=REFUSED.get(refused.reason, 404)
+        conversation = services.conversation_start(
+            actor=request.user,
+            contact=contact,
+            deal=deal,
+            kind=request.POST.get("kind") or Conversation.Kind.WEB,
+            subject=request.POST.get("subject", ""),
+            request=request,
         )
-    page = selectors.customer_message_page(
-        link,
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
-        limit=request.GET.get("limit"),
-    )
-    return JsonResponse(
-        {
-            "results": [presenters.message_dict(m, presenters.CUSTOMER) for m in page],
-            "has_more": page.has_more,
-        }
-    )
+    except errors.CommsError as exc:
+        _refusal(request, exc)
+        return _back(request, reverse("comms:inbox"))
+    messages.success(request, _("Conversation started."))
+    default = reverse("comms:conversation-detail", args=[conversation.pk])
+    target = request.POST.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        base = target.split("?", 1)[0].split("#", 1)[0]
+        return redirect(f"{base}?conversation={conversation.pk}#conversations")
+    return redirect(default)
 
 
-def _file_response(attachment):
+@login_required
+@require_POST
+def internal_create(request):
     try:
-        handle = attachment.file.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404 from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+        conversation = services.internal_conversation_create(
+            actor=request.user,
+            subject=request.POST.get("subject", "").strip() or _("Team conversation"),
+            members=[
+                user
+                for user in map(account_selectors.active_user_get, request.POST.getlist("members"))
+                if user is not None
+            ],
+            request=request,
+        )
+    except errors.CommsError as exc:
+        _refusal(request, exc)
+        return redirect("comms:inbox")
+    return redirect("comms:conversation-detail", conversation.pk)
+
+
+@login_required
+@require_POST
+def conversation_action(request, pk):
+    """One form endpoint for assign, status, customer links and members; each calls a service."""
+    conversation = selectors.conversation_get_for(request.user, pk)
+    action = request.POST.get("action")
+    here = reverse("comms:conversation-detail", args=[conversation.pk])
+    try:
+        if action == "assign":
+            raw = request.POST.get("assignee")
+            assignee = (
+                request.user
+                if raw == "me"
+                else (account_selectors.active_user_get(raw) if raw else None)
+            )
+            if raw and assignee is None:
+                raise errors.Invalid(_("Choose an active person."))
+            services.conversation_assign(
+                actor=request.user, conversation=conversation, assignee=assignee, request=request
+            )
+            messages.success(request, _("Assignment saved."))
+        elif action == "status":
+            services.conversation_set_status(
+                actor=request.user,
+                conversation=conversation,
+                status=request.POST.get("status", ""),
+                request=request,
+            )
+            messages.success(request, _("Status changed."))
+        elif action == "link-issue":
+            _link, token = services.customer_link_issue(
+                actor=request.user, conversation=conversation, request=request
+            )
+            # Shown once, on the next page only; only its digest is stored.
+            request.session[f"comms.link.{conversation.pk}"] = request.build_absolute_uri(
+                reverse("comms:customer-chat", args=[token])
+            )
+        elif action == "link-revoke":
+            link = selectors.customer_link_get(conversation, request.POST.get("link"))
+            services.customer_link_revoke(actor=request.user, link=link, request=request)
+            messages.success(request, _("The customer link no longer works."))
+        elif action in ("member-add", "member-remove"):
+            member = account_selectors.active_user_get(request.POST.get("user"))
+            if member is None:
+                raise errors.Invalid(_("Choose an active person."))
+            service = services.member_add if action == "member-add" else services.member_remove
+            service(actor=request.user, conversation=conversation, user=member, request=request)
+            if action == "member-remove" and member.pk == request.user.pk:
+                return redirect("comms:inbox")
+        else:
+            raise errors.Invalid(_("Unknown action."))
+    except errors.CommsError as exc:
+        _refusal(request, exc)
+    return _back(request, here)
 
 
 @login_required
@@ -113,17 +206,6 @@ def _file_response(attachment):
 def attachment_download(request, pk):
     """A staff download: checked against the conversation policy, written to the audit ledger."""
     attachment = selectors.attachment_get_for(request.user, pk)
-    response = _file_response(attachment)
+    response = downloads.file_response(attachment)
     services.attachment_download_record(actor=request.user, attachment=attachment, request=request)
-    return response
-
-
-@require_GET
-def customer_attachment_download(request, token, pk):
-    link, refusal = _link_or_refusal(request, token)
-    if refusal:
-        return refusal
-    attachment = selectors.customer_attachment_get(link, pk)
-    response = _file_response(attachment)
-    services.attachment_download_record(actor=link.contact, attachment=attachment, request=request)
     return response

@@ -143,7 +143,6 @@
         break;
       case "message.created": case "message.updated": case "message.retracted":
         this.render(msg.message); this.scrollToBottom(); break;
-      case "message.status": this.setTicks(msg.id, msg.status); break;
       case "typing": this.showTyping(msg.actor); break;
       case "read": this.markRead(msg); break;
       case "presence": this.showPresence(msg.online || []); break;
