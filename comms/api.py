@@ -7,10 +7,8 @@ the sockets; errors answer {"error": <code>, "detail": <translated text>} with t
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -32,21 +30,7 @@ class InboxPagination(CursorPagination):
 
 
 class CommsApi(APIView):
-    """Maps refusals to the protocol's error body; a 404 is the same for missing and hidden."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, errors.CommsError):
-            return Response(exc.as_dict(), status=exc.status)
-        if isinstance(exc, Http404 | drf_exceptions.NotFound):
-            return Response(errors.NotFound().as_dict(), status=404)
-        if isinstance(exc, drf_exceptions.ParseError):
-            return Response(
-                {"error": "malformed_json", "detail": _("The request body is not valid JSON.")},
-                status=400,
-            )
-        if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-            return Response(errors.FileTypeRefused().as_dict(), status=415)
-        return super().handle_exception(exc)
+    """Refusals answer through config.errors.api_exception_handler, as in every API."""
 
     def conversation(self, pk) -> Conversation:
         return selectors.conversation_get_for(self.request.user, pk)

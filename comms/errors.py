@@ -69,10 +69,7 @@ class FileTooLarge(CommsError):
         return _("Files may be at most %(size)s MB.") % {"size": megabytes}
 
 
-class FileTypeRefused(CommsError):
-    code = "unsupported_type"
-    status = 415
-
+class FileTypeRefused(config_errors.UnsupportedType):
     def default_detail(self) -> str:
         return _("This type of file cannot be sent.")
 

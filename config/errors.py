@@ -95,16 +95,30 @@ class RateLimited(ServiceError):
         return _("Too many requests; wait a moment.")
 
 
+class UnsupportedType(ServiceError):
+    code = "unsupported_type"
+    status = 415
+
+    def default_detail(self) -> str:
+        return _("This type of content cannot be sent.")
+
+
 def api_exception_handler(exc, context):
-    """DRF: a ServiceError is its own JSON body and status; everything else as DRF answers it,
-    with Django's Http404 in the same shape as a ServiceError's 404."""
+    """DRF: a ServiceError is its own JSON body and status; a 404 (missing or hidden), a body that
+    is not JSON and an unsupported content type answer in the same shape; everything else
+    (serializer field errors, authentication, throttling) as DRF answers it."""
+    from rest_framework import exceptions as drf
     from rest_framework.response import Response
     from rest_framework.views import exception_handler
 
+    if isinstance(exc, Http404 | drf.NotFound):
+        exc = NotFound()
+    elif isinstance(exc, drf.ParseError):
+        exc = Invalid(_("The request body is not valid JSON."), code="malformed_json")
+    elif isinstance(exc, drf.UnsupportedMediaType):
+        exc = UnsupportedType()
     if isinstance(exc, ServiceError):
         return Response(exc.as_dict(), status=exc.status)
-    if isinstance(exc, Http404):
-        return Response(NotFound().as_dict(), status=404)
     return exception_handler(exc, context)
 
 
