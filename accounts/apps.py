@@ -9,8 +9,11 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from accounts import receivers, roles
+        from accounts import permissions, receivers, roles
+        from audit import permissions as audit_permissions
 
         receivers.connect()
+        # audit knows no other app: it asks this policy who may read the ledger.
+        audit_permissions.register_ledger_reader(permissions.can_read_audit_ledger)
         # Later apps add models (and so permissions); keep the role groups' grants complete.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="accounts.roles.sync")

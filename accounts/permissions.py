@@ -49,6 +49,11 @@ def is_compliance(user) -> bool:
     return getattr(user, "is_active", False) and has_role(user, roles.COMPLIANCE)
 
 
+def can_read_audit_ledger(user) -> bool:
+    """Admins and compliance officers read the audit ledger (registered with audit in ready())."""
+    return bool(is_admin(user) or is_compliance(user))
+
+
 def can_use_admin(user) -> bool:
     """Django admin is for the Admin role (and superusers); a rep never gets in."""
     return bool(getattr(user, "is_active", False) and is_admin(user))

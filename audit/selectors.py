@@ -1,6 +1,8 @@
 """Every read of the ledger a person sees, already permission-checked (forbidden: Http404)."""
 
-from django.db.models import QuerySet
+from collections.abc import Collection
+
+from django.db.models import Model, QuerySet
 
 from audit import permissions
 from audit.models import AuditCheckpoint, AuditEvent
@@ -58,6 +60,21 @@ def event_get_for(user, seq: int) -> AuditEvent:
     from django.shortcuts import get_object_or_404
 
     return get_object_or_404(AuditEvent, seq=seq)
+
+
+def events_for_target(
+    target: Model, *, exclude_actions: Collection[str] = (), limit: int
+) -> list[AuditEvent]:
+    """The newest `limit` events recorded about `target` (a model instance), newest first, in one
+    query.
+
+    Not permission-checked: for an app showing the history of a record it has already let the
+    person see (a deal's timeline), with that app's own rules about which actions to leave out.
+    """
+    qs = AuditEvent.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk))
+    if exclude_actions:
+        qs = qs.exclude(action__in=exclude_actions)
+    return list(qs.order_by("-seq")[:limit])
 
 
 def checkpoint_covering(event: AuditEvent) -> AuditCheckpoint | None:

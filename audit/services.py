@@ -30,18 +30,36 @@ def _clean(text, limit: int) -> str:
     return str(text).replace("\x00", "\ufffd")[:limit]
 
 
+# Models whose instances act as something other than a user, by model label ("app.model"):
+# filled by the apps that own them (crm registers its customer contact) in AppConfig.ready(), so
+# the ledger names no other app's models.
+_ACTOR_TYPES: dict[str, str] = {}
+
+
+def register_actor_type(model: type[models.Model], actor_type: str) -> None:
+    """Record instances of `model` (exactly that model) as actors of `actor_type`, labelled by
+    str(instance), instead of as users."""
+    if actor_type not in AuditEvent.ActorType.values:
+        raise ValueError(f"unknown audit actor type {actor_type!r}")
+    label = model._meta.label_lower
+    if _ACTOR_TYPES.setdefault(label, actor_type) != actor_type:
+        raise ValueError(f"{label} is already an audit actor of type {_ACTOR_TYPES[label]!r}")
+
+
 def _actor(actor) -> tuple[str, int | None, str]:
     if actor is None or actor == SYSTEM:
         return AuditEvent.ActorType.SYSTEM, None, "system"
     if actor == ANONYMOUS or getattr(actor, "is_anonymous", False):
         return AuditEvent.ActorType.ANONYMOUS, None, "anonymous"
     if isinstance(actor, models.Model):
-        if actor._meta.label_lower == "crm.contact":
-            return AuditEvent.ActorType.CONTACT, actor.pk, _clean(actor, LABEL_MAX)
+        actor_type = _ACTOR_TYPES.get(actor._meta.label_lower)
+        if actor_type is not None:
+            return actor_type, actor.pk, _clean(actor, LABEL_MAX)
         username = getattr(actor, "get_username", lambda: str(actor))()
         return AuditEvent.ActorType.USER, actor.pk, _clean(username, LABEL_MAX)
     raise TypeError(
-        f"audit actor must be a user, a contact, None, 'system' or 'anonymous', not {actor!r}"
+        "audit actor must be a user, a model registered with register_actor_type (a customer"
+        f" contact), None, 'system' or 'anonymous', not {actor!r}"
     )
 
 

@@ -28,9 +28,14 @@ class CrmConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from audit import services as audit_services
+        from audit.models import AuditEvent
         from crm import permissions, receivers, schema  # noqa: F401 - schema: auth extension
+        from crm.models import Contact
 
         receivers.connect()
+        # A customer contact writing in the chat acts in the ledger as a contact, not a user.
+        audit_services.register_actor_type(Contact, AuditEvent.ActorType.CONTACT)
 
         post_migrate.connect(
             ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from audit import selectors as audit_selectors
 from audit.models import AuditEvent
 from crm import permissions
 from crm.models import Activity, Deal
@@ -73,10 +74,8 @@ def deal_timeline(deal: Deal, activities: list[Activity], *, viewer: User) -> li
     """Newest first, as `viewer` may read it: share and unshare entries only for those who may
     manage the deal's sharing (permissions.can_share, the share panel's own test). Two queries
     at any size: the deal's audit events, and the people named in owner changes."""
-    events_qs = AuditEvent.objects.filter(target_type="crm.deal", target_id=str(deal.pk))
-    if not permissions.can_share(viewer, deal):
-        events_qs = events_qs.exclude(action__in=SHARE_ACTIONS)
-    events = list(events_qs.order_by("-seq")[:LIMIT])
+    hidden = () if permissions.can_share(viewer, deal) else SHARE_ACTIONS
+    events = audit_selectors.events_for_target(deal, exclude_actions=hidden, limit=LIMIT)
     owner_ids = {
         value
         for event in events
