@@ -6,15 +6,17 @@ and publishes), over the REST API, or as a file upload; a customer's web-chat se
 message of a channel integration; a message Keepline itself writes into a conversation (system);
 the demo seed. For each draft `messages_store`:
 
-1. checks, in ONE conditional UPDATE on the conversation row (`_stamp`), that the author may write
-   here (the write rule `comms.permissions.write_q`, compiled; a usable customer link; the
-   socket's session binding), that this client_id is new for this author, and moves the
-   conversation's last message time, which also locks the row;
+1. checks that the author may write here (the write rule `comms.permissions.write_q`, compiled;
+   a usable customer link; the socket's session binding) and that this client_id is new for
+   this author, and moves the conversation's last message time, which also locks the row: a
+   lone draft in ONE conditional UPDATE (`_stamp`); a batch of several in three statements
+   whatever its size (lock in id order, one verdict SELECT, one UPDATE; see `_stamp_batch`);
 2. inserts every stored row in one statement, and the files of uploads;
 3. appends the audit events in one statement (comms.message.sent / .received / .posted, and
    comms.attachment.uploaded);
 4. queues the events to publish after commit on the project's event bus (config.events):
-   `message.created` per viewer kind, `inbox.changed`, then mentions.
+   `message.created` per viewer kind, `inbox.changed`, then mentions. The messages are
+   presented (dicts, body_html, encoded frames) by the commit hooks, not inside the transaction.
 
 A refusal is the ServiceError of that draft only; a repeated client_id answers the stored message.
 """
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, connections, router, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,9 +37,9 @@ import audit
 from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
-from comms import errors, permissions, presenters
+from comms import errors, permissions, presenters, realtime
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
-from comms.services.fanout import broadcast_created, conversation_updated
+from comms.services.fanout import broadcast_customer, broadcast_message, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
 
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
@@ -53,11 +56,24 @@ CHANNEL_KINDS = (Conversation.Kind.WHATSAPP, Conversation.Kind.SMS, Conversation
 @dataclass
 class SendResult:
     """A stored message, whether this call created it (False: the client_id was seen before),
-    and its <message> dict in the form for those who see everything."""
+    and (`data`) its <message> dict in the form for those who see everything.
+
+    `data` is presented when first read, or by the broadcast after commit, never inside the
+    storing transaction: the database thread of a daphne process holds its row locks for the
+    statements only."""
 
     message: Message
     created: bool
-    data: dict = field(default_factory=dict)
+    attachments: list | None = field(default=None, repr=False)  # known for a new message
+    presented: dict | None = field(default=None, repr=False)
+
+    @property
+    def data(self) -> dict:
+        if self.presented is None:
+            self.presented = presenters.message_dict(
+                self.message, presenters.EVERYTHING, attachments=self.attachments
+            )
+        return self.presented
 
 
 @dataclass
@@ -230,11 +246,11 @@ def _existing(item: MessageDraft) -> Message | None:
 
 
 def _repeat(existing: Message) -> SendResult:
-    return SendResult(existing, False, presenters.message_dict(existing, presenters.EVERYTHING))
+    return SendResult(existing, False)  # attachments prefetched: presented on first read
 
 
 def _stored_or_refused(item: MessageDraft):
-    """The stamp refused `item`: the SendResult of the message this client_id already stored
+    """The lone stamp refused `item`: the SendResult of the message this client_id already stored
     (created=False), or the ServiceError refusing it."""
     conversation = item.conversation
     if item.binding is not None and not account_permissions.socket_binding_is_live(item.binding):
@@ -360,6 +376,12 @@ def _reopen_on_reply(inbound: list[MessageDraft]) -> list[dict]:
     if not waiting:
         return []
     Conversation.objects.filter(pk__in=waiting).update(status=Conversation.Status.OPEN)
+    return _reopened(waiting, contacts)
+
+
+def _reopened(waiting: dict, contacts: dict) -> list[dict]:
+    """The conversations `waiting` (id -> the status they had) are open now: their
+    conversation.updated events, and their audit events with the replying contact as actor."""
     events = []
     for conversation in Conversation.objects.select_related(
         "contact", "deal", "company", "assignee", "team"
@@ -409,29 +431,203 @@ def _notify_mentions(conversation: Conversation, message: Message, author: User)
         )
 
 
+# --- a batch of two or more drafts: a constant number of statements ----------------------------
+#
+# A lone draft is stamped by one conditional UPDATE (`_stamp`), which checks and locks together.
+# A batch would pay that round trip per draft, each one holding the row locks taken before it, so
+# a batch of N drafts runs three statements whatever N (then the INSERT and the audit append):
+#
+# 1. `SELECT ... ORDER BY id FOR UPDATE` locks every conversation of the batch in id order (two
+#    processes' batches never wait on each other in a cycle; the audit chain head is locked
+#    last, by the append) and reads their current status.
+# 2. ONE SELECT computes every draft's verdict: the write check of each distinct (author or
+#    link, conversation), each distinct socket binding, and whether each client_id is stored.
+#    It runs after the locks are held, and under READ COMMITTED each statement reads what was
+#    committed when it starts: a revocation, a signed-out session or another process's send
+#    of the same client_id that committed while this batch waited for a row is seen. (The lone
+#    stamp checks at its statement's start, before it waits for the row: the batch is at least
+#    as strict.) Whatever commits after the verdict has to wait for these row locks only if it
+#    writes the same conversations, exactly as with the lone stamp.
+# 3. ONE UPDATE moves last_message_at of the conversations with at least one accepted draft,
+#    and reopens those a customer or channel reply arrived in while pending or closed. A
+#    conversation whose drafts were all refused is locked until commit but left unchanged.
+#
+# The verdict statement is a UNION ALL of one-row SELECTs (kind, number, value); SQLite allows
+# 500 terms to a compound SELECT, so drafts are judged VERDICT_CHUNK at a time (the batcher
+# never sends more than comms.batching.MAX_BATCH = 100, one statement).
+
+VERDICT_CHUNK = 100
+_CHECK, _BINDING, _STORED = 0, 1, 2
+
+
+def _verdicts(items: list[MessageDraft], order: list[int], keys: dict, connection):
+    """{check key: allowed}, {binding: live}, {draft index: id of its stored message or None}
+    for the drafts `order` (`keys`: their _check_key), in one statement (per VERDICT_CHUNK
+    drafts)."""
+    quote = connection.ops.quote_name
+    messages = quote(Message._meta.db_table)
+    checks: dict = {}
+    bindings: dict = {}
+    stored: dict = {}
+    for start in range(0, len(order), VERDICT_CHUNK):
+        terms: list[str] = []
+        params: list = []
+        numbers: dict = {}  # (kind, number) -> key
+        for i in order[start : start + VERDICT_CHUNK]:
+            item = items[i]
+            key = keys[i]
+            if key is not None and key not in checks:
+                checks[key] = False  # no row (a check that can never hold): refused
+                if key[1] is not None:
+                    numbers[(_CHECK, len(numbers))] = key
+                    terms.append(
+                        f"SELECT {_CHECK}, {len(numbers) - 1},"
+                        f" CASE WHEN EXISTS ({key[1]}) THEN 1 ELSE 0 END"
+                    )
+                    params += key[2]
+            if item.binding is not None and item.binding not in bindings:
+                bindings[item.binding] = False
+                sql, bound = account_permissions.socket_binding_sql(item.binding, connection)
+                numbers[(_BINDING, len(numbers))] = item.binding
+                terms.append(
+                    f"SELECT {_BINDING}, {len(numbers) - 1}, CASE WHEN {sql} THEN 1 ELSE 0 END"
+                )
+                params += bound
+            column, value = item.author_key()
+            client_id = Message._meta.get_field("client_id").get_db_prep_value(
+                item.client_id, connection
+            )
+            terms.append(
+                f"SELECT {_STORED}, {i}, (SELECT MIN(id) FROM {messages}"  # noqa: S608
+                f" WHERE conversation_id = %s AND {column} = %s AND client_id = %s)"
+            )
+            params += [item.conversation.pk, value, client_id]
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(terms), params)
+            rows = cursor.fetchall()
+        for kind, number, value in rows:
+            if kind == _STORED:
+                stored[number] = value
+            elif kind == _CHECK:
+                checks[numbers[(kind, number)]] = bool(value)
+            else:
+                bindings[numbers[(kind, number)]] = bool(value)
+    return checks, bindings, stored
+
+
+def _check_key(item: MessageDraft, now, alias: str) -> tuple | None:
+    """(source, compiled check SQL, its params) of a staff or customer draft: drafts with the
+    same check share one term of the verdict. None: channel and system drafts (authorised by
+    the caller)."""
+    if item.source not in (STAFF, CUSTOMER):
+        return None
+    check = _write_check(item, now, alias)
+    if check is None:
+        return (item.source, None, (item.author.pk,))
+    return (item.source, check[0], tuple(check[1]))
+
+
+def _stamp_batch(items: list[MessageDraft], order: list[int], now, results: list):
+    """Lock, judge and stamp the drafts `order` (distinct sends, in conversation id order) as
+    described above. Fills `results` with the refusals and the repeats; returns the indexes
+    of the drafts to store and the conversations reopened (id -> the status they had)."""
+    connection = connections[router.db_for_write(Message)]
+    conversation_ids = sorted({items[i].conversation.pk for i in order})
+    status = dict(
+        Conversation.objects.filter(pk__in=conversation_ids)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", "status")
+    )
+    keys = {i: _check_key(items[i], now, connection.alias) for i in order}
+    checks, bindings, stored = _verdicts(items, order, keys, connection)
+    fresh: list[int] = []
+    repeats: dict[int, int] = {}
+    reopen: dict = {}
+    contacts: dict = {}
+    for i in order:
+        item = items[i]
+        conversation_id = item.conversation.pk
+        key = keys[i]
+        allowed = conversation_id in status and (key is None or checks[key])
+        if item.binding is not None and not bindings[item.binding]:
+            results[i] = errors.AccessChanged()
+        elif not allowed:
+            results[i] = _refusal(item)
+        elif stored.get(i) is not None:
+            repeats[i] = stored[i]
+        else:
+            fresh.append(i)
+            if item.source in (CUSTOMER, CHANNEL) and status[conversation_id] in WAITING:
+                reopen[conversation_id] = status[conversation_id]
+                contacts[conversation_id] = item.contact
+    if repeats:
+        found = (
+            Message.objects.select_related("author_user", "author_contact")
+            .prefetch_related("attachments")
+            .in_bulk(repeats.values())
+        )
+        for i, message_id in repeats.items():
+            results[i] = _repeat(found[message_id])
+    moved = sorted({items[i].conversation.pk for i in fresh})
+    if moved:
+        changes: dict = {"last_message_at": now}
+        if reopen:
+            changes["status"] = Case(
+                When(pk__in=sorted(reopen), then=Value(Conversation.Status.OPEN.value)),
+                default=F("status"),
+            )
+        Conversation.objects.filter(pk__in=moved).update(**changes)
+    return fresh, reopen, contacts
+
+
+def _refusal(item: MessageDraft):
+    """The error refusing a draft whose author may not write here (see _stored_or_refused)."""
+    if item.source == STAFF:
+        if not permissions.can_view(item.author, item.conversation):
+            return errors.NotFound()
+        return errors.Forbidden()
+    return errors.Forbidden() if item.source == CUSTOMER else errors.NotFound()
+
+
+def _announce_on_commit(conversation: Conversation, result: SendResult) -> None:
+    """Queue what fanout.broadcast_created queues (message.created to staff, to the customer,
+    inbox.changed: one commit hook each, in that order), but present the message (its dict,
+    body_html, the encoded frames) in the hooks, after commit, not while the batch holds its
+    row locks. A hook runs with the transaction closed, so the event it queues goes out at
+    once, in the hooks' order; `result.data` is the dict the broadcast carried."""
+    message, attachments = result.message, result.attachments
+
+    def to_staff():
+        broadcast_message("message.created", conversation, result.data)
+
+    def to_customer():
+        broadcast_customer("message.created", conversation, message, attachments)
+
+    transaction.on_commit(to_staff)
+    if not conversation.is_internal and message.direction != Direction.NOTE:
+        transaction.on_commit(to_customer)
+    realtime.inbox_changed_on_commit(conversation.pk)
+
+
 def _store_batch(items: list[MessageDraft]) -> list:
     now = timezone.now()
     results: list = [None] * len(items)
     first_of: dict = {}
-    fresh: list[int] = []
-    waiting: list[MessageDraft] = []
+    order: list[int] = []
     # Conversation rows are locked in id order, the audit chain head last, so two processes'
     # batches never wait on each other in a cycle. Within a conversation the order is arrival.
     for i in sorted(range(len(items)), key=lambda i: items[i].conversation.pk):
-        item = items[i]
-        key = item.key()
+        key = items[i].key()
         if key in first_of:
             continue  # the same send twice in one batch: answered with the first, below
         first_of[key] = i
-        replying = item.source in (CUSTOMER, CHANNEL)
-        if replying and _stamp(item, now, only_open=True):
-            fresh.append(i)  # a customer writing into an open conversation: the usual case
-        elif _stamp(item, now):
-            fresh.append(i)
-            if replying:
-                waiting.append(item)  # pending or closed: the reply reopens it, below
-        else:
-            results[i] = _stored_or_refused(item)
+        order.append(i)
+    if len(order) == 1:
+        fresh, reopen_events = _stamp_alone(items[order[0]], order[0], now, results)
+    else:
+        fresh, reopen, contacts = _stamp_batch(items, order, now, results)
+        reopen_events = _reopened(reopen, contacts) if reopen else []
     stored = Message.objects.bulk_create([_new_message(items[i], now) for i in fresh])
     files = {
         i: _store_file(items[i], message)
@@ -443,14 +639,12 @@ def _store_batch(items: list[MessageDraft]) -> list:
         for i, message in zip(fresh, stored, strict=True)
         for event in _stored_events(items[i], message, files.get(i))
     ]
-    events += _reopen_on_reply(waiting)
+    events += reopen_events
     audit.record_many(events)
     # After commit, in this order: each message.created, then the mentions it carried.
     for i, message in zip(fresh, stored, strict=True):
-        attachments = [files[i]] if i in files else []
-        results[i] = SendResult(
-            message, True, broadcast_created(items[i].conversation, message, attachments)
-        )
+        results[i] = SendResult(message, True, [files[i]] if i in files else [])
+        _announce_on_commit(items[i].conversation, results[i])
     for i, message in zip(fresh, stored, strict=True):
         if items[i].source == STAFF and "@" in message.body:
             _notify_mentions(items[i].conversation, message, items[i].author)
@@ -460,9 +654,23 @@ def _store_batch(items: list[MessageDraft]) -> list:
             results[i] = (
                 first
                 if isinstance(first, Exception)
-                else SendResult(first.message, False, first.data)
+                else SendResult(first.message, False, first.attachments, first.presented)
             )
     return results
+
+
+def _stamp_alone(item: MessageDraft, i: int, now, results: list):
+    """A lone draft: one conditional UPDATE checks, locks and stamps (3 statements in all on
+    PostgreSQL with the INSERT and the audit append). Returns ([i] or [], reopen events)."""
+    if item.source in (CUSTOMER, CHANNEL):
+        if _stamp(item, now, only_open=True):
+            return [i], []  # a customer writing into an open conversation: the usual case
+        if _stamp(item, now):
+            return [i], _reopen_on_reply([item])  # pending or closed: the reply reopens it
+    elif _stamp(item, now):
+        return [i], []
+    results[i] = _stored_or_refused(item)
+    return [], []
 
 
 def messages_store(items: list[MessageDraft]) -> list:
@@ -471,8 +679,9 @@ def messages_store(items: list[MessageDraft]) -> list:
     SendResult (created=False when the author's client_id was stored before) or the
     ServiceError refusing that draft: one refusal never stops the others.
 
-    Per draft that is one conditional UPDATE (permission, idempotency, last message time); per
-    batch one INSERT and the audit append. Two processes racing on one client_id, or any other
+    A lone draft is one conditional UPDATE (permission, idempotency, last message time); two or
+    more are three statements together (lock, verdict, stamp); then one INSERT and the audit
+    append. Two processes racing on one client_id, or any other
     integrity or lock error, roll the batch back and run it once more, when the stored winner
     answers as a repeat."""
     if not items:
