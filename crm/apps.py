@@ -28,9 +28,7 @@ class CrmConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from crm import permissions, receivers, schema  # noqa: F401 - schema: auth extension
-
-        receivers.connect()
+        from crm import permissions
 
         post_migrate.connect(
             ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"

@@ -218,13 +218,6 @@ class UnshareForm(forms.Form):
         return {"team": Team.objects.filter(pk=pk).first()}
 
 
-class ApiTokenForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
-    days = forms.IntegerField(
-        label=_("Valid for (days)"), min_value=1, max_value=services.TOKEN_DAYS_MAX, initial=90
-    )
-
-
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
     dry_run = forms.BooleanField(

@@ -4,8 +4,6 @@ the audit record written last (it locks the ledger head until the transaction en
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +21,6 @@ from accounts.models import Team, User
 from crm import permissions, phones, signals
 from crm.models import (
     Activity,
-    ApiToken,
     Channel,
     Company,
     Contact,
@@ -55,7 +52,6 @@ DEAL_FIELDS = (
     "lost_reason",
 )
 STAGE_FIELDS = ("stage", "pipeline", "status", "closed_at")
-TOKEN_DAYS_MAX = 366
 
 
 class DuplicateContact(Exception):
@@ -829,96 +825,3 @@ def activity_update(*, actor: User, activity: Activity, request=None, **fields) 
             request=request,
         )
     return activity
-
-
-# --- API tokens -------------------------------------------------------------------------------
-
-TOKEN_PREFIX = "kl_"
-
-
-def token_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@transaction.atomic
-def api_token_create(
-    *, user: User, name: str, days: int = 90, request=None
-) -> tuple[ApiToken, str]:
-    """A new personal API token. Returns the token row and the secret, which is never stored
-    (only its SHA-256) and cannot be shown again. Audited (crm.apitoken.created)."""
-    if not user.is_active:
-        raise PermissionDenied
-    if not 1 <= int(days) <= TOKEN_DAYS_MAX:
-        raise ValidationError({"days": _("Between 1 and %(max)s days.") % {"max": TOKEN_DAYS_MAX}})
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=(name or "").strip()[:100] or _("API token"),
-        prefix=secret[:10],
-        key_hash=token_hash(secret),
-        expires_at=timezone.now() + dt.timedelta(days=int(days)),
-    )
-    audit.record(
-        actor=user,
-        action="crm.apitoken.created",
-        target=token,
-        data={"name": token.name, "prefix": token.prefix, "expires_at": token.expires_at},
-        request=request,
-    )
-    return token, secret
-
-
-@transaction.atomic
-def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
-    """Stop a token working at once. Audited (crm.apitoken.revoked)."""
-    if token.user_id != actor.pk and not permissions.is_admin(actor):
-        from django.http import Http404
-
-        raise Http404
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record(
-            actor=actor,
-            action="crm.apitoken.revoked",
-            target=token,
-            data={"prefix": token.prefix},
-            request=request,
-        )
-    return token
-
-
-def api_tokens_revoke_all(*, user: User, actor=None, request=None) -> int:
-    """Revoke every live token of `user` for good (deactivation: reactivating them revives none).
-    Audited once (crm.apitoken.revoked_all, with the prefixes)."""
-    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
-    prefixes = list(live.values_list("prefix", flat=True))
-    if not prefixes:
-        return 0
-    live.update(revoked_at=timezone.now())
-    audit.record(
-        actor=actor,
-        action="crm.apitoken.revoked_all",
-        target=user,
-        data={"prefixes": prefixes, "reason": "access_ended"},
-        request=request,
-    )
-    return len(prefixes)
-
-
-def api_token_authenticate(secret: str) -> ApiToken | None:
-    """The live token matching `secret`, its user loaded; None if unknown, expired or revoked.
-    Marks it used at most once a minute so reads do not turn into writes on every call."""
-    if not secret or not secret.startswith(TOKEN_PREFIX):
-        return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=token_hash(secret), revoked_at__isnull=True)
-        .first()
-    )
-    now = timezone.now()
-    if token is None or token.expires_at <= now or not token.user.is_active:
-        return None
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token

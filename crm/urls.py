@@ -29,6 +29,4 @@ urlpatterns = [
     path(f"{KIND}/<int:record_id>/restore/", views.record_restore, name="record-restore"),
     path(f"{KIND}/import/", views.csv_import, name="csv-import"),
     path(f"{KIND}/export.csv", views.csv_export, name="csv-export"),
-    path("api-tokens/", views.token_list, name="token-list"),
-    path("api-tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import csv_io, forms, permissions, rate_limits, selectors, services, timeline
-from crm.models import ApiToken, Channel, Company, Contact, Deal
+from crm.models import Channel, Company, Contact, Deal
 
 PAGE_SIZE = 25
 BOARD_LIMIT = 50
@@ -721,45 +721,3 @@ def csv_export(request, kind: str):
     )
     response["Content-Disposition"] = f'attachment; filename="keepline-{kind}.csv"'
     return response
-
-
-# --- API tokens -------------------------------------------------------------------------------
-
-
-@login_required
-def token_list(request):
-    secret = None
-    if request.method == "POST":
-        form = forms.ApiTokenForm(request.POST)
-        if form.is_valid():
-            _token, secret = services.api_token_create(
-                user=request.user,
-                name=form.cleaned_data["name"],
-                days=form.cleaned_data["days"],
-                request=request,
-            )
-            form = forms.ApiTokenForm()
-    else:
-        form = forms.ApiTokenForm()
-    response = render(
-        request,
-        "crm/tokens.html",
-        {
-            "form": form,
-            "secret": secret,
-            "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at"),
-        },
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_POST
-def token_revoke(request, token_id: int):
-    token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
-    if token is None:
-        raise Http404
-    services.api_token_revoke(actor=request.user, token=token, request=request)
-    messages.success(request, _("Token revoked."))
-    return HttpResponseRedirect(reverse("crm:token-list"))
