@@ -404,6 +404,6 @@ def test_admin_refuses_an_active_person_in_an_archived_team(admin_user, rep, emp
 def test_the_share_service_refuses_an_archived_team(admin_user, rep, empty_team):
     deal = DealFactory(owner=rep)
     services.team_archive(actor=admin_user, team=empty_team)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         crm_services.record_share(actor=rep, record=deal, level="view", team=empty_team)
     assert not DealGroupObjectPermission.objects.filter(group=empty_team.group).exists()
