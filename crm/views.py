@@ -27,20 +27,6 @@ from crm.models import Channel, Company, Contact, Deal
 
 PAGE_SIZE = 25
 
-KINDS = {
-    "companies": (Company, selectors.company_get_for),
-    "contacts": (Contact, selectors.contact_get_for),
-    "deals": (Deal, selectors.deal_get_for),
-}
-
-
-def _record_for(user, kind: str, record_id: int):
-    """The company, contact or deal `user` may see (an unknown kind is a 404, like a hidden one)."""
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    return get(user, record_id)
-
 
 def _apply_form_errors(form, exc: ServiceError) -> None:
     """A service's refusal on the form it came from: each field's messages on that field (the
@@ -308,6 +294,13 @@ RECORD_FORMS = {
         form_kwargs=lambda deal: {"pipeline": deal.pipeline if deal is not None else None},
     ),
 }
+
+
+def _record_for(user, kind: str, record_id: int):
+    """The company, contact or deal `user` may see (an unknown kind is a 404, like a hidden one)."""
+    if kind not in RECORD_FORMS:
+        raise Http404
+    return RECORD_FORMS[kind].get(user, record_id)
 
 
 @login_required
