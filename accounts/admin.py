@@ -6,7 +6,6 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +13,7 @@ from django.utils.translation import ngettext
 
 from accounts import permissions, roles, services
 from accounts.models import Team, User, UserSession
+from config.errors import ServiceError
 
 # The admin's password view builds its form without the request; the audit needs who and from where.
 _password_request: ContextVar = ContextVar("password_request", default=None)
@@ -293,9 +293,8 @@ class TeamAdmin(admin.ModelAdmin):
         for team in teams:
             try:
                 service(actor=request.user, team=team, request=request)
-            except (ValidationError, PermissionDenied) as error:
-                text = " ".join(error.messages) if isinstance(error, ValidationError) else error
-                self.message_user(request, str(text), messages.ERROR)
+            except ServiceError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
             else:
                 done += 1
         if done:

@@ -1,10 +1,13 @@
-"""Sign-in forms: Django's, with brute-force protection (accounts/sign_in_throttle.py)."""
+"""Sign-in forms (Django's, with brute-force protection: accounts/sign_in_throttle.py) and the
+API token form."""
 
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts import sign_in_throttle
+from accounts import services, sign_in_throttle
 
 
 def locked_message(locked: sign_in_throttle.Locked) -> str:
@@ -47,3 +50,10 @@ class SignInThrottleMixin:
 
 class SignInForm(SignInThrottleMixin, AuthenticationForm):
     pass
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    days = forms.IntegerField(
+        label=_("Valid for (days)"), min_value=1, max_value=services.TOKEN_DAYS_MAX, initial=90
+    )

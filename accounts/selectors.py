@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts import hierarchy
-from accounts.models import Team, User, UserSession
+from accounts.models import ApiToken, Team, User, UserSession
 
 
 def user_subtree_for(user: User, *, include_self: bool = False) -> QuerySet[User]:
@@ -80,3 +80,21 @@ def socket_user_reload(*, user_id: int, session_key: str) -> User | None:
         session_key=session_key, user_id=user_id, ended_at__isnull=True
     )
     return User.objects.filter(pk=user_id, is_active=True, user_sessions__in=open_session).first()
+
+
+def api_token_list_for(user: User) -> QuerySet[ApiToken]:
+    """The person's own API tokens, newest first (revoked ones too: the page shows them)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def api_token_get_for(user: User, token_id) -> ApiToken:
+    """One of the person's own tokens; anyone else's is Http404, as a missing one."""
+    from django.http import Http404
+
+    try:
+        token = api_token_list_for(user).filter(pk=int(token_id)).first()
+    except (TypeError, ValueError):
+        token = None
+    if token is None:
+        raise Http404
+    return token

@@ -1,8 +1,12 @@
-"""Every write to people, teams and sessions."""
+"""Every write to people, teams, sessions and API tokens."""
+
+import datetime as dt
+import hashlib
+import secrets
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -11,7 +15,8 @@ from django.utils.translation import gettext as _
 
 import audit
 from accounts import hierarchy, permissions, realtime, signals
-from accounts.models import Team, User, UserSession
+from accounts.models import ApiToken, Team, User, UserSession
+from config.errors import Conflict, Forbidden, Invalid, NotFound, invalid_from
 
 USER_AGENT_MAX = 512
 USERNAME_MAX = 150
@@ -28,6 +33,15 @@ USER_FIELDS = (
     "is_superuser",
 )
 TEAM_FIELDS = ("name", "parent", "lead")
+
+
+def _validate(check, *args) -> None:
+    """Run one of accounts.hierarchy's checks (shared with the models' clean()), refusing as
+    the services refuse: Invalid, with its fields."""
+    try:
+        check(*args)
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
 
 
 def _session_store(session_key: str) -> SessionBase:
@@ -101,12 +115,12 @@ def user_save(
     .deactivated / .reactivated; a deactivated person's sockets close after commit.
     """
     if actor is not None and not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin changes people."))
-    hierarchy.validate_manager(user, user.manager)
+        raise Forbidden(_("Only an admin changes people."))
+    _validate(hierarchy.validate_manager, user, user.manager)
     if user.team_id is not None:
         # Locked like team_archive locks it: a person is never moved into a team being archived.
         team = Team.objects.select_for_update().get(pk=user.team_id)
-        hierarchy.validate_team_membership(user, team)
+        _validate(hierarchy.validate_team_membership, user, team)
     created = user._state.adding
     before = None
     if not created:
@@ -157,10 +171,12 @@ def user_save(
 
 
 def _access_end(*, actor, user: User, request=None) -> None:
-    """Deactivation: every session ends for good, every socket closes, and the apps above revoke
-    what they issued (API tokens), so reactivating the person revives none of it."""
+    """Deactivation: every session ends for good, every socket closes and every API token is
+    revoked, so reactivating the person revives none of it; then the apps above hear of it
+    (accounts.signals.user_access_ended) to end what they issued."""
     _sessions_end(user, reason="deactivated")
     realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
+    api_tokens_revoke_all(user=user, actor=actor, request=request)
     signals.user_access_ended.send(sender=User, user=user, actor=actor, request=request)
 
 
@@ -181,7 +197,7 @@ def group_save(*, actor: User | None, group, group_permissions=None, request=Non
     permissions before and after.
     """
     if actor is not None and not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin changes roles."))
+        raise Forbidden(_("Only an admin changes roles."))
     created = group._state.adding
     before = None if created else _group_state(type(group).objects.get(pk=group.pk))
     group.save()
@@ -209,7 +225,7 @@ def user_password_save(*, actor: User | None, user: User, request=None) -> User:
     (their sockets close after commit); when they change their own, the browser they did it in
     stays signed in."""
     if not permissions.can_set_password(actor, user):
-        raise PermissionDenied(_("Only an admin sets another person's password."))
+        raise Forbidden(_("Only an admin sets another person's password."))
     user.save(update_fields=["password"])
     audit.record(
         actor=actor,
@@ -237,13 +253,13 @@ def user_session_rekey(*, old_key: str, new_key: str) -> None:
 
 @transaction.atomic
 def user_set_manager(*, actor: User | None, user: User, manager: User | None, request=None) -> User:
-    """Change user's manager; a reporting loop is a ValidationError and nothing is written.
+    """Change user's manager; a reporting loop is Invalid and nothing is written.
 
     Side effect: audit event accounts.user.manager_changed when the manager differs.
     """
     if actor is not None and not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin changes reporting lines."))
-    hierarchy.validate_manager(user, manager)
+        raise Forbidden(_("Only an admin changes reporting lines."))
+    _validate(hierarchy.validate_manager, user, manager)
     before = user.manager_id
     user.manager = manager
     user.save(update_fields=["manager"])
@@ -265,7 +281,7 @@ def team_save(*, team: Team, parent: Team | None, actor: User | None = None, req
 
     Side effect: audit event accounts.team.created, or accounts.team.changed with what differs.
     """
-    hierarchy.validate_team_parent(team, parent)
+    _validate(hierarchy.validate_team_parent, team, parent)
     created = team._state.adding
     before = None if created else audit.snapshot(Team.objects.get(pk=team.pk), TEAM_FIELDS)
     old_path = team.path
@@ -381,7 +397,7 @@ def user_session_end(*, actor: User, user_session: UserSession, request=None) ->
     Side effect: audit event accounts.session.ended (the session's id, never its key).
     """
     if not permissions.can_end_session(actor, user_session):
-        raise PermissionDenied(_("You cannot sign out this session."))
+        raise Forbidden(_("You cannot sign out this session."))
     if user_session.ended_at is not None:
         return user_session
     user_session.ended_at = timezone.now()
@@ -419,15 +435,13 @@ def _team_recheck_on_commit(team: Team) -> None:
 def team_archive(*, actor: User, team: Team, request=None) -> Team:
     """Archive a dissolved team (Admin only); archiving an archived team changes nothing.
 
-    Refused with a ValidationError, writing nothing, while the team has active members or
+    Refused (Conflict, code team_not_empty), writing nothing, while the team has active members or
     sub-teams that are not archived. Side effects: audit event accounts.team.archived; the
     members' (deactivated people's) access_version is bumped and their sockets rechecked after
     commit.
     """
-    from django.core.exceptions import ValidationError
-
     if not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin archives teams."))
+        raise Forbidden(_("Only an admin archives teams."))
     # Locked: a move into the team committed before this is counted below; one that commits
     # after it waits for this commit and must then find the team archived (the admin form and
     # User.clean refuse an archived team for an active person; see validate_team_membership).
@@ -439,7 +453,7 @@ def team_archive(*, actor: User, team: Team, request=None) -> Team:
     active_members = team.members.filter(is_active=True).count()
     live_children = team.children.filter(archived_at__isnull=True).count()
     if active_members or live_children:
-        raise ValidationError(
+        raise Conflict(
             _(
                 "%(team)s is still in use (active members: %(members)d; sub-teams not archived: "
                 "%(children)d). Move the people to another team and archive or move the "
@@ -466,14 +480,13 @@ def team_restore(*, actor: User, team: Team, request=None) -> Team:
     """Bring an archived team back (Admin only): it takes members and shares again, and the
     shares it held grant access again. Restoring a live team changes nothing.
 
-    Refused with a ValidationError while its parent team is archived (restore that first).
+    Refused (Conflict, code parent_archived) while its parent team is archived (restore that
+    first).
     Side effects: audit event accounts.team.restored; the members' access_version is bumped and
     their sockets rechecked after commit.
     """
-    from django.core.exceptions import ValidationError
-
     if not permissions.is_admin(actor):
-        raise PermissionDenied(_("Only an admin restores teams."))
+        raise Forbidden(_("Only an admin restores teams."))
     team.archived_at, team.parent_id = (
         Team.objects.select_for_update().values_list("archived_at", "parent_id").get(pk=team.pk)
     )
@@ -481,7 +494,7 @@ def team_restore(*, actor: User, team: Team, request=None) -> Team:
         return team
     parent = Team.objects.filter(pk=team.parent_id, archived_at__isnull=False).first()
     if parent is not None:
-        raise ValidationError(
+        raise Conflict(
             _("%(team)s sits inside %(parent)s, which is archived: restore %(parent)s first.")
             % {"team": team, "parent": parent},
             code="parent_archived",
@@ -524,3 +537,97 @@ def user_sign_in_locked(
         },
         request=request,
     )
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+TOKEN_PREFIX = "kl_"
+TOKEN_DAYS_MAX = 366
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(
+    *, user: User, name: str, days: int = 90, request=None
+) -> tuple[ApiToken, str]:
+    """A new personal API token. Returns the token row and the secret, which is never stored
+    (only its SHA-256) and cannot be shown again. Audited (accounts.api_token.created)."""
+    if not user.is_active:
+        raise Forbidden(_("An inactive person cannot make API tokens."))
+    if not 1 <= int(days) <= TOKEN_DAYS_MAX:
+        raise Invalid(fields={"days": _("Between 1 and %(max)s days.") % {"max": TOKEN_DAYS_MAX}})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=(name or "").strip()[:100] or _("API token"),
+        prefix=secret[:10],
+        key_hash=token_hash(secret),
+        expires_at=timezone.now() + dt.timedelta(days=int(days)),
+    )
+    audit.record(
+        actor=user,
+        action="accounts.api_token.created",
+        target=token,
+        data={"name": token.name, "prefix": token.prefix, "expires_at": token.expires_at},
+        request=request,
+    )
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
+    """Stop a token working at once: its owner's, or any for an Admin (someone else's token is
+    NotFound, as a missing one). Audited (accounts.api_token.revoked)."""
+    if token.user_id != actor.pk and not permissions.is_admin(actor):
+        raise NotFound
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor,
+            action="accounts.api_token.revoked",
+            target=token,
+            data={"prefix": token.prefix},
+            request=request,
+        )
+    return token
+
+
+@transaction.atomic
+def api_tokens_revoke_all(*, user: User, actor: User | None = None, request=None) -> int:
+    """Revoke every live token of `user` for good (deactivation: reactivating them revives none).
+    Audited once (accounts.api_token.revoked_all, with the prefixes)."""
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    prefixes = list(live.values_list("prefix", flat=True))
+    if not prefixes:
+        return 0
+    live.update(revoked_at=timezone.now())
+    audit.record(
+        actor=actor,
+        action="accounts.api_token.revoked_all",
+        target=user,
+        data={"prefixes": prefixes, "reason": "access_ended"},
+        request=request,
+    )
+    return len(prefixes)
+
+
+def api_token_authenticate(secret: str) -> ApiToken | None:
+    """The live token matching `secret`, its user loaded; None if unknown, expired or revoked.
+    Marks it used at most once a minute so reads do not turn into writes on every call."""
+    if not secret or not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
+    now = timezone.now()
+    if token is None or token.expires_at <= now or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

@@ -2,6 +2,7 @@
 
 from django.dispatch import Signal
 
-# A person's access ended for good (deactivation): apps holding credentials of their own (API
-# tokens) revoke them inside the same transaction. Sent with `user`, `actor` and `request`.
+# A person's access ended for good (deactivation), sent after accounts has ended their sessions
+# and revoked their API tokens: an app above holding credentials of its own revokes them inside
+# the same transaction. Sent with `user`, `actor` and `request`.
 user_access_ended = Signal()

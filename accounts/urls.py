@@ -19,4 +19,6 @@ urlpatterns = [
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("sessions/", views.session_list, name="session-list"),
     path("sessions/<int:session_id>/end/", views.session_end, name="session-end"),
+    path("api-tokens/", views.token_list, name="token-list"),
+    path("api-tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

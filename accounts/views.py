@@ -7,7 +7,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import permissions, roles, selectors, services
+from accounts import forms, permissions, roles, selectors, services
 
 
 @login_required
@@ -62,3 +62,36 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         services.user_session_rekey(old_key=old_key, new_key=self.request.session.session_key)
         messages.success(self.request, _("Your password has been changed."))
         return redirect(self.success_url)
+
+
+@login_required
+def token_list(request):
+    secret = None
+    if request.method == "POST":
+        form = forms.ApiTokenForm(request.POST)
+        if form.is_valid():
+            _token, secret = services.api_token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
+                request=request,
+            )
+            form = forms.ApiTokenForm()
+    else:
+        form = forms.ApiTokenForm()
+    response = render(
+        request,
+        "accounts/api_tokens.html",
+        {"form": form, "secret": secret, "tokens": selectors.api_token_list_for(request.user)},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke(request, token_id: int):
+    token = selectors.api_token_get_for(request.user, token_id)
+    services.api_token_revoke(actor=request.user, token=token, request=request)
+    messages.success(request, _("Token revoked."))
+    return redirect("accounts:token-list")

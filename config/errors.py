@@ -13,7 +13,7 @@ Also the error pages: under /api/ a JSON body instead of Django's HTML page.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -101,6 +101,16 @@ class UnsupportedType(ServiceError):
 
     def default_detail(self) -> str:
         return _("This type of content cannot be sent.")
+
+
+def invalid_from(exc: ValidationError, *, field: str | None = None) -> Invalid:
+    """A Django ValidationError (a model's full_clean, a validator) as the project's Invalid:
+    its fields kept; a message without one goes to `field` when given."""
+    if hasattr(exc, "error_dict"):
+        return Invalid(fields=exc.message_dict)
+    if field is not None:
+        return Invalid(fields={field: exc.messages})
+    return Invalid(" ".join(exc.messages))
 
 
 def api_exception_handler(exc, context):

@@ -206,9 +206,9 @@ AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Personal API tokens (crm.ApiToken): "Authorization: Bearer kl_...", stored as a hash.
+        # Personal API tokens (accounts.ApiToken): "Authorization: Bearer kl_...", stored as a hash.
         # First, so an unauthenticated call is a 401 with a WWW-Authenticate header.
-        "crm.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

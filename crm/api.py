@@ -8,35 +8,26 @@ through crm.services (and so through the audit ledger). Nothing is ever hard-del
 from __future__ import annotations
 
 import django_filters
-from django import forms
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from config.ids import MAX_ID
 from crm import selectors, services
+from crm.filters import ActivityFilter, CompanyFilter, ContactFilter, DealFilter
 from crm.models import (
     Activity,
-    Channel,
     Company,
     Contact,
-    ContactEmail,
-    ContactPhone,
     Deal,
-    LifecycleStage,
     Pipeline,
     Stage,
 )
@@ -46,12 +37,6 @@ class CrmPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-def _raise_drf(exc: DjangoValidationError):
-    if hasattr(exc, "error_dict"):
-        raise ValidationError(exc.message_dict) from exc
-    raise ValidationError({"non_field_errors": exc.messages}) from exc
 
 
 class VisibleRelated(serializers.PrimaryKeyRelatedField):
@@ -247,6 +232,7 @@ class ArchivedSerializer(serializers.Serializer):
 
 
 class DuplicateSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="duplicate_contact")
     detail = serializers.CharField()
     existing_id = serializers.IntegerField(
         allow_null=True, help_text="The first existing contact you may open, or null."
@@ -254,95 +240,6 @@ class DuplicateSerializer(serializers.Serializer):
     existing_ids = serializers.ListField(
         child=serializers.IntegerField(), help_text="Existing contacts you may open."
     )
-
-
-# --- filters ----------------------------------------------------------------------------------
-
-
-@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
-class IdFilter(django_filters.NumberFilter):
-    """A record id: a whole number from 1 to 2**63-1, else 400 with the field's message."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
-
-
-class RecordFilter(django_filters.FilterSet):
-    owner = IdFilter(field_name="owner_id")
-    tag = django_filters.CharFilter(field_name="tags__name")
-    q = django_filters.CharFilter(method="search", label="Search")
-
-    def search(self, queryset, name, value):
-        return queryset.filter(self.search_q(value.strip())) if value.strip() else queryset
-
-
-class CompanyFilter(RecordFilter):
-    industry = django_filters.CharFilter(field_name="industry", lookup_expr="iexact")
-
-    class Meta:
-        model = Company
-        fields = ["owner", "tag", "industry", "q"]
-
-    search_q = staticmethod(selectors.company_search_q)
-
-
-class ContactFilter(RecordFilter):
-    company = IdFilter(field_name="company_id")
-    lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices)
-    preferred_channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    email = django_filters.CharFilter(method="by_email")
-    phone = django_filters.CharFilter(method="by_phone")
-
-    class Meta:
-        model = Contact
-        fields = ["owner", "tag", "company", "lifecycle_stage", "preferred_channel", "q"]
-
-    search_q = staticmethod(selectors.contact_search_q)
-
-    def by_email(self, queryset, name, value):
-        return queryset.filter(
-            Exists(ContactEmail.objects.filter(contact=OuterRef("pk"), email=value.strip().lower()))
-        )
-
-    def by_phone(self, queryset, name, value):
-        from crm import phones
-
-        try:
-            number = phones.normalise(value)
-        except DjangoValidationError:
-            return queryset.none()
-        return queryset.filter(
-            Exists(ContactPhone.objects.filter(contact=OuterRef("pk"), number=number))
-        )
-
-
-class DealFilter(RecordFilter):
-    stage = IdFilter(field_name="stage_id")
-    pipeline = IdFilter(field_name="pipeline_id")
-    company = IdFilter(field_name="company_id")
-    status = django_filters.ChoiceFilter(choices=Deal.Status.choices)
-
-    class Meta:
-        model = Deal
-        fields = ["owner", "tag", "stage", "pipeline", "company", "status", "q"]
-
-    search_q = staticmethod(selectors.deal_search_q)
-
-
-class ActivityFilter(django_filters.FilterSet):
-    deal = IdFilter(field_name="deal_id")
-    contact = IdFilter(field_name="contact_id")
-    company = IdFilter(field_name="company_id")
-    kind = django_filters.ChoiceFilter(choices=Activity.Kind.choices)
-    done = django_filters.BooleanFilter()
-
-    class Meta:
-        model = Activity
-        fields = ["deal", "contact", "company", "kind", "done"]
 
 
 # --- viewsets ---------------------------------------------------------------------------------
@@ -359,13 +256,14 @@ class RecordViewSet(
 
     lookup_value_converter = "id"
     pagination_class = CrmPagination
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, OrderingFilter]
+    # ?ordering= (DRF's) first, then the kind's FilterSet, whose ?sort= (the pages' names for the
+    # same orders) wins when given.
+    filter_backends = [OrderingFilter, django_filters.rest_framework.DjangoFilterBackend]
 
     def _write(self, func, **kwargs):
-        try:
-            return func(actor=self.request.user, request=self.request, **kwargs)
-        except DjangoValidationError as exc:
-            _raise_drf(exc)
+        """Call a service as the caller; its refusals (config.errors) are answered by the
+        project's exception handler."""
+        return func(actor=self.request.user, request=self.request, **kwargs)
 
     def _respond(self, instance, code=status.HTTP_200_OK):
         fresh = self.get_queryset().get(pk=instance.pk)
@@ -444,22 +342,17 @@ class ContactViewSet(RecordViewSet):
         try:
             contact = self._write(services.contact_create, allow_duplicate=insist, **data)
         except services.DuplicateContact as exc:
-            # The service names only ids the caller may open; someone else's contact is not even
-            # announced unless the organisation refuses duplicates (allow_duplicate cannot help).
-            visible = exc.existing_ids
-            return Response(
-                {
-                    "detail": exc.message
-                    if exc.refused
-                    else _(
-                        "A contact with this email or phone already exists. "
-                        "Send allow_duplicate=true to create it anyway."
-                    ),
-                    "existing_id": visible[0] if visible else None,
-                    "existing_ids": visible,
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+            # The service names only ids the caller may open (a 409 the handler answers); where
+            # insisting would help, say how.
+            if exc.refused:
+                raise
+            raise services.DuplicateContact(
+                exc.existing_ids,
+                detail=_(
+                    "A contact with this email or phone already exists. "
+                    "Send allow_duplicate=true to create it anyway."
+                ),
+            ) from exc
         return self._respond(contact, status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -495,10 +388,7 @@ class DealViewSet(RecordViewSet):
         partial = kwargs.get("partial", False)
         serializer = self.get_serializer(deal, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        if "stage" in data and data["stage"].pipeline_id != deal.pipeline_id:
-            raise ValidationError({"stage": [_("That stage belongs to another pipeline.")]})
-        self._write(services.deal_update, deal=deal, **data)
+        self._write(services.deal_update, deal=deal, **serializer.validated_data)
         return self._respond(deal)
 
 
@@ -524,10 +414,7 @@ class ActivityViewSet(
         data.pop("done", None)
         # The model's default kind, as the schema (from the model) promises for an omitted kind.
         data.setdefault("kind", Activity._meta.get_field("kind").get_default())
-        try:
-            activity = services.activity_create(actor=request.user, request=request, **data)
-        except DjangoValidationError as exc:
-            _raise_drf(exc)
+        activity = services.activity_create(actor=request.user, request=request, **data)
         return Response(
             self.get_serializer(self.get_queryset().get(pk=activity.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -544,10 +431,7 @@ class ActivityViewSet(
             for k, v in serializer.validated_data.items()
             if k in ("kind", "subject", "body", "due_at", "done")
         }
-        try:
-            services.activity_update(actor=request.user, activity=activity, request=request, **data)
-        except DjangoValidationError as exc:
-            _raise_drf(exc)
+        services.activity_update(actor=request.user, activity=activity, request=request, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=activity.pk)).data)
 
 

@@ -30,10 +30,9 @@ class CrmConfig(AppConfig):
 
         from audit import services as audit_services
         from audit.models import AuditEvent
-        from crm import permissions, receivers, schema  # noqa: F401 - schema: auth extension
+        from crm import permissions
         from crm.models import Contact
 
-        receivers.connect()
         # A customer contact writing in the chat acts in the ledger as a contact, not a user.
         audit_services.register_actor_type(Contact, AuditEvent.ActorType.CONTACT)
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 import audit
+from config.errors import Invalid, ServiceError
 from crm import permissions, phones, rate_limits, selectors, services
 from crm.models import Channel, Company, Contact, LifecycleStage
 
@@ -158,9 +159,9 @@ def _validate_contact(
         errors.append(RowError(line, "first_name", _("A first name is required.")))
     try:
         emails = services.normalise_emails(_split(row.get("emails", "")))
-    except ValidationError as exc:
+    except Invalid as exc:
         emails = []
-        errors.append(RowError(line, "emails", " ".join(exc.message_dict["emails"])))
+        errors.append(RowError(line, "emails", " ".join(exc.fields["emails"])))
     numbers = []
     for item in _split(row.get("phones", "")):
         try:
@@ -214,7 +215,7 @@ def _validate_contact(
             )
         )
     elif duplicate.refused:
-        errors.append(RowError(line, "emails" if emails else "phones", duplicate.error().message))
+        errors.append(RowError(line, "emails" if emails else "phones", duplicate.error().detail))
     if len(errors) > before:
         return None
     return {
@@ -255,10 +256,9 @@ def import_csv(*, actor, kind: str, upload, dry_run: bool, request=None) -> Impo
                     services.contact_create(actor=actor, request=request, **row["clean"])
                 result.created += 1
             _record_import(actor, result, upload, request)
-    except (ValidationError, services.DuplicateContact) as exc:
+    except ServiceError as exc:
         result.created = 0
-        reason = exc.message if isinstance(exc, services.DuplicateContact) else str(exc)
-        result.errors.append(RowError(row["line"], "", reason))
+        result.errors.append(RowError(row["line"], "", " ".join(exc.messages)))
         _record_import(actor, result, upload, request)
     return result
 

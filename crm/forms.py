@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team, User
+from config.errors import Invalid
 from crm import phones, selectors, services
 from crm.models import Activity, Channel, Deal, LifecycleStage, Stage
 from crm.permissions import CHANGE, VIEW
@@ -110,8 +111,8 @@ class ContactForm(forms.Form):
     def clean_emails(self):
         try:
             return services.normalise_emails(split_list(self.cleaned_data["emails"]))
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["emails"]) from exc
+        except Invalid as exc:
+            raise ValidationError(exc.fields["emails"]) from exc
 
     def clean(self):
         data = super().clean()
@@ -142,6 +143,12 @@ class DealForm(forms.Form):
     contacts = forms.ModelMultipleChoiceField(
         label=_("Other contacts"), queryset=None, required=False
     )
+    pipeline = forms.ModelChoiceField(
+        label=_("Pipeline"),
+        queryset=None,
+        required=False,
+        help_text=_("Left empty: the pipeline of the chosen stage."),
+    )
     stage = forms.ModelChoiceField(label=_("Stage"), queryset=None)
     amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
     currency = forms.CharField(label=_("Currency"), max_length=3, initial="USD")
@@ -154,15 +161,34 @@ class DealForm(forms.Form):
     lost_reason = forms.CharField(label=_("Lost reason"), max_length=200, required=False)
     tags = TagsField(label=_("Tags"))
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, pipeline=None, **kwargs):
+        """pipeline: the deal's, when it has one (editing): it stays, and only its stages are
+        offered. A new deal chooses its pipeline and one of that pipeline's stages."""
         super().__init__(*args, **kwargs)
         contacts = selectors.contact_choices_for(user)
         self.fields["company"].queryset = selectors.company_choices_for(user)
         self.fields["primary_contact"].queryset = contacts
         self.fields["contacts"].queryset = contacts
-        self.fields["stage"].queryset = selectors.stage_list()
-        self.fields["stage"].label_from_instance = lambda s: f"{s.pipeline.name} · {s.name}"
         self.fields["owner"].queryset = active_users()
+        self.fields["pipeline"].queryset = selectors.pipeline_choices()
+        stage = self.fields["stage"]
+        if pipeline is None:
+            stage.queryset = selectors.stage_list()
+            stage.label_from_instance = lambda s: f"{s.pipeline.name} · {s.name}"
+            return
+        self.fields["pipeline"].disabled = True
+        self.initial["pipeline"] = pipeline.pk
+        stage.queryset = selectors.stage_list().filter(pipeline=pipeline)
+        stage.error_messages["invalid_choice"] = _(
+            "Choose one of the stages of the %(pipeline)s pipeline."
+        ) % {"pipeline": pipeline}
+
+    def clean(self):
+        data = super().clean()
+        pipeline, stage = data.get("pipeline"), data.get("stage")
+        if pipeline is not None and stage is not None and stage.pipeline_id != pipeline.pk:
+            self.add_error("stage", _("That stage belongs to another pipeline."))
+        return data
 
     def clean_currency(self):
         value = self.cleaned_data["currency"].strip().upper()
@@ -216,13 +242,6 @@ class UnshareForm(forms.Form):
         if kind == "user":
             return {"user": User.objects.filter(pk=pk).first()}
         return {"team": Team.objects.filter(pk=pk).first()}
-
-
-class ApiTokenForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
-    days = forms.IntegerField(
-        label=_("Valid for (days)"), min_value=1, max_value=services.TOKEN_DAYS_MAX, initial=90
-    )
 
 
 class ImportForm(forms.Form):

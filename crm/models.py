@@ -1,4 +1,4 @@
-"""CRM records: companies, contacts, pipelines, deals, activities, tags and API tokens.
+"""CRM records: companies, contacts, pipelines, deals, activities and tags.
 
 Records are owned by a rep (`owner`, PROTECT: a departing rep's records are reassigned, never lost)
 but belong to the organisation. Nothing is hard-deleted: `archived_at` hides a record.
@@ -413,29 +413,3 @@ class DealGroupObjectPermission(GroupObjectPermissionBase):
 
     class Meta(GroupObjectPermissionBase.Meta):
         indexes = [models.Index(fields=["content_object", "group"], name="crm_deal_gperm_idx")]
-
-
-# --- API tokens ------------------------------------------------------------------------------
-
-
-class ApiToken(models.Model):
-    """A personal API token: the secret is shown once; only its SHA-256 is stored."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(_("name"), max_length=100)
-    prefix = models.CharField(_("prefix"), max_length=12, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    expires_at = models.DateTimeField(_("expires"))
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("API token")
-        verbose_name_plural = _("API tokens")
-
-    def __str__(self):
-        return f"{self.name} ({self.prefix}…)"

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts import hierarchy
 from accounts import permissions as account_permissions
+from config.errors import Forbidden, NotFound
 from crm.models import (
     Activity,
     Company,
@@ -257,19 +256,19 @@ def can_reassign(user, obj: Model) -> bool:
 
 def require_view(user, obj: Model) -> None:
     if not can_view(user, obj):
-        raise Http404
+        raise NotFound
 
 
 def require_change(user, obj: Model) -> None:
     """A record the user cannot see is missing (404); one they see but may not change is 403."""
     require_view(user, obj)
     if not can_change(user, obj):
-        raise PermissionDenied(_("You may look at this record but not change it."))
+        raise Forbidden(_("You may look at this record but not change it."))
 
 
 def require_create(user, model: type[Model]) -> None:
     if not can_create(user, model):
-        raise PermissionDenied(_("You may not create this kind of record."))
+        raise Forbidden(_("You may not create this kind of record."))
 
 
 def require_add_activity(user, record: Model) -> None:
@@ -278,17 +277,17 @@ def require_add_activity(user, record: Model) -> None:
     require_view(user, record)
     if not can_add_activity(user, record):
         if record.archived_at is not None:
-            raise PermissionDenied(_("This record is archived: it takes no new activities."))
-        raise PermissionDenied(_("You may not log activities."))
+            raise Forbidden(_("This record is archived: it takes no new activities."))
+        raise Forbidden(_("You may not log activities."))
 
 
 def require_share(user, obj: Model) -> None:
     require_view(user, obj)
     if not can_share(user, obj):
-        raise PermissionDenied(_("Only the owner or someone above them shares this record."))
+        raise Forbidden(_("Only the owner or someone above them shares this record."))
 
 
 def require_archive(user, obj: Model) -> None:
     require_view(user, obj)
     if not can_archive(user, obj):
-        raise PermissionDenied(_("Only an admin archives records."))
+        raise Forbidden(_("Only an admin archives records."))

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import time
 
-from config import counters
+from django.utils.translation import ngettext
+
+from config import counters, errors
 
 
-class RateLimited(Exception):
-    """Too many uses of one action by one user in the current window."""
+class RateLimited(errors.RateLimited):
+    """Too many uses of one action by one user in the current window (429); `retry_after`
+    seconds until the next window."""
 
     def __init__(self, retry_after: int):
-        super().__init__(f"rate limited; retry after {retry_after}s")
         self.retry_after = retry_after
+        super().__init__()
+
+    def default_detail(self) -> str:
+        minutes = max(1, -(-self.retry_after // 60))
+        return ngettext(
+            "You have done this too many times this hour. Try again in %(minutes)s minute.",
+            "You have done this too many times this hour. Try again in %(minutes)s minutes.",
+            minutes,
+        ) % {"minutes": minutes}
 
 
 def hit(scope: str, user_id: int, *, limit: int, window: int) -> None:

@@ -5,7 +5,8 @@ A record the user may not see is `Http404`, exactly like one that does not exist
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from crm import permissions
@@ -72,6 +73,11 @@ def contact_get_for(user, contact_id, *, level: Level = VIEW) -> Contact:
     )
 
 
+def contacts_by_ids_for(user, ids) -> list[Contact]:
+    """These contacts, of those the user may see (a duplicate warning links to them)."""
+    return list(contact_list_for(user).filter(pk__in=ids).order_by("pk"))
+
+
 def contact_choices_for(user) -> QuerySet[Contact]:
     return (
         permissions.contact_queryset_for(user)
@@ -95,6 +101,113 @@ def deal_get_for(user, deal_id, *, level: Level = VIEW) -> Deal:
     return _first_or_404(deal_list_for(user, level=level).prefetch_related("contacts"), deal_id)
 
 
+BOARD_LIMIT = 50
+
+
+def deal_board_for(user, *, pipeline_id: int | None = None, owner_id: int | None = None) -> dict:
+    """The deal board of one pipeline (the chosen one, else the first): for each stage its
+    newest BOARD_LIMIT deals the user can see, their count and their amounts per currency.
+    Four queries at any size (pipelines, stages, deals, totals)."""
+    pipelines = list(pipeline_list())
+    if not pipelines:
+        raise Http404
+    pipeline = next((p for p in pipelines if p.pk == pipeline_id), pipelines[0])
+    stages = list(pipeline.stages.all())
+    base = deal_list_for(user).filter(pipeline=pipeline)
+    if owner_id:
+        base = base.filter(owner_id=owner_id)
+    deals = base.annotate(
+        board_rank=Window(
+            RowNumber(),
+            partition_by=[F("stage_id")],
+            order_by=[F("updated_at").desc(), F("id").desc()],
+        )
+    ).filter(board_rank__lte=BOARD_LIMIT)
+    totals: dict[int, dict] = {}
+    for row in (
+        base.order_by()
+        .values("stage_id", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("stage_id", "currency")
+    ):
+        entry = totals.setdefault(row["stage_id"], {"n": 0, "amounts": []})
+        entry["n"] += row["n"]
+        entry["amounts"].append((row["total"], row["currency"]))
+    columns: dict[int, list] = {stage.pk: [] for stage in stages}
+    for deal in deals:
+        columns.setdefault(deal.stage_id, []).append(deal)
+    return {
+        "pipeline": pipeline,
+        "pipelines": pipelines,
+        "stages": stages,
+        "limit": BOARD_LIMIT,
+        "board": [
+            {
+                "stage": stage,
+                "deals": columns.get(stage.pk, []),
+                "count": totals.get(stage.pk, {}).get("n", 0),
+                "amounts": totals.get(stage.pk, {}).get("amounts", []),
+            }
+            for stage in stages
+        ],
+    }
+
+
+# --- what a record's page shows besides the record ---------------------------------------------
+
+RELATED_LIMIT = 50
+
+
+def company_related_for(user, company: Company) -> dict:
+    """The company page's contacts, deals and activities the user can see."""
+    return {
+        "contacts": contact_list_for(user).filter(company=company)[:RELATED_LIMIT],
+        "deals": deal_list_for(user).filter(company=company)[:RELATED_LIMIT],
+        "activities": activity_list_for(user).filter(company=company)[:RELATED_LIMIT],
+    }
+
+
+def contact_related_for(user, contact: Contact) -> dict:
+    """The contact page's deals and activities the user can see."""
+    return {
+        "deals": deal_list_for(user).filter(contacts=contact)[:RELATED_LIMIT],
+        "activities": activity_list_for(user).filter(contact=contact)[:RELATED_LIMIT],
+    }
+
+
+def deal_activities_for(user, deal: Deal, *, limit: int = 100) -> list[Activity]:
+    return list(activity_list_for(user).filter(deal=deal)[:limit])
+
+
+def record_shares_for(user, record: Model) -> list[dict] | None:
+    """Who a record is shared with, people and teams, each with its level ("view" or "change"),
+    teams first; None for a user who may not manage the record's sharing."""
+    if not permissions.can_share(user, record):
+        return None
+    user_table, group_table = permissions.permission_tables(type(record))
+    shares: dict[str, dict] = {}
+    for row in user_table.objects.filter(content_object=record).select_related(
+        "user", "permission"
+    ):
+        level = row.permission.codename.split("_", 1)[0]
+        entry = shares.setdefault(
+            f"user:{row.user_id}", {"who": f"user:{row.user_id}", "label": str(row.user)}
+        )
+        entry["level"] = "change" if "change" in (entry.get("level"), level) else level
+    for row in group_table.objects.filter(content_object=record).select_related(
+        "group__team", "permission"
+    ):
+        team = getattr(row.group, "team", None)
+        if team is None:
+            continue
+        level = row.permission.codename.split("_", 1)[0]
+        entry = shares.setdefault(
+            f"team:{team.pk}", {"who": f"team:{team.pk}", "label": str(team), "team": True}
+        )
+        entry["level"] = "change" if "change" in (entry.get("level"), level) else level
+    return sorted(shares.values(), key=lambda e: (not e.get("team"), e["label"]))
+
+
 # --- activities -------------------------------------------------------------------------------
 
 
@@ -115,6 +228,11 @@ def pipeline_list() -> QuerySet[Pipeline]:
     return Pipeline.objects.prefetch_related(
         Prefetch("stages", queryset=Stage.objects.order_by("position"))
     )
+
+
+def pipeline_choices() -> QuerySet[Pipeline]:
+    """Pipelines for a form's select (no stages)."""
+    return Pipeline.objects.order_by("-is_default", "name")
 
 
 def pipeline_default() -> Pipeline:

@@ -1,17 +1,18 @@
 """Every CRM write. Keyword-only arguments, one transaction each, permission checked first, and
-the audit record written last (it locks the ledger head until the transaction ends)."""
+the audit record written last (it locks the ledger head until the transaction ends).
+
+Refusals are config.errors: NotFound for a record the actor may not see (as for a missing one),
+Forbidden, Invalid (with the fields it is about), Conflict (DuplicateContact)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -20,10 +21,10 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
 from accounts.models import Team, User
+from config.errors import Conflict, Forbidden, Invalid, invalid_from
 from crm import permissions, phones, signals
 from crm.models import (
     Activity,
-    ApiToken,
     Channel,
     Company,
     Contact,
@@ -31,6 +32,7 @@ from crm.models import (
     ContactEmail,
     ContactPhone,
     Deal,
+    Pipeline,
     Stage,
     Tag,
 )
@@ -55,27 +57,32 @@ DEAL_FIELDS = (
     "lost_reason",
 )
 STAGE_FIELDS = ("stage", "pipeline", "status", "closed_at")
-TOKEN_DAYS_MAX = 366
 
 
-class DuplicateContact(Exception):
-    """A contact with one of these emails or phones already exists.
+class DuplicateContact(Conflict):
+    """A contact with one of these emails or phones already exists (409, code duplicate_contact).
 
     existing_ids names only contacts the actor may open. `refused`: the organisation forbids
-    duplicates (CRM_DUPLICATE_CONTACTS = "refuse"), so confirming does not help."""
+    duplicates (CRM_DUPLICATE_CONTACTS = "refuse"), so confirming does not help. The body adds
+    `existing_id` (the first of them, or null) and `existing_ids`."""
 
-    def __init__(self, existing_ids: list[int], *, refused: bool = False):
-        super().__init__(f"duplicate of contact(s) {existing_ids}")
-        self.existing_ids = existing_ids
+    code = "duplicate_contact"
+
+    def __init__(self, existing_ids: list[int], *, refused: bool = False, detail=None):
+        self.existing_ids = list(existing_ids)
         self.refused = refused
+        super().__init__(detail)
 
-    @property
-    def message(self) -> str:
+    def default_detail(self) -> str:
         if self.refused:
             return _(
                 "A contact with this email or phone already exists, and duplicates are not allowed."
             )
         return _("A contact with this email or phone already exists.")
+
+    def as_dict(self) -> dict:
+        ids = self.existing_ids
+        return {**super().as_dict(), "existing_id": ids[0] if ids else None, "existing_ids": ids}
 
 
 @dataclass(frozen=True)
@@ -119,16 +126,31 @@ def _check_owner(actor: User, owner: User | None) -> User:
     if owner is None or owner.pk == actor.pk:
         return actor
     if not owner.is_active:
-        raise ValidationError({"owner": _("%(user)s is not an active user.") % {"user": owner}})
+        raise Invalid(fields={"owner": _("%(user)s is not an active user.") % {"user": owner}})
     if permissions.is_admin(actor) or permissions.is_above(actor, owner.pk):
         return owner
-    raise PermissionDenied(_("You can only give records to people who report to you."))
+    raise Forbidden(fields={"owner": _("You can only give records to people who report to you.")})
 
 
 def _require_visible_link(actor: User, obj: Model | None, field: str) -> None:
     """A record may only point at records its author can see."""
     if obj is not None and not permissions.can_view(actor, obj):
-        raise ValidationError({field: _("Choose a record you can see.")})
+        raise Invalid(fields={field: _("Choose a record you can see.")})
+
+
+def _full_clean(obj: Model) -> None:
+    """The model's own validation, refused as Invalid with its fields."""
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+
+
+def _phone(value: str, region: str | None = None, *, field: str = "phone") -> str:
+    try:
+        return phones.normalise(value, region)
+    except ValidationError as exc:
+        raise invalid_from(exc, field=field) from exc
 
 
 # --- companies --------------------------------------------------------------------------------
@@ -153,11 +175,11 @@ def company_create(
         name=name.strip(),
         domain=domain.strip().lower(),
         industry=industry.strip(),
-        phone=phones.normalise(phone) if phone.strip() else "",
+        phone=_phone(phone) if phone.strip() else "",
         address=address.strip(),
         owner=_check_owner(actor, owner),
     )
-    company.full_clean()
+    _full_clean(company)
     company.save()
     company.tags.set(_tags(tags))
     after = {**audit.snapshot(company, (*COMPANY_FIELDS, "owner")), "tags": _tag_names(company)}
@@ -186,7 +208,7 @@ def company_update(
     if unknown:
         raise TypeError(f"unknown company fields {sorted(unknown)}")
     if "phone" in fields and fields["phone"].strip():
-        fields["phone"] = phones.normalise(fields["phone"])
+        fields["phone"] = _phone(fields["phone"])
     if "domain" in fields:
         fields["domain"] = fields["domain"].strip().lower()
     return _update(
@@ -220,9 +242,11 @@ def _update(
         setattr(obj, name, value.strip() if isinstance(value, str) else value)
     if owner is not None and owner.pk != obj.owner_id:
         if not permissions.can_reassign(actor, obj):
-            raise PermissionDenied(_("Only the owner or someone above them reassigns a record."))
+            raise Forbidden(
+                fields={"owner": _("Only the owner or someone above them reassigns a record.")}
+            )
         obj.owner = _check_owner(actor, owner)
-    obj.full_clean()
+    _full_clean(obj)
     obj.save()
     if tags is not None:
         obj.tags.set(_tags(tags))
@@ -268,8 +292,8 @@ def normalise_emails(emails: Iterable[str]) -> list[str]:
         try:
             validate_email(email)
         except ValidationError as exc:
-            raise ValidationError(
-                {"emails": _("“%(value)s” is not an email address.") % {"value": email}}
+            raise Invalid(
+                fields={"emails": _("“%(value)s” is not an email address.") % {"value": email}}
             ) from exc
         if email not in out:
             out.append(email)
@@ -281,10 +305,7 @@ def normalise_phones(numbers: Iterable[str], region: str | None = None) -> list[
     for raw in numbers:
         if not (raw or "").strip():
             continue
-        try:
-            number = phones.normalise(raw, region)
-        except ValidationError as exc:
-            raise ValidationError({"phones": exc.messages}) from exc
+        number = _phone(raw, region, field="phones")
         if number not in out:
             out.append(number)
     return out
@@ -376,7 +397,7 @@ def contact_create(
         lifecycle_stage=lifecycle_stage,
         owner=_check_owner(actor, owner),
     )
-    contact.full_clean()
+    _full_clean(contact)
     contact.save()
     _set_channels(contact, clean_emails, clean_phones)
     contact.tags.set(_tags(tags))
@@ -445,7 +466,7 @@ def contact_set_consent(
     """Record consent (or its withdrawal) for one channel, with time and source. Audited."""
     permissions.require_change(actor, contact)
     if channel not in Channel.values:
-        raise ValidationError({"channel": _("Unknown channel.")})
+        raise Invalid(fields={"channel": _("Unknown channel.")})
     consent = ContactConsent.objects.filter(contact=contact, channel=channel).first()
     before = audit.snapshot(consent, ("status", "source")) if consent else {}
     consent = consent or ContactConsent(contact=contact, channel=channel)
@@ -474,7 +495,13 @@ def _money(value) -> Decimal:
     try:
         return Decimal(value).quantize(Decimal("0.01"))
     except (ArithmeticError, TypeError, ValueError) as exc:
-        raise ValidationError({"amount": _("Enter a number.")}) from exc
+        raise Invalid(fields={"amount": _("Enter a number.")}) from exc
+
+
+def _require_stage_of(pipeline_id: int, stage: Stage) -> None:
+    """A deal's stage is one of its pipeline's."""
+    if stage.pipeline_id != pipeline_id:
+        raise Invalid(fields={"stage": _("That stage belongs to another pipeline.")})
 
 
 def _apply_stage(deal: Deal, stage: Stage) -> None:
@@ -501,6 +528,7 @@ def deal_create(
     actor: User,
     title: str,
     stage: Stage,
+    pipeline: Pipeline | None = None,
     company: Company | None = None,
     contacts: Iterable[Contact] = (),
     primary_contact: Contact | None = None,
@@ -511,8 +539,11 @@ def deal_create(
     tags: Iterable[str] = (),
     request=None,
 ) -> Deal:
-    """Open a deal at `stage`; the primary contact is always among its contacts. Audited."""
+    """Open a deal at `stage` of `pipeline` (default: the stage's own; a stage of another
+    pipeline is Invalid); the primary contact is always among its contacts. Audited."""
     permissions.require_create(actor, Deal)
+    if pipeline is not None:
+        _require_stage_of(pipeline.pk, stage)
     _require_visible_link(actor, company, "company")
     chosen = _deal_contacts(actor, contacts, primary_contact)
     deal = Deal(
@@ -525,7 +556,7 @@ def deal_create(
         owner=_check_owner(actor, owner),
     )
     _apply_stage(deal, stage)
-    deal.full_clean()
+    _full_clean(deal)
     deal.save()
     deal.contacts.set(chosen)
     deal.tags.set(_tags(tags))
@@ -556,8 +587,9 @@ def deal_update(
     request=None,
     **fields,
 ) -> Deal:
-    """Change a deal. Field changes, a stage change and an owner change are each their own
-    audit record (crm.deal.updated, crm.deal.stage_changed, crm.deal.reassigned)."""
+    """Change a deal; its stage stays within its pipeline (another pipeline's is Invalid, nothing
+    written). Field changes, a stage change and an owner change are each their own audit record
+    (crm.deal.updated, crm.deal.stage_changed, crm.deal.reassigned)."""
     unknown = set(fields) - set(DEAL_FIELDS)
     if unknown:
         raise TypeError(f"unknown deal fields {sorted(unknown)}")
@@ -568,6 +600,8 @@ def deal_update(
     if "company" in fields and fields["company"] != deal.company:
         _require_visible_link(actor, fields["company"], "company")
     permissions.require_change(actor, deal)
+    if stage is not None:
+        _require_stage_of(deal.pipeline_id, stage)
     before_stage = audit.snapshot(deal, STAGE_FIELDS)
     old_stage_name = deal.stage.name
     before_ids = set(deal.contacts.values_list("pk", flat=True))
@@ -618,29 +652,11 @@ def deal_move(
     *, actor: User, deal: Deal, stage: Stage, lost_reason: str | None = None, request=None
 ) -> Deal:
     """Move a deal to another stage of its pipeline (the board). Audited as stage_changed."""
-    if stage.pipeline_id != deal.pipeline_id:
-        raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
     extra = {"lost_reason": lost_reason} if lost_reason is not None else {}
     return deal_update(actor=actor, deal=deal, stage=stage, request=request, **extra)
 
 
 # --- ownership, sharing, archiving (companies, contacts, deals) --------------------------------
-
-
-@transaction.atomic
-def record_reassign(*, actor: User, record: Model, owner: User, request=None) -> Model:
-    """Give a record to another owner. Audited as crm.<entity>.reassigned."""
-    permissions.require_view(actor, record)
-    if not permissions.can_reassign(actor, record):
-        raise PermissionDenied(_("Only the owner or someone above them reassigns a record."))
-    if owner.pk == record.owner_id:
-        return record
-    _check_owner(actor, owner)
-    old_owner_id = record.owner_id
-    record.owner = owner
-    record.save(update_fields=["owner", "updated_at"])
-    _record_reassigned(actor, record, old_owner_id, request)
-    return record
 
 
 def _share_target(user: User | None, team: Team | None):
@@ -649,10 +665,10 @@ def _share_target(user: User | None, team: Team | None):
     if user is not None:
         return user, f"user:{user.pk}", str(user)
     if team.group_id is None:
-        raise ValidationError({"team": _("This team cannot receive shares yet.")})
+        raise Invalid(fields={"team": _("This team cannot receive shares yet.")})
     if team.archived_at is not None:
-        raise ValidationError(
-            {"team": _("%(team)s is archived: it takes no shares.") % {"team": team}}
+        raise Invalid(
+            fields={"team": _("%(team)s is archived: it takes no shares.") % {"team": team}}
         )
     return team.group, f"team:{team.pk}", str(team)
 
@@ -671,7 +687,7 @@ def record_share(
     with them). Audited as crm.<entity>.shared."""
     permissions.require_share(actor, record)
     if level not in (VIEW, CHANGE):
-        raise ValidationError({"level": _("Choose view or change.")})
+        raise Invalid(fields={"level": _("Choose view or change.")})
     holder, who, label = _share_target(user, team)
     name = record._meta.model_name
     other = CHANGE if level == VIEW else VIEW
@@ -771,7 +787,7 @@ def activity_create(
     add activities (not Compliance). Audited (crm.activity.created)."""
     targets = [obj for obj in (deal, contact, company) if obj is not None]
     if not targets:
-        raise ValidationError(_("An activity belongs to a deal, a contact or a company."))
+        raise Invalid(_("An activity belongs to a deal, a contact or a company."))
     for obj in targets:
         permissions.require_add_activity(actor, obj)
     activity = Activity(
@@ -784,7 +800,7 @@ def activity_create(
         company=company,
         author=actor,
     )
-    activity.full_clean()
+    _full_clean(activity)
     activity.save()
     audit.record(
         actor=actor,
@@ -806,18 +822,15 @@ def activity_update(*, actor: User, activity: Activity, request=None, **fields) 
     unknown = set(fields) - set(ACTIVITY_FIELDS)
     if unknown:
         raise TypeError(f"unknown activity fields {sorted(unknown)}")
-    if not permissions.can_view(actor, activity):
-        from django.http import Http404
-
-        raise Http404
+    permissions.require_view(actor, activity)
     if not permissions.can_change(actor, activity):
-        raise PermissionDenied(_("You may not change this activity."))
+        raise Forbidden(_("You may not change this activity."))
     before = audit.snapshot(activity, ACTIVITY_FIELDS)
     for name, value in fields.items():
         setattr(activity, name, value)
     if "done" in fields:
         activity.done_at = timezone.now() if activity.done else None
-    activity.full_clean()
+    _full_clean(activity)
     activity.save()
     changed = audit.changes(before, audit.snapshot(activity, ACTIVITY_FIELDS))
     if changed:
@@ -829,96 +842,3 @@ def activity_update(*, actor: User, activity: Activity, request=None, **fields) 
             request=request,
         )
     return activity
-
-
-# --- API tokens -------------------------------------------------------------------------------
-
-TOKEN_PREFIX = "kl_"
-
-
-def token_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@transaction.atomic
-def api_token_create(
-    *, user: User, name: str, days: int = 90, request=None
-) -> tuple[ApiToken, str]:
-    """A new personal API token. Returns the token row and the secret, which is never stored
-    (only its SHA-256) and cannot be shown again. Audited (crm.apitoken.created)."""
-    if not user.is_active:
-        raise PermissionDenied
-    if not 1 <= int(days) <= TOKEN_DAYS_MAX:
-        raise ValidationError({"days": _("Between 1 and %(max)s days.") % {"max": TOKEN_DAYS_MAX}})
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=(name or "").strip()[:100] or _("API token"),
-        prefix=secret[:10],
-        key_hash=token_hash(secret),
-        expires_at=timezone.now() + dt.timedelta(days=int(days)),
-    )
-    audit.record(
-        actor=user,
-        action="crm.apitoken.created",
-        target=token,
-        data={"name": token.name, "prefix": token.prefix, "expires_at": token.expires_at},
-        request=request,
-    )
-    return token, secret
-
-
-@transaction.atomic
-def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
-    """Stop a token working at once. Audited (crm.apitoken.revoked)."""
-    if token.user_id != actor.pk and not permissions.is_admin(actor):
-        from django.http import Http404
-
-        raise Http404
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record(
-            actor=actor,
-            action="crm.apitoken.revoked",
-            target=token,
-            data={"prefix": token.prefix},
-            request=request,
-        )
-    return token
-
-
-def api_tokens_revoke_all(*, user: User, actor=None, request=None) -> int:
-    """Revoke every live token of `user` for good (deactivation: reactivating them revives none).
-    Audited once (crm.apitoken.revoked_all, with the prefixes)."""
-    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
-    prefixes = list(live.values_list("prefix", flat=True))
-    if not prefixes:
-        return 0
-    live.update(revoked_at=timezone.now())
-    audit.record(
-        actor=actor,
-        action="crm.apitoken.revoked_all",
-        target=user,
-        data={"prefixes": prefixes, "reason": "access_ended"},
-        request=request,
-    )
-    return len(prefixes)
-
-
-def api_token_authenticate(secret: str) -> ApiToken | None:
-    """The live token matching `secret`, its user loaded; None if unknown, expired or revoked.
-    Marks it used at most once a minute so reads do not turn into writes on every call."""
-    if not secret or not secret.startswith(TOKEN_PREFIX):
-        return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=token_hash(secret), revoked_at__isnull=True)
-        .first()
-    )
-    now = timezone.now()
-    if token is None or token.expires_at <= now or not token.user.is_active:
-        return None
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token

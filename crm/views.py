@@ -1,48 +1,40 @@
-"""CRM pages. Each view parses input, calls one selector or service, and renders."""
+"""CRM pages. Each view parses input, calls one selector or service, and renders.
+
+Reads come from crm.selectors (lists filtered by crm.filters, the API's FilterSets); writes go
+through crm.services. A service's refusal (config.errors) is shown on the form it came from;
+anywhere else config.errors.ServiceErrorMiddleware turns it into the error page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Sum, Window
-from django.db.models.functions import RowNumber
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import csv_io, forms, permissions, rate_limits, selectors, services, timeline
-from crm.models import ApiToken, Channel, Company, Contact, Deal
+from config.errors import Invalid, ServiceError
+from crm import csv_io, filters, forms, permissions, rate_limits, selectors, services, timeline
+from crm.models import Channel, Company, Contact, Deal
 
 PAGE_SIZE = 25
-BOARD_LIMIT = 50
-
-KINDS = {
-    "companies": (Company, selectors.company_get_for),
-    "contacts": (Contact, selectors.contact_get_for),
-    "deals": (Deal, selectors.deal_get_for),
-}
 
 
-def _record_for(user, kind: str, record_id: int):
-    """The company, contact or deal `user` may see (an unknown kind is a 404, like a hidden one)."""
-    if kind not in KINDS:
-        raise Http404
-    _model, get = KINDS[kind]
-    return get(user, record_id)
-
-
-def _apply_form_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
+def _apply_form_errors(form, exc: ServiceError) -> None:
+    """A service's refusal on the form it came from: each field's messages on that field (the
+    form's own errors for a field it does not have), else the message above the form."""
+    if not exc.fields:
         form.add_error(None, exc.messages)
+    for name, errors in exc.fields.items():
+        form.add_error(name if name in form.fields else None, errors)
 
 
 def _int(value) -> int | None:
@@ -52,67 +44,23 @@ def _int(value) -> int | None:
         return None
 
 
-def _filter_common(request, qs, *, search):
-    """?q=, ?owner=, ?tag= (shared by the three lists and the CSV export)."""
-    q = request.GET.get("q", "").strip()
-    if q:
-        qs = qs.filter(search(q))
-    owner = _int(request.GET.get("owner"))
-    if owner:
-        qs = qs.filter(owner_id=owner)
-    tag = request.GET.get("tag", "").strip()
-    if tag:
-        qs = qs.filter(tags__name=tag)
-    return qs
-
-
-def _sorted(request, qs, sorts: dict, default: str):
-    key = request.GET.get("sort", default)
-    if key not in sorts:
-        key = default
-    return qs.order_by(*sorts[key]), key
-
-
-def _list_context(request, qs, *, sorts, default_sort, extra=None):
-    qs, sort = _sorted(request, qs, sorts, default_sort)
+def _list_context(request, filterset, *, extra=None) -> dict:
+    """A list page: the kind's FilterSet over what the user may see, one page of it."""
+    qs, sort = filterset.page_queryset()
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
+    values = filterset.values()
     return {
         "page": page,
         "sort": sort,
-        "sorts": list(sorts),
+        "sorts": list(filterset.filters["sort"].sorts),
         "query": params.urlencode(),
         "owners": forms.active_users(),
         "tags": selectors.tag_list(),
-        "filters": {
-            "q": request.GET.get("q", ""),
-            "owner": _int(request.GET.get("owner")),
-            "tag": request.GET.get("tag", ""),
-        },
+        "filters": {**values, "q": values["q"] or "", "tag": values["tag"] or ""},
         **(extra or {}),
     }
-
-
-COMPANY_SORTS = {
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
-    "updated": ("-updated_at", "-id"),
-    "created": ("-created_at", "-id"),
-}
-CONTACT_SORTS = {
-    "name": ("last_name", "first_name", "id"),
-    "-name": ("-last_name", "-first_name", "-id"),
-    "updated": ("-updated_at", "-id"),
-    "created": ("-created_at", "-id"),
-}
-DEAL_SORTS = {
-    "updated": ("-updated_at", "-id"),
-    "title": ("title", "id"),
-    "amount": ("-amount", "-id"),
-    "close": (F("expected_close_date").asc(nulls_last=True), "id"),
-    "created": ("-created_at", "-id"),
-}
 
 
 def _next_url(request, default: str) -> str:
@@ -124,15 +72,15 @@ def _next_url(request, default: str) -> str:
     return default
 
 
-# --- companies --------------------------------------------------------------------------------
+# --- lists and record pages -------------------------------------------------------------------
 
 
 @login_required
 def company_list(request):
-    qs = _filter_common(
-        request, selectors.company_list_for(request.user), search=selectors.company_search_q
+    filterset = filters.CompanyFilter(
+        request.GET, queryset=selectors.company_list_for(request.user)
     )
-    context = _list_context(request, qs, sorts=COMPANY_SORTS, default_sort="name")
+    context = _list_context(request, filterset)
     context["can_create"] = permissions.can_create(request.user, Company)
     return render(request, "crm/company_list.html", context)
 
@@ -140,77 +88,23 @@ def company_list(request):
 @login_required
 def company_detail(request, company_id: int):
     company = selectors.company_get_for(request.user, company_id)
-    contacts = selectors.contact_list_for(request.user).filter(company=company)[:50]
-    deals = selectors.deal_list_for(request.user).filter(company=company)[:50]
-    activities = selectors.activity_list_for(request.user).filter(company=company)[:50]
     return render(
         request,
         "crm/company_detail.html",
         {
             "company": company,
-            "contacts": contacts,
-            "deals": deals,
-            "activities": activities,
+            **selectors.company_related_for(request.user, company),
             **_record_panels(request, company, "companies"),
         },
     )
 
 
 @login_required
-def company_form(request, company_id: int | None = None):
-    company = None
-    if company_id is not None:
-        company = selectors.company_get_for(request.user, company_id)
-        permissions.require_change(request.user, company)
-    elif not permissions.can_create(request.user, Company):
-        raise PermissionDenied
-    if request.method == "POST":
-        form = forms.CompanyForm(request.POST, user=request.user)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                if company is None:
-                    company = services.company_create(actor=request.user, request=request, **data)
-                else:
-                    services.company_update(
-                        actor=request.user, company=company, request=request, **data
-                    )
-            except ValidationError as exc:
-                _apply_form_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error("owner", str(exc) or _("You cannot choose this owner."))
-            else:
-                messages.success(request, _("Company saved."))
-                return redirect(company)
-    else:
-        initial = {}
-        if company is not None:
-            initial = {
-                "name": company.name,
-                "domain": company.domain,
-                "industry": company.industry,
-                "phone": company.phone,
-                "address": company.address,
-                "owner": company.owner_id,
-                "tags": [t.name for t in company.tags.all()],
-            }
-        form = forms.CompanyForm(initial=initial, user=request.user)
-    return render(request, "crm/form.html", _form_context(form, company, _("company")))
-
-
-def _form_context(form, obj, noun, **extra):
-    return {"form": form, "object": obj, "noun": noun, **extra}
-
-
-# --- contacts ---------------------------------------------------------------------------------
-
-
-@login_required
 def contact_list(request):
-    qs = _filter_common(
-        request, selectors.contact_list_for(request.user), search=selectors.contact_search_q
+    filterset = filters.ContactFilter(
+        request.GET, queryset=selectors.contact_list_for(request.user)
     )
-    context = _list_context(request, qs, sorts=CONTACT_SORTS, default_sort="name")
+    context = _list_context(request, filterset)
     context["can_create"] = permissions.can_create(request.user, Contact)
     return render(request, "crm/contact_list.html", context)
 
@@ -218,88 +112,233 @@ def contact_list(request):
 @login_required
 def contact_detail(request, contact_id: int):
     contact = selectors.contact_get_for(request.user, contact_id)
-    deals = selectors.deal_list_for(request.user).filter(contacts=contact)[:50]
-    activities = selectors.activity_list_for(request.user).filter(contact=contact)[:50]
     return render(
         request,
         "crm/contact_detail.html",
         {
             "contact": contact,
             "channels": Channel.choices,
-            "deals": deals,
-            "activities": activities,
+            **selectors.contact_related_for(request.user, contact),
             **_record_panels(request, contact, "contacts"),
         },
     )
 
 
-def _duplicates_for_display(user, ids: list[int]) -> list:
-    """The duplicates to link (the service names only contacts the user may open)."""
-    return list(selectors.contact_list_for(user).filter(pk__in=ids).order_by("pk"))
+@login_required
+def deal_list(request):
+    filterset = filters.DealFilter(request.GET, queryset=selectors.deal_list_for(request.user))
+    context = _list_context(
+        request,
+        filterset,
+        extra={"stages": selectors.stage_list(), "statuses": forms.DEAL_STATUS_CHOICES},
+    )
+    context["filters"]["status"] = context["filters"]["status"] or ""
+    context["can_create"] = permissions.can_create(request.user, Deal)
+    return render(request, "crm/deal_list.html", context)
 
 
 @login_required
-def contact_form(request, contact_id: int | None = None):
-    contact = None
-    if contact_id is not None:
-        contact = selectors.contact_get_for(request.user, contact_id)
-        permissions.require_change(request.user, contact)
-    elif not permissions.can_create(request.user, Contact):
-        raise PermissionDenied
-    duplicates, duplicates_refused = [], False
-    if request.method == "POST":
-        form = forms.ContactForm(request.POST, user=request.user)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            confirm = data.pop("confirm_duplicate")
-            data["phone_region"] = data["phone_region"] or None
-            try:
-                if contact is None:
-                    contact = services.contact_create(
-                        actor=request.user, request=request, allow_duplicate=confirm, **data
-                    )
-                else:
-                    services.contact_update(
-                        actor=request.user, contact=contact, request=request, **data
-                    )
-            except services.DuplicateContact as exc:
-                duplicates = _duplicates_for_display(request.user, exc.existing_ids)
-                duplicates_refused = exc.refused
-                if exc.refused:
-                    form.add_error(None, exc.message)
-            except ValidationError as exc:
-                _apply_form_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error("owner", str(exc) or _("You cannot choose this owner."))
-            else:
-                messages.success(request, _("Contact saved."))
-                return redirect(contact)
+def deal_board(request):
+    owner = _int(request.GET.get("owner"))
+    board = selectors.deal_board_for(
+        request.user, pipeline_id=_int(request.GET.get("pipeline")), owner_id=owner
+    )
+    return render(
+        request,
+        "crm/deal_board.html",
+        {**board, "owners": forms.active_users(), "owner": owner},
+    )
+
+
+@login_required
+def deal_detail(request, deal_id: int):
+    deal = selectors.deal_get_for(request.user, deal_id)
+    activities = selectors.deal_activities_for(request.user, deal)
+    return render(
+        request,
+        "crm/deal_detail.html",
+        {
+            "deal": deal,
+            "timeline": timeline.deal_timeline(deal, activities, viewer=request.user),
+            "activity_form": forms.ActivityForm(),
+            "stages": list(deal.pipeline.stages.all()),
+            "can_change": permissions.can_change(request.user, deal),
+            **_record_panels(request, deal, "deals"),
+        },
+    )
+
+
+# --- one form view for companies, contacts and deals ------------------------------------------
+
+
+def _company_initial(request, company) -> dict:
+    if company is None:
+        return {}
+    return {
+        "name": company.name,
+        "domain": company.domain,
+        "industry": company.industry,
+        "phone": company.phone,
+        "address": company.address,
+        "owner": company.owner_id,
+        "tags": [t.name for t in company.tags.all()],
+    }
+
+
+def _contact_initial(request, contact) -> dict:
+    if contact is None:
+        return {"preferred_channel": "email", "lifecycle_stage": "lead"}
+    return {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "title": contact.title,
+        "company": contact.company_id,
+        "emails": "\n".join(e.email for e in contact.emails.all()),
+        "phones": "\n".join(p.number for p in contact.phones.all()),
+        "preferred_channel": contact.preferred_channel,
+        "lifecycle_stage": contact.lifecycle_stage,
+        "owner": contact.owner_id,
+        "tags": [t.name for t in contact.tags.all()],
+    }
+
+
+def _deal_initial(request, deal) -> dict:
+    if deal is not None:
+        return {
+            "title": deal.title,
+            "company": deal.company_id,
+            "primary_contact": deal.primary_contact_id,
+            "contacts": [c.pk for c in deal.contacts.all()],
+            "stage": deal.stage_id,
+            "amount": deal.amount,
+            "currency": deal.currency,
+            "expected_close_date": deal.expected_close_date,
+            "owner": deal.owner_id,
+            "lost_reason": deal.lost_reason,
+            "tags": [t.name for t in deal.tags.all()],
+        }
+    pipelines = list(selectors.pipeline_list())
+    chosen = _int(request.GET.get("pipeline"))
+    pipeline = next((p for p in pipelines if p.pk == chosen), None) or selectors.pipeline_default()
+    initial = {"pipeline": pipeline.pk, "stage": pipeline.stages.all()[0].pk, "currency": "USD"}
+    if request.GET.get("company"):
+        initial["company"] = _int(request.GET["company"])
+    return initial
+
+
+def _company_save(request, company, data: dict):
+    if company is None:
+        return services.company_create(actor=request.user, request=request, **data)
+    return services.company_update(actor=request.user, company=company, request=request, **data)
+
+
+def _contact_save(request, contact, data: dict):
+    confirm = data.pop("confirm_duplicate")
+    data["phone_region"] = data["phone_region"] or None
+    if contact is None:
+        return services.contact_create(
+            actor=request.user, request=request, allow_duplicate=confirm, **data
+        )
+    return services.contact_update(actor=request.user, contact=contact, request=request, **data)
+
+
+def _deal_save(request, deal, data: dict):
+    if deal is None:
+        data.pop("lost_reason")
+        return services.deal_create(actor=request.user, request=request, **data)
+    data.pop("pipeline")  # a deal stays in its pipeline (the form shows it, disabled)
+    return services.deal_update(actor=request.user, deal=deal, request=request, **data)
+
+
+@dataclass(frozen=True)
+class RecordForm:
+    """What the form view needs to know of one kind of record."""
+
+    model: type
+    form: type
+    get: Callable
+    initial: Callable
+    save: Callable
+    noun: str
+    saved: str
+    form_kwargs: Callable = field(default=lambda record: {})
+
+
+RECORD_FORMS = {
+    "companies": RecordForm(
+        model=Company,
+        form=forms.CompanyForm,
+        get=selectors.company_get_for,
+        initial=_company_initial,
+        save=_company_save,
+        noun=gettext_lazy("company"),
+        saved=gettext_lazy("Company saved."),
+    ),
+    "contacts": RecordForm(
+        model=Contact,
+        form=forms.ContactForm,
+        get=selectors.contact_get_for,
+        initial=_contact_initial,
+        save=_contact_save,
+        noun=gettext_lazy("contact"),
+        saved=gettext_lazy("Contact saved."),
+    ),
+    "deals": RecordForm(
+        model=Deal,
+        form=forms.DealForm,
+        get=selectors.deal_get_for,
+        initial=_deal_initial,
+        save=_deal_save,
+        noun=gettext_lazy("deal"),
+        saved=gettext_lazy("Deal saved."),
+        form_kwargs=lambda deal: {"pipeline": deal.pipeline if deal is not None else None},
+    ),
+}
+
+
+def _record_for(user, kind: str, record_id: int):
+    """The company, contact or deal `user` may see (an unknown kind is a 404, like a hidden one)."""
+    if kind not in RECORD_FORMS:
+        raise Http404
+    return RECORD_FORMS[kind].get(user, record_id)
+
+
+@login_required
+def record_form(request, kind: str, record_id: int | None = None):
+    """Create (no record_id) or edit a company, contact or deal. A refusal of the service is
+    shown on the form; a duplicate contact lists the duplicates the user may open."""
+    spec = RECORD_FORMS[kind]
+    record = None
+    if record_id is not None:
+        record = spec.get(request.user, record_id)
+        permissions.require_change(request.user, record)
     else:
-        initial = {"preferred_channel": "email", "lifecycle_stage": "lead"}
-        if contact is not None:
-            initial = {
-                "first_name": contact.first_name,
-                "last_name": contact.last_name,
-                "title": contact.title,
-                "company": contact.company_id,
-                "emails": "\n".join(e.email for e in contact.emails.all()),
-                "phones": "\n".join(p.number for p in contact.phones.all()),
-                "preferred_channel": contact.preferred_channel,
-                "lifecycle_stage": contact.lifecycle_stage,
-                "owner": contact.owner_id,
-                "tags": [t.name for t in contact.tags.all()],
-            }
-        form = forms.ContactForm(initial=initial, user=request.user)
+        permissions.require_create(request.user, spec.model)
+    form_kwargs = {"user": request.user, **spec.form_kwargs(record)}
+    duplicates = {}
+    if request.method == "POST":
+        form = spec.form(request.POST, **form_kwargs)
+        if form.is_valid():
+            try:
+                saved = spec.save(request, record, dict(form.cleaned_data))
+            except services.DuplicateContact as exc:
+                duplicates = {
+                    "duplicates": selectors.contacts_by_ids_for(request.user, exc.existing_ids),
+                    "duplicates_refused": exc.refused,
+                }
+                if exc.refused:
+                    form.add_error(None, exc.detail)
+            except ServiceError as exc:
+                _apply_form_errors(form, exc)
+            else:
+                messages.success(request, spec.saved)
+                return redirect(saved)
+    else:
+        form = spec.form(initial=spec.initial(request, record), **form_kwargs)
     return render(
         request,
         "crm/form.html",
-        _form_context(
-            form,
-            contact,
-            _("contact"),
-            duplicates=duplicates,
-            duplicates_refused=duplicates_refused,
-        ),
+        {"form": form, "object": record, "noun": spec.noun, **duplicates},
     )
 
 
@@ -317,163 +356,14 @@ def contact_consent(request, contact_id: int):
             or _("Entered by %(user)s") % {"user": request.user},
             request=request,
         )
-    except ValidationError as exc:
+    except Invalid as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Consent recorded."))
     return redirect(contact)
 
 
-# --- deals ------------------------------------------------------------------------------------
-
-
-@login_required
-def deal_list(request):
-    qs = _filter_common(
-        request, selectors.deal_list_for(request.user), search=selectors.deal_search_q
-    )
-    stage = _int(request.GET.get("stage"))
-    if stage:
-        qs = qs.filter(stage_id=stage)
-    status = request.GET.get("status", "")
-    if status in Deal.Status.values:
-        qs = qs.filter(status=status)
-    context = _list_context(
-        request,
-        qs,
-        sorts=DEAL_SORTS,
-        default_sort="updated",
-        extra={
-            "stages": selectors.stage_list(),
-            "statuses": forms.DEAL_STATUS_CHOICES,
-        },
-    )
-    context["filters"].update({"stage": stage, "status": status})
-    context["can_create"] = permissions.can_create(request.user, Deal)
-    return render(request, "crm/deal_list.html", context)
-
-
-@login_required
-def deal_board(request):
-    pipelines = list(selectors.pipeline_list())
-    if not pipelines:
-        raise Http404
-    chosen = _int(request.GET.get("pipeline"))
-    pipeline = next((p for p in pipelines if p.pk == chosen), pipelines[0])
-    stages = list(pipeline.stages.all())
-    base = selectors.deal_list_for(request.user).filter(pipeline=pipeline)
-    owner = _int(request.GET.get("owner"))
-    if owner:
-        base = base.filter(owner_id=owner)
-    # The newest BOARD_LIMIT deals of each stage, in one query at any size.
-    deals = base.annotate(
-        board_rank=Window(
-            RowNumber(),
-            partition_by=[F("stage_id")],
-            order_by=[F("updated_at").desc(), F("id").desc()],
-        )
-    ).filter(board_rank__lte=BOARD_LIMIT)
-    # Deal count and amounts per stage, summed per currency (one query).
-    totals: dict[int, dict] = {}
-    for row in (
-        base.order_by()
-        .values("stage_id", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"))
-        .order_by("stage_id", "currency")
-    ):
-        entry = totals.setdefault(row["stage_id"], {"n": 0, "amounts": []})
-        entry["n"] += row["n"]
-        entry["amounts"].append((row["total"], row["currency"]))
-    columns = {stage.pk: [] for stage in stages}
-    for deal in deals:
-        columns.setdefault(deal.stage_id, []).append(deal)
-    board = [
-        {
-            "stage": stage,
-            "deals": columns.get(stage.pk, []),
-            "count": totals.get(stage.pk, {}).get("n", 0),
-            "amounts": totals.get(stage.pk, {}).get("amounts", []),
-        }
-        for stage in stages
-    ]
-    return render(
-        request,
-        "crm/deal_board.html",
-        {
-            "pipeline": pipeline,
-            "pipelines": pipelines,
-            "board": board,
-            "stages": stages,
-            "owners": forms.active_users(),
-            "owner": owner,
-            "limit": BOARD_LIMIT,
-        },
-    )
-
-
-@login_required
-def deal_detail(request, deal_id: int):
-    deal = selectors.deal_get_for(request.user, deal_id)
-    activities = list(selectors.activity_list_for(request.user).filter(deal=deal)[:100])
-    return render(
-        request,
-        "crm/deal_detail.html",
-        {
-            "deal": deal,
-            "timeline": timeline.deal_timeline(deal, activities, viewer=request.user),
-            "activity_form": forms.ActivityForm(),
-            "stages": list(deal.pipeline.stages.all()),
-            "can_change": permissions.can_change(request.user, deal),
-            **_record_panels(request, deal, "deals"),
-        },
-    )
-
-
-@login_required
-def deal_form(request, deal_id: int | None = None):
-    deal = None
-    if deal_id is not None:
-        deal = selectors.deal_get_for(request.user, deal_id)
-        permissions.require_change(request.user, deal)
-    elif not permissions.can_create(request.user, Deal):
-        raise PermissionDenied
-    if request.method == "POST":
-        form = forms.DealForm(request.POST, user=request.user)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            try:
-                if deal is None:
-                    data.pop("lost_reason")
-                    deal = services.deal_create(actor=request.user, request=request, **data)
-                else:
-                    services.deal_update(actor=request.user, deal=deal, request=request, **data)
-            except ValidationError as exc:
-                _apply_form_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error("owner", str(exc) or _("You cannot choose this owner."))
-            else:
-                messages.success(request, _("Deal saved."))
-                return redirect(deal)
-    else:
-        initial = {"stage": selectors.pipeline_default().stages.all()[0].pk, "currency": "USD"}
-        if request.GET.get("company"):
-            initial["company"] = _int(request.GET["company"])
-        if deal is not None:
-            initial = {
-                "title": deal.title,
-                "company": deal.company_id,
-                "primary_contact": deal.primary_contact_id,
-                "contacts": [c.pk for c in deal.contacts.all()],
-                "stage": deal.stage_id,
-                "amount": deal.amount,
-                "currency": deal.currency,
-                "expected_close_date": deal.expected_close_date,
-                "owner": deal.owner_id,
-                "lost_reason": deal.lost_reason,
-                "tags": [t.name for t in deal.tags.all()],
-            }
-        form = forms.DealForm(initial=initial, user=request.user)
-    return render(request, "crm/form.html", _form_context(form, deal, _("deal")))
+# --- the board's move ---------------------------------------------------------------------------
 
 
 @login_required
@@ -491,7 +381,7 @@ def deal_move(request, deal_id: int):
         services.deal_move(
             actor=request.user, deal=deal, stage=form.cleaned_data["stage"], request=request
         )
-    except ValidationError as exc:
+    except Invalid as exc:
         if wants_json:
             return JsonResponse({"errors": exc.messages}, status=400)
         messages.error(request, " ".join(exc.messages))
@@ -522,7 +412,7 @@ def activity_create(request, kind: str, record_id: int):
             services.activity_create(
                 actor=request.user, request=request, **{target: record}, **form.cleaned_data
             )
-        except ValidationError as exc:
+        except Invalid as exc:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, _("Activity added."))
@@ -545,40 +435,16 @@ def activity_done(request, activity_id: int):
 # --- sharing, archiving -----------------------------------------------------------------------
 
 
-def _shares(record) -> list[dict]:
-    user_table, group_table = permissions.permission_tables(type(record))
-    shares: dict[str, dict] = {}
-    for row in user_table.objects.filter(content_object=record).select_related(
-        "user", "permission"
-    ):
-        level = row.permission.codename.split("_", 1)[0]
-        entry = shares.setdefault(
-            f"user:{row.user_id}", {"who": f"user:{row.user_id}", "label": str(row.user)}
-        )
-        entry["level"] = "change" if "change" in (entry.get("level"), level) else level
-    for row in group_table.objects.filter(content_object=record).select_related(
-        "group__team", "permission"
-    ):
-        team = getattr(row.group, "team", None)
-        if team is None:
-            continue
-        level = row.permission.codename.split("_", 1)[0]
-        entry = shares.setdefault(
-            f"team:{team.pk}", {"who": f"team:{team.pk}", "label": str(team), "team": True}
-        )
-        entry["level"] = "change" if "change" in (entry.get("level"), level) else level
-    return sorted(shares.values(), key=lambda e: (not e.get("team"), e["label"]))
-
-
 def _record_panels(request, record, kind: str) -> dict:
-    can_share = permissions.can_share(request.user, record)
+    shares = selectors.record_shares_for(request.user, record)
+    can_share = shares is not None
     return {
         "kind": kind,
         "can_edit": permissions.can_change(request.user, record),
         "can_share": can_share,
         "can_archive": permissions.can_archive(request.user, record) and not record.is_archived,
         "can_restore": permissions.can_archive(request.user, record) and record.is_archived,
-        "shares": _shares(record) if can_share else [],
+        "shares": shares or [],
         "share_form": forms.ShareForm() if can_share else None,
         "can_add_activity": permissions.can_add_activity(request.user, record),
         "activity_form": forms.ActivityForm(),
@@ -656,9 +522,7 @@ def search(request):
 def csv_import(request, kind: str):
     if kind not in csv_io.COLUMNS:
         raise Http404
-    model = csv_io.MODELS[kind]
-    if not permissions.can_create(request.user, model):
-        raise PermissionDenied
+    permissions.require_create(request.user, csv_io.MODELS[kind])
     result = None
     retry_after = None
     if request.method == "POST":
@@ -706,60 +570,20 @@ def csv_import(request, kind: str):
 @login_required
 @require_GET
 def csv_export(request, kind: str):
+    """The list's rows (same parameters, same FilterSet) as CSV, in the list's order."""
     if kind == "companies":
-        qs = _filter_common(
-            request, selectors.company_list_for(request.user), search=selectors.company_search_q
-        ).order_by("name", "id")
+        filterset = filters.CompanyFilter(
+            request.GET, queryset=selectors.company_list_for(request.user)
+        )
     elif kind == "contacts":
-        qs = _filter_common(
-            request, selectors.contact_list_for(request.user), search=selectors.contact_search_q
-        ).order_by("last_name", "first_name", "id")
+        filterset = filters.ContactFilter(
+            request.GET, queryset=selectors.contact_list_for(request.user)
+        )
     else:
         raise Http404
+    qs, _sort = filterset.page_queryset()
     response = StreamingHttpResponse(
         csv_io.export_rows(kind, qs), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="keepline-{kind}.csv"'
     return response
-
-
-# --- API tokens -------------------------------------------------------------------------------
-
-
-@login_required
-def token_list(request):
-    secret = None
-    if request.method == "POST":
-        form = forms.ApiTokenForm(request.POST)
-        if form.is_valid():
-            _token, secret = services.api_token_create(
-                user=request.user,
-                name=form.cleaned_data["name"],
-                days=form.cleaned_data["days"],
-                request=request,
-            )
-            form = forms.ApiTokenForm()
-    else:
-        form = forms.ApiTokenForm()
-    response = render(
-        request,
-        "crm/tokens.html",
-        {
-            "form": form,
-            "secret": secret,
-            "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at"),
-        },
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_POST
-def token_revoke(request, token_id: int):
-    token = ApiToken.objects.filter(pk=token_id, user=request.user).first()
-    if token is None:
-        raise Http404
-    services.api_token_revoke(actor=request.user, token=token, request=request)
-    messages.success(request, _("Token revoked."))
-    return HttpResponseRedirect(reverse("crm:token-list"))

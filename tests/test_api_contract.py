@@ -17,8 +17,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.config import SchemathesisConfig
 
+from accounts import services as account_services
 from comms import services as comms_services
-from crm import services as crm_services
 from tests.comms.conftest import ensure_default_pipeline
 from tests.crm.factories import CompanyFactory, ContactFactory, DealFactory
 
@@ -96,7 +96,7 @@ def world(connection_kept, fast_passwords, settings, rep, compliance, customer_c
     )
     tokens = {}
     for user in (rep, compliance):
-        _token, secret = crm_services.api_token_create(user=user, name="contract")
+        _token, secret = account_services.api_token_create(user=user, name="contract")
         tokens[user.username] = secret
     return tokens
 

@@ -92,7 +92,7 @@ def test_staff_pages_of_every_role_carry_the_policy(
         reverse("crm:contact-list"),
         reverse("crm:company-list"),
         reverse("crm:search") + "?q=Clara",
-        reverse("crm:token-list"),
+        reverse("accounts:token-list"),
         reverse("accounts:session-list"),
         deal.get_absolute_url(),
         customer_contact.get_absolute_url(),

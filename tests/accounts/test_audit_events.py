@@ -147,11 +147,11 @@ def test_admin_changing_a_person_records_each_kind_of_change(admin_user, rep, ma
 
 @pytest.mark.django_db
 def test_a_rep_cannot_change_people_and_nothing_is_recorded(rep, other_rep):
-    from django.core.exceptions import PermissionDenied
+    from config.errors import Forbidden
 
     before = AuditEvent.objects.count()
     other_rep.email = "x@example.test"
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.user_save(actor=rep, user=other_rep)
     assert AuditEvent.objects.count() == before
 

@@ -4,7 +4,7 @@ and rechecks the sockets of its members after commit."""
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from accounts import roles, services
 from accounts.models import Team, User
 from audit.models import AuditEvent
 from config import events as event_bus
+from config.errors import Conflict, Forbidden, Invalid
 from crm import permissions as crm_permissions
 from crm import services as crm_services
 from crm.forms import ShareForm
@@ -140,7 +141,7 @@ def test_a_team_in_use_is_not_archived_and_nothing_is_written(
     before = AuditEvent.objects.count()
     with (
         django_capture_on_commit_callbacks() as callbacks,
-        pytest.raises(ValidationError) as error,
+        pytest.raises(Conflict) as error,
     ):
         services.team_archive(actor=admin_user, team=team)
     message = " ".join(error.value.messages)
@@ -157,12 +158,12 @@ def test_a_team_in_use_is_not_archived_and_nothing_is_written(
 def test_only_an_admin_archives_or_restores(rep, manager, empty_team):
     before = AuditEvent.objects.count()
     for actor in (rep, manager):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(Forbidden):
             services.team_archive(actor=actor, team=empty_team)
     empty_team.refresh_from_db()
     assert empty_team.archived_at is None
     Team.objects.filter(pk=empty_team.pk).update(archived_at=timezone.now())
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.team_restore(actor=manager, team=empty_team)
     empty_team.refresh_from_db()
     assert empty_team.archived_at is not None
@@ -244,11 +245,11 @@ def test_archive_and_restore_recheck_the_members_sockets_after_commit(
 @pytest.mark.django_db
 def test_a_subteam_is_restored_only_inside_a_live_team(admin_user, empty_team):
     child = TeamFactory(name="Dissolved north", parent=empty_team)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict):
         services.team_archive(actor=admin_user, team=empty_team)
     services.team_archive(actor=admin_user, team=child)
     services.team_archive(actor=admin_user, team=empty_team)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Conflict) as error:
         services.team_restore(actor=admin_user, team=child)
     assert "restore Dissolved first" in " ".join(error.value.messages)
     services.team_restore(actor=admin_user, team=empty_team)
@@ -259,9 +260,9 @@ def test_a_subteam_is_restored_only_inside_a_live_team(admin_user, empty_team):
 @pytest.mark.django_db
 def test_archived_teams_take_no_sub_teams_and_no_active_members(admin_user, rep, empty_team):
     services.team_archive(actor=admin_user, team=empty_team)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Invalid) as error:
         services.team_save(team=Team(name="New"), parent=empty_team, actor=admin_user)
-    assert "parent" in error.value.message_dict
+    assert "parent" in error.value.fields
     rep.team = empty_team
     with pytest.raises(ValidationError) as error:
         rep.full_clean()
@@ -403,6 +404,6 @@ def test_admin_refuses_an_active_person_in_an_archived_team(admin_user, rep, emp
 def test_the_share_service_refuses_an_archived_team(admin_user, rep, empty_team):
     deal = DealFactory(owner=rep)
     services.team_archive(actor=admin_user, team=empty_team)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         crm_services.record_share(actor=rep, record=deal, level="view", team=empty_team)
     assert not DealGroupObjectPermission.objects.filter(group=empty_team.group).exists()

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts import services
 from audit.models import AuditEvent
-from crm import services as crm_services
 from tests.factories import PASSWORD
 
 LOCKED = "Too many failed sign-in attempts"
@@ -173,7 +173,7 @@ def bearer(secret: str) -> dict:
 @pytest.mark.django_db
 def test_failed_api_tokens_lock_the_address_with_429(rep, settings):
     settings.API_TOKEN_FAILURES_PER_ADDRESS = 3
-    _token, secret = crm_services.api_token_create(user=rep, name="ci", days=1)
+    _token, secret = services.api_token_create(user=rep, name="ci", days=1)
     client = Client(REMOTE_ADDR="203.0.113.9")
     statuses = [
         client.get("/api/v1/deals/", **bearer(f"kl_wrong{n}")).status_code for n in range(3)

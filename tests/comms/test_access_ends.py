@@ -14,12 +14,11 @@ from django.test import Client
 
 from accounts import roles
 from accounts import services as account_services
-from accounts.models import UserSession
+from accounts.models import ApiToken, UserSession
 from audit.models import AuditEvent
 from comms.models import Message
 from config.asgi import application
 from crm import services as crm_services
-from crm.models import ApiToken
 from crm.permissions import VIEW
 from tests.comms.sockets import ORIGIN, closed_with, customer_socket, frame
 from tests.factories import PASSWORD, TeamFactory, make_user
@@ -206,7 +205,7 @@ async def test_password_set_by_an_admin_closes_every_socket(rep, admin_user, con
 async def test_deactivation_ends_sessions_and_tokens_for_good(rep, conversation):
     client, cookie = await sign_in(rep)
     chat = await staff(cookie, conversation.pk)
-    _token, secret = await sync_to_async(crm_services.api_token_create)(user=rep, name="laptop")
+    _token, secret = await sync_to_async(account_services.api_token_create)(user=rep, name="laptop")
 
     def deactivate(active: bool):
         rep.refresh_from_db()
@@ -223,7 +222,9 @@ async def test_deactivation_ends_sessions_and_tokens_for_good(rep, conversation)
     assert (await sync_to_async(api.get)("/api/v1/contacts/")).status_code in (401, 403)
     assert await sync_to_async(ApiToken.objects.filter(revoked_at=None).count)() == 0
     assert (
-        await sync_to_async(AuditEvent.objects.filter(action="crm.apitoken.revoked_all").count)()
+        await sync_to_async(
+            AuditEvent.objects.filter(action="accounts.api_token.revoked_all").count
+        )()
         == 1
     )
     ws = WebsocketCommunicator(

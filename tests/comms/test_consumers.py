@@ -201,7 +201,7 @@ async def test_socket_of_the_old_owner_closes_when_the_deal_is_reassigned(
 
     def setup():
         conv = services.conversation_start(actor=rep, contact=customer_contact, deal=deal)
-        crm_services.record_reassign(actor=manager, record=customer_contact, owner=manager)
+        crm_services.contact_update(actor=manager, contact=customer_contact, owner=manager)
         services.conversation_assign(actor=manager, conversation=conv, assignee=other_rep)
         return conv
 
@@ -209,9 +209,7 @@ async def test_socket_of_the_old_owner_closes_when_the_deal_is_reassigned(
     ws, connected, _ = await staff_socket(rep, conv.pk)
     assert connected
     await frame(ws, "ready")
-    await sync_to_async(crm_services.record_reassign)(
-        actor=admin_user, record=deal, owner=other_rep
-    )
+    await sync_to_async(crm_services.deal_update)(actor=admin_user, deal=deal, owner=other_rep)
     await closed_with(ws, 4403)
 
 

@@ -34,7 +34,7 @@ def test_anonymous_is_sent_to_sign_in_from_the_docs(client):
 
 
 def test_an_api_token_reads_the_schema(client, rep):
-    from crm import services
+    from accounts import services
 
     _token, secret = services.api_token_create(user=rep, name="docs")
     response = client.get("/api/schema/", HTTP_AUTHORIZATION=f"Bearer {secret}")

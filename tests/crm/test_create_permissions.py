@@ -3,10 +3,9 @@ the page forms and the API agree. A read-only Compliance officer creates nothing
 archived record takes no new activities, whoever asks."""
 
 import pytest
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 
 from audit.models import AuditEvent
+from config.errors import Forbidden, NotFound
 from crm import services
 from crm.models import Activity, Company, Contact, Deal
 from tests.crm.factories import CompanyFactory, ContactFactory, DealFactory, first_stage
@@ -82,7 +81,7 @@ def test_compliance_cannot_post_to_a_deals_activities_api_either(client, complia
 
 def test_the_service_refuses_compliance_whatever_the_interface(compliance, records):
     for kind, record in records.items():
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(Forbidden):
             services.activity_create(actor=compliance, kind="note", subject="x", **{kind: record})
     assert not Activity.objects.exists()
     assert not AuditEvent.objects.filter(action="crm.activity.created").exists()
@@ -108,10 +107,10 @@ def test_archived_records_take_no_new_activities(request, client, admin_user, re
     assert post_api_activity(client, kind, record).status_code in (400, 403, 404)
     assert written(Activity, "crm.activity.created") == before
     if role == "admin_user":  # sees the archived record, and is told why it takes nothing
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(Forbidden):
             services.activity_create(actor=admin_user, kind="note", subject="x", **{kind: record})
     if role == "rep":  # no longer sees it at all
-        with pytest.raises(Http404):
+        with pytest.raises(NotFound):
             services.activity_create(
                 actor=request.getfixturevalue("rep"), kind="note", subject="x", **{kind: record}
             )

@@ -5,10 +5,10 @@ rule holds for the contact form, the API and the CSV import; previews are audite
 rate-limited like imports."""
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
+from config.errors import Forbidden
 from crm import csv_io, rate_limits
 from crm.models import Contact
 
@@ -200,7 +200,7 @@ def test_the_limit_is_per_user(settings, rep, other_rep):
 
 
 def test_compliance_imports_nothing_not_even_a_preview(compliance):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         csv_io.import_csv(
             actor=compliance, kind="contacts", upload=upload("first_name\nAna\n"), dry_run=True
         )

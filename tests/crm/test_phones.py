@@ -71,4 +71,4 @@ def test_api_bad_phone_is_400(client, rep):
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert "phones" in response.json()
+    assert "phones" in response.json()["fields"]

@@ -2,10 +2,9 @@
 both are audited; nobody else can."""
 
 import pytest
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 
 from audit.models import AuditEvent
+from config.errors import Forbidden, NotFound
 from crm import permissions, services
 from tests.crm.factories import ContactFactory, DealFactory
 
@@ -49,11 +48,11 @@ def test_managers_above_the_owner_share(rep, manager, director, outsider):
 def test_others_cannot_share_and_nothing_changes(rep, other_rep, outsider):
     deal = DealFactory(owner=rep)
     before = AuditEvent.objects.count()
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.record_share(actor=other_rep, record=deal, user=outsider, level="view")
     # A person a record is shared with (even to change) cannot pass it on.
     services.record_share(actor=rep, record=deal, user=other_rep, level="change")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.record_share(actor=other_rep, record=deal, user=outsider, level="view")
     assert not permissions.can_view(outsider, deal)
     assert AuditEvent.objects.count() == before + 1

@@ -6,10 +6,10 @@ address gets 429 (accounts/sign_in_throttle.py)."""
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts import sign_in_throttle
-from crm import services
+from accounts import services, sign_in_throttle
 
 KEYWORDS = (b"bearer", b"token")
 
@@ -42,3 +42,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """How the API schema describes ApiTokenAuthentication (drf-spectacular registers an
+    extension when its module is imported, as DRF's settings import this one)."""
+
+    target_class = "accounts.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token made on the API tokens page.",
+        }
