@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 import audit
-from accounts import hierarchy, permissions, realtime, signals
+from accounts import hierarchy, permissions, realtime
 from accounts.models import ApiToken, Team, User, UserSession
 from config.errors import Conflict, Forbidden, Invalid, NotFound, invalid_from
 
@@ -172,12 +172,10 @@ def user_save(
 
 def _access_end(*, actor, user: User, request=None) -> None:
     """Deactivation: every session ends for good, every socket closes and every API token is
-    revoked, so reactivating the person revives none of it; then the apps above hear of it
-    (accounts.signals.user_access_ended) to end what they issued."""
+    revoked, so reactivating the person revives none of it."""
     _sessions_end(user, reason="deactivated")
     realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
     api_tokens_revoke_all(user=user, actor=actor, request=request)
-    signals.user_access_ended.send(sender=User, user=user, actor=actor, request=request)
 
 
 def _group_state(group, perms=None) -> dict:
