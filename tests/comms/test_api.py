@@ -189,3 +189,33 @@ def test_upload_limits_and_audited_downloads(
     client.force_login(other_rep)
     assert client.get(files[0]["url"]).status_code == 404
     assert AuditEvent.objects.filter(action="comms.attachment.downloaded").count() == 1
+
+
+def test_a_full_page_at_the_largest_limit_still_says_there_is_more(
+    api, rep, conversation, link_and_token
+):
+    """205 messages, ?limit=200 (the largest page): 200 of them and has_more (it said false), then
+    the last 5 without more; the customer's catch-up pages the same way."""
+    from comms.services import messages as message_services
+
+    drafts = [
+        services.staff_draft(author=rep, conversation=conversation, body=f"m{n}", client_id=cid())
+        for n in range(205)
+    ]
+    for start in range(0, 205, 100):
+        message_services.messages_store(drafts[start : start + 100])
+    first = api.get(url(conversation, "messages/?limit=200")).json()
+    assert len(first["results"]) == 200 and first["has_more"] is True
+    oldest = first["results"][-1]["id"]
+    rest = api.get(url(conversation, f"messages/?limit=200&before={oldest}")).json()
+    assert [m["body"] for m in rest["results"]] == ["m4", "m3", "m2", "m1", "m0"]
+    assert rest["has_more"] is False
+    everything = api.get(url(conversation, "messages/?limit=500")).json()  # capped at 200
+    assert len(everything["results"]) == 200 and everything["has_more"] is True
+
+    _link, token = link_and_token
+    caught_up = api.get(f"/c/{token}/messages/?after=0&limit=200").json()
+    assert len(caught_up["results"]) == 200 and caught_up["has_more"] is True
+    last = caught_up["results"][-1]["id"]
+    tail = api.get(f"/c/{token}/messages/?after={last}&limit=200").json()
+    assert len(tail["results"]) == 5 and tail["has_more"] is False
