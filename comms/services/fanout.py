@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.db import transaction
+
 from comms import presenters, realtime
 from comms.models import (
     Conversation,
@@ -31,12 +35,20 @@ def broadcast_customer(kind: str, conversation: Conversation, message: Message, 
     )
 
 
-def broadcast_created(conversation: Conversation, message: Message, attachments) -> dict:
-    data = presenters.message_dict(message, presenters.EVERYTHING, attachments=attachments)
-    broadcast_message("message.created", conversation, data)
-    broadcast_customer("message.created", conversation, message, attachments)
+def broadcast_created(
+    conversation: Conversation, message: Message, attachments, present: Callable[[], dict]
+) -> None:
+    """Queue message.created to staff and (never notes nor internal) to the customer, then
+    inbox.changed: one commit hook each, in that order. The message is presented (`present()`: its dict for those who see
+    everything; body_html; the encoded frames) in the hooks, after commit, so a batch holds its
+    row locks for its statements only. A hook runs with the transaction closed, so the event it
+    queues goes out (or is collected) at once, in the hooks' order."""
+    transaction.on_commit(lambda: broadcast_message("message.created", conversation, present()))
+    if not conversation.is_internal and message.direction != Message.Direction.NOTE:
+        transaction.on_commit(
+            lambda: broadcast_customer("message.created", conversation, message, attachments)
+        )
     realtime.inbox_changed_on_commit(conversation.pk)
-    return data
 
 
 def conversation_updated(conversation: Conversation) -> None:

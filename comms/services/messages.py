@@ -37,9 +37,9 @@ import audit
 from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
-from comms import errors, permissions, presenters, realtime
+from comms import errors, permissions, presenters
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
-from comms.services.fanout import broadcast_customer, broadcast_message, conversation_updated
+from comms.services.fanout import broadcast_created, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
 
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
@@ -259,11 +259,9 @@ def _stored_or_refused(item: MessageDraft):
     if item.source == STAFF:
         if existing is not None and permissions.can_send(item.author, conversation):
             return _repeat(existing)
-        if not permissions.can_view(item.author, conversation):
-            return errors.NotFound()
-        return errors.Forbidden()
+        return _refusal(item)
     if existing is None:
-        return errors.Forbidden() if item.source == CUSTOMER else errors.NotFound()
+        return _refusal(item)
     if item.link is not None and not permissions.customer_can_use(item.link):
         return errors.Forbidden()
     return _repeat(existing)
@@ -590,26 +588,6 @@ def _refusal(item: MessageDraft):
     return errors.Forbidden() if item.source == CUSTOMER else errors.NotFound()
 
 
-def _announce_on_commit(conversation: Conversation, result: SendResult) -> None:
-    """Queue what fanout.broadcast_created queues (message.created to staff, to the customer,
-    inbox.changed: one commit hook each, in that order), but present the message (its dict,
-    body_html, the encoded frames) in the hooks, after commit, not while the batch holds its
-    row locks. A hook runs with the transaction closed, so the event it queues goes out at
-    once, in the hooks' order; `result.data` is the dict the broadcast carried."""
-    message, attachments = result.message, result.attachments
-
-    def to_staff():
-        broadcast_message("message.created", conversation, result.data)
-
-    def to_customer():
-        broadcast_customer("message.created", conversation, message, attachments)
-
-    transaction.on_commit(to_staff)
-    if not conversation.is_internal and message.direction != Direction.NOTE:
-        transaction.on_commit(to_customer)
-    realtime.inbox_changed_on_commit(conversation.pk)
-
-
 def _store_batch(items: list[MessageDraft]) -> list:
     now = timezone.now()
     results: list = [None] * len(items)
@@ -643,8 +621,10 @@ def _store_batch(items: list[MessageDraft]) -> list:
     audit.record_many(events)
     # After commit, in this order: each message.created, then the mentions it carried.
     for i, message in zip(fresh, stored, strict=True):
-        results[i] = SendResult(message, True, [files[i]] if i in files else [])
-        _announce_on_commit(items[i].conversation, results[i])
+        result = results[i] = SendResult(message, True, [files[i]] if i in files else [])
+        broadcast_created(
+            items[i].conversation, message, result.attachments, lambda r=result: r.data
+        )
     for i, message in zip(fresh, stored, strict=True):
         if items[i].source == STAFF and "@" in message.body:
             _notify_mentions(items[i].conversation, message, items[i].author)
