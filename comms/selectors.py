@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from comms import link_tokens, permissions
+from comms import errors, link_tokens, permissions
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
 from config.ids import MAX_ID
 
@@ -209,8 +209,6 @@ def last_message_id_for(conversation: Conversation, *, customer: bool = False) -
 def message_revisions_for(user, conversation: Conversation, message_id) -> list:
     """Every earlier body of a message: only for those who see everything (admin,
     compliance); others are refused (403) though they may see the message."""
-    from comms import errors
-
     if not permissions.sees_everything(user):
         raise errors.Forbidden()
     message = Message.objects.filter(pk=_int(message_id), conversation_id=conversation.pk).first()

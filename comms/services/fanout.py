@@ -39,10 +39,11 @@ def broadcast_created(
     conversation: Conversation, message: Message, attachments, present: Callable[[], dict]
 ) -> None:
     """Queue message.created to staff and (never notes nor internal) to the customer, then
-    inbox.changed: one commit hook each, in that order. The message is presented (`present()`: its dict for those who see
-    everything; body_html; the encoded frames) in the hooks, after commit, so a batch holds its
-    row locks for its statements only. A hook runs with the transaction closed, so the event it
-    queues goes out (or is collected) at once, in the hooks' order."""
+    inbox.changed: one commit hook each, in that order. The message is presented (`present()`:
+    its dict for those who see everything; body_html; the encoded frames) in the hooks, after
+    commit, so a batch holds its row locks for its statements only. A hook runs with the
+    transaction closed, so the event it queues goes out (or is collected) at once, in the
+    hooks' order."""
     transaction.on_commit(lambda: broadcast_message("message.created", conversation, present()))
     if not conversation.is_internal and message.direction != Message.Direction.NOTE:
         transaction.on_commit(
