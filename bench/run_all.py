@@ -13,6 +13,7 @@ SKIP = {
     "run_all.py",
     "bare_asgi.py",
     "chatload.py",
+    "faults_harness.py",
     "keepline_chat.py",
     "keepline_probe.py",
     "profile_report.py",
