@@ -36,16 +36,17 @@ SECRET_KEY = "keepline-chat-faults-bench-" + "x" * 40
 def scenario_config(name: str, quick: bool, **common) -> fh.Config:
     if quick:
         sizes = {
-            "seconds": 8.0, "fault_at": 1.5, "redis_outage_s": 3.0, "kills": 2,
-            "kill_every_s": 2.0, "db_kills": 2, "db_kill_every_s": 1.5, "stall_s": 5.0,
-            "flood_frames": 2500, "flood_s": 2.5, "drain_s": 10.0, "recovery_limit_s": 12.0,
+            "seconds": 6.0, "fault_at": 1.0, "redis_outage_s": 3.0, "kills": 2,
+            "kill_every_s": 1.5, "db_kills": 2, "db_kill_every_s": 1.5, "stall_s": 5.5,
+            "stall_share": 0.9, "flood_frames": 2500, "flood_s": 2.5, "drain_s": 10.0,
+            "recovery_limit_s": 10.0,
         }  # fmt: skip
         if name == "stalled_reader":
-            sizes.update(seconds=8.0, stall_s=6.0, stall_share=0.8)
+            sizes["seconds"] = 7.0
     else:
         sizes = {"seconds": 14.0, "fault_at": 3.0, "drain_s": 20.0}
         if name == "stalled_reader":
-            sizes.update(seconds=14.0, stall_s=10.0)
+            sizes.update(stall_s=10.0)
     return fh.Config(scenario=name, **common, **sizes)
 
 

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from bench import faults_harness as fh
+from tests.comms.conftest import conversation, deal, link_and_token  # noqa: F401 (the browser test's)
 
 PAIRS = 6
 
