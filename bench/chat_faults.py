@@ -36,7 +36,7 @@ SECRET_KEY = "keepline-chat-faults-bench-" + "x" * 40
 def scenario_config(name: str, quick: bool, **common) -> fh.Config:
     if quick:
         sizes = {
-            "seconds": 6.0, "fault_at": 1.0, "redis_outage_s": 3.0, "kills": 2,
+            "seconds": 5.0, "fault_at": 1.0, "redis_outage_s": 3.0, "kills": 2,
             "kill_every_s": 1.5, "db_kills": 2, "db_kill_every_s": 1.5, "stall_s": 5.5,
             "stall_share": 0.9, "flood_frames": 2500, "flood_s": 2.5, "drain_s": 10.0,
             "recovery_limit_s": 10.0,
@@ -46,7 +46,7 @@ def scenario_config(name: str, quick: bool, **common) -> fh.Config:
     else:
         sizes = {"seconds": 14.0, "fault_at": 3.0, "drain_s": 20.0}
         if name == "stalled_reader":
-            sizes.update(stall_s=10.0)
+            sizes.update(stall_s=10.0, stall_share=0.8)
     return fh.Config(scenario=name, **common, **sizes)
 
 
@@ -80,6 +80,30 @@ def report(r: fh.Report) -> None:
         emit(BENCH, "read_flood_pong_max_ms", x["pong_max_ms"], "ms", x["pings"])
 
 
+async def run_all(scenarios, seeded, database_url, quick) -> None:
+    """Every scenario on one stack (Redis and two daphne processes), fresh pages for each."""
+    log_dir = os.environ.get("BENCH_FAULTS_LOG_DIR")
+    stack = await fh.Stack(database_url, SECRET_KEY, log_dir=log_dir).start()
+    try:
+        for name in scenarios:
+            pairs, legacy = seeded[name]
+            cfg = scenario_config(
+                name,
+                quick,
+                database_url=database_url,
+                secret_key=SECRET_KEY,
+                pairs=pairs,
+                legacy_pairs=legacy,
+            )
+            r = await fh.run_scenario(cfg, stack)
+            print(r.summary(), file=sys.stderr, flush=True)
+            report(r)
+    finally:
+        tail = await stack.stop()
+        if os.environ.get("BENCH_FAULTS_VERBOSE"):
+            print(tail, file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -99,7 +123,7 @@ def main():
     from django.db import connections
 
     call_command("migrate", verbosity=0, interactive=False)
-    pairs_n = 5 if args.quick else 8
+    pairs_n = 4 if args.quick else 8
     scenarios = args.scenario or list(fh.SCENARIOS)
     run_id = f"f{int(time.time())}{secrets.token_hex(2)}"
     seeded = {
@@ -111,20 +135,7 @@ def main():
     }
     connections.close_all()
     print(f"chat_faults: setup {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
-    for name in scenarios:
-        pairs, legacy = seeded[name]
-        cfg = scenario_config(
-            name,
-            args.quick,
-            database_url=database_url,
-            secret_key=SECRET_KEY,
-            pairs=pairs,
-            legacy_pairs=legacy,
-            log_dir=os.environ.get("BENCH_FAULTS_LOG_DIR"),
-        )
-        r = asyncio.run(fh.run_scenario(cfg))
-        print(r.summary(), file=sys.stderr, flush=True)
-        report(r)
+    asyncio.run(run_all(scenarios, seeded, database_url, args.quick))
     print(f"chat_faults: total {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
 
 

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import shutil
 import signal
 import socket
@@ -235,6 +236,15 @@ def _dechunk(body: bytes) -> bytes:
 
 async def http_get_json(port: int, path: str, headers: dict, timeout: float = 5.0):
     """(status, decoded JSON or None) of one GET on a fresh connection."""
+    status, body = await http_get(port, path, headers, timeout)
+    try:
+        return status, json.loads(body) if body else None
+    except ValueError:
+        return status, None
+
+
+async def http_get(port: int, path: str, headers: dict, timeout: float = 5.0):
+    """(status, body bytes) of one GET on a fresh connection."""
 
     async def go():
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -259,10 +269,7 @@ async def http_get_json(port: int, path: str, headers: dict, timeout: float = 5.
             fields[k.strip().lower()] = v.strip()
         if fields.get("transfer-encoding", "").lower() == "chunked":
             body = _dechunk(body)
-        try:
-            return status, json.loads(body) if body else None
-        except ValueError:
-            return status, None
+        return status, body
 
     return await asyncio.wait_for(go(), timeout)
 
@@ -278,6 +285,15 @@ class Row:
     direction: str
     body: str
     retracted: bool
+    seq: int | None = None  # the message's change numbers, where the schema has them
+    customer_seq: int | None = None
+
+    def describe(self) -> str:
+        return (
+            f"message id {self.id} seq {self.seq} customer_seq {self.customer_seq} "
+            f"({self.direction}{', retracted' if self.retracted else ''}) "
+            f"client_id {self.client_id}"
+        )
 
 
 @dataclass
@@ -428,7 +444,33 @@ class ChatClient:
             return await websockets.connect(self.url, sock=sock, max_queue=4, **kwargs)
         return await websockets.connect(self.url, **kwargs)
 
+    async def load_initial(self) -> None:
+        """What the page holds before its socket opens: the staff panel's newest page
+        (`?before=`), the customer page's rendered history and its `seq` (chat-config)."""
+        try:
+            if self.kind == "staff":
+                status, data = await http_get_json(
+                    self.port, self.catch_up_path("before="), self.http_headers()
+                )
+                if status != 200 or not isinstance(data, dict):
+                    return
+                history, seq = data.get("results") or [], data.get("seq")
+            else:
+                status, body = await http_get(self.port, f"/c/{self.pair.token}/", {})
+                found = re.search(rb'<script id="chat-config"[^>]*>(.*?)</script>', body, re.S)
+                if status != 200 or not found:
+                    return
+                config = json.loads(found.group(1))
+                history, seq = config.get("history") or [], config.get("seq")
+        except Exception:
+            return
+        for m in history:
+            self.apply(m)
+        if self.mode == "seq" and seq is not None:
+            self._advance(seq)
+
     async def run(self) -> None:
+        await self.load_initial()
         while not self.stopped:
             try:
                 ws = await self._connect()
@@ -601,10 +643,14 @@ class ChatClient:
             self.hole_task = self.spawn(self._hole_wait())
 
     async def _hole_wait(self) -> None:
-        await asyncio.sleep(HOLE_WAIT_S)
-        if self.ahead:
-            self.stats.holes += 1
-            await self.sync()
+        # Until no hole is left: a catch-up answered before the missing change committed leaves
+        # the seqs above its answer waiting, and no later frame may come to trigger another.
+        while self.ahead and not self.stopped:
+            await asyncio.sleep(HOLE_WAIT_S)
+            if self.ahead:
+                self.stats.holes += 1
+                if not await self.sync():
+                    await asyncio.sleep(1.0)
 
     def set_live(self, live: bool, sync: bool) -> None:
         was = self.live
@@ -822,7 +868,7 @@ class ChatClient:
             if r.retracted != v["retracted"]:
                 out.append((r, "retraction not shown"))
             elif not r.retracted and v["body"] != r.body:
-                out.append((r, "stale text (an edit not shown)"))
+                out.append((r, f"stale text (an edit not shown; the page holds seq {v['seq']})"))
         return out
 
     def duplicated(self) -> int:
@@ -861,10 +907,19 @@ class Db:
                 await self.connect()
         return []
 
+    has_seq: bool | None = None
+
     async def rows(self, conversation_ids: list[int]) -> list[Row]:
+        if self.has_seq is None:
+            got = await self._query(
+                "SELECT count(*) FROM information_schema.columns"
+                " WHERE table_name = 'comms_message' AND column_name = 'customer_seq'"
+            )
+            self.has_seq = bool(got[0][0])
+        seqs = ", seq, customer_seq" if self.has_seq else ""
         got = await self._query(
             "SELECT id, conversation_id, client_id::text, direction, body, retracted"
-            " FROM comms_message WHERE conversation_id = ANY(%s) ORDER BY id",
+            f"{seqs} FROM comms_message WHERE conversation_id = ANY(%s) ORDER BY id",
             (conversation_ids,),
         )
         return [Row(*r) for r in got]
@@ -1020,17 +1075,47 @@ async def _watch_recovery(db: Db, clients: list[ChatClient], conv_ids, ended: fl
     return None
 
 
-async def run_scenario(cfg: Config) -> Report:
+class Stack:
+    """A Redis of our own and two daphne processes sharing it. A scenario leaves them as it
+    found them (Redis started again, killed processes restarted on their ports), so several
+    scenarios may run on one stack (the benchmark does; each test starts its own)."""
+
+    def __init__(self, database_url: str, secret_key: str, extra_env=None, log_dir=None):
+        self.own_log_dir = log_dir is None
+        self.log_dir = log_dir or tempfile.mkdtemp(prefix="keepline-faults-log-")
+        self.redis = RedisServer()
+        env = server_env(database_url, self.redis.url, secret_key, extra_env)
+        self.servers = Servers(env, 2, self.log_dir)
+
+    async def start(self) -> Stack:
+        self.redis.start()
+        await asyncio.to_thread(self.servers.start)
+        return self
+
+    async def stop(self) -> str:
+        """Stops everything; returns the tail of the servers' logs."""
+        await asyncio.to_thread(self.servers.stop)
+        tail = self.servers.log_tail()
+        self.redis.close()
+        if self.own_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+        return tail
+
+
+async def run_scenario(cfg: Config, stack: Stack | None = None) -> Report:
     started = time.monotonic()
     report = Report(cfg.scenario)
-    log_dir = cfg.log_dir or tempfile.mkdtemp(prefix="keepline-faults-log-")
-    redis = RedisServer().start()
-    env = server_env(cfg.database_url, redis.url, cfg.secret_key, cfg.server_extra_env)
-    servers = Servers(env, 2, log_dir)
+    own_stack = stack is None
+    if own_stack:
+        stack = Stack(cfg.database_url, cfg.secret_key, cfg.server_extra_env, cfg.log_dir)
+    redis, servers = stack.redis, stack.servers
     db = None
     groups: dict[str, list[ChatClient]] = {}
     try:
-        await asyncio.to_thread(servers.start)
+        if own_stack:
+            await stack.start()
+        phases = report.extra.setdefault("phases_s", {})
+        phases["servers"] = round(time.monotonic() - started, 1)
         db = await Db(cfg.database_url).connect()
         exclude = [*cfg.exclude_db_pids, db.conn.info.backend_pid]
         reads = cfg.scenario != "read_flood"  # the flood measures reads alone
@@ -1057,6 +1142,7 @@ async def run_scenario(cfg: Config) -> Report:
 
         conv_ids = {mode: [c.conversation_id for c in cl[::2]] for mode, cl in groups.items()}
         load_start = time.monotonic()
+        phases["pages_open"] = round(load_start - started, 1)
         stop_at = load_start + cfg.seconds
         loads = []
         for clients in groups.values():
@@ -1087,6 +1173,7 @@ async def run_scenario(cfg: Config) -> Report:
         await FAULTS[cfg.scenario](cfg, servers, redis, db, groups, exclude, report, fault_ended,
                                    stalled)  # fmt: skip
         await asyncio.gather(*loads)
+        phases["load_end"] = round(time.monotonic() - started, 1)
 
         # Drain: every protocol page complete and every send acknowledged, or drain_s.
         deadline = time.monotonic() + cfg.drain_s
@@ -1096,6 +1183,7 @@ async def run_scenario(cfg: Config) -> Report:
             if all(not c.outbox and not c.missing(rows, strict=True) for c in groups["seq"]):
                 break
             await asyncio.sleep(0.3)
+        phases["drained"] = round(time.monotonic() - started, 1)
         await asyncio.sleep(1.0)  # the baseline gets the same last second
         for mode, task in watchers:
             report.groups.setdefault(mode, GroupReport(mode)).recovery_s.append(await task)
@@ -1108,15 +1196,13 @@ async def run_scenario(cfg: Config) -> Report:
         for mode, clients in groups.items():
             _figures(report.groups.setdefault(mode, GroupReport(mode)), clients, rows)
     finally:
-        for c in [c for clients in groups.values() for c in clients]:
-            await c.stop()
+        stopping = time.monotonic()
+        await asyncio.gather(*(c.stop() for clients in groups.values() for c in clients))
         if db is not None:
             await db.close()
-        await asyncio.to_thread(servers.stop)
-        report.server_log = servers.log_tail()
-        redis.close()
-        if cfg.log_dir is None:
-            shutil.rmtree(log_dir, ignore_errors=True)
+        if own_stack:
+            report.server_log = await stack.stop()
+        report.extra.setdefault("phases_s", {})["stop"] = round(time.monotonic() - stopping, 1)
     report.wall_s = time.monotonic() - started
     return report
 
@@ -1151,8 +1237,8 @@ def _figures(g: GroupReport, clients: list[ChatClient], all_rows: list[Row]) -> 
         for r, why in missing:
             author = sent_by[r.client_id].name
             g.problems.append(
-                f"{c.name} (last_seq {c.last_seq}, ahead {sorted(c.ahead)[:5]}): message id "
-                f"{r.id} client_id {r.client_id} from {author}: {why}"
+                f"{c.name} (last_seq {c.last_seq}, ahead {sorted(c.ahead)[:5]}): "
+                f"{r.describe()} from {author}: {why}"
             )
         mine_stored = sum(1 for cid in c.sent if cid in stored)
         s = c.stats
