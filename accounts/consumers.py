@@ -159,3 +159,9 @@ class NotificationConsumer(SessionBound, AsyncJsonWebsocketConsumer):
 
     async def notification_message(self, event):
         await self.send_json(event["payload"])
+
+    async def layer_down(self, event):
+        """The channel layer went away or came back (config.channel_layer): notifications are
+        not stored, so there is nothing to catch up."""
+
+    layer_up = layer_down

@@ -167,15 +167,20 @@ class MessageListApi(CommsApi):
     def get(self, request, pk):
         conversation = self.conversation(pk)
         params = request.query_params
-        after, before = _query_id(params, "after"), _query_id(params, "before")
         page = selectors.message_page_for(
-            request.user, conversation, after=after, before=before, limit=_query_id(params, "limit")
+            request.user,
+            conversation,
+            after=_query_id(params, "after"),
+            before=_query_id(params, "before"),
+            limit=_query_id(params, "limit"),
+            since=_query_id(params, "since"),
         )
         audience = self.audience()
         return Response(
             {
                 "results": [presenters.message_dict(m, audience) for m in page],
                 "has_more": page.has_more,
+                "seq": page.seq,
             }
         )
 

@@ -36,6 +36,9 @@ class AttachmentSerializer(serializers.Serializer):
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
+    seq = serializers.IntegerField(
+        help_text="The conversation's change number of this message's latest change."
+    )
     client_id = serializers.UUIDField(allow_null=True)
     author = ActorSerializer()
     direction = serializers.ChoiceField(choices=["outbound", "inbound", "note", "system"])
@@ -55,6 +58,10 @@ class MessageSerializer(serializers.Serializer):
 class MessagePageSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
     has_more = serializers.BooleanField()
+    seq = serializers.IntegerField(
+        help_text="The conversation's change number when the page was read: every change up"
+        " to it is in this page or came before it."
+    )
 
 
 class RevisionSerializer(serializers.Serializer):
@@ -195,6 +202,12 @@ def doc(*, request=None, response=None, status=200, params=None, extra=None, op=
 ID = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**62}
 
 PAGE_PARAMS = [
+    OpenApiParameter(
+        "since",
+        ID,
+        description="Every message changed after this change number (new, edited, retracted),"
+        " in change order (gap-free catch-up; page until has_more is false).",
+    ),
     OpenApiParameter("after", ID, description="Oldest first, after this id (catch-up)."),
     OpenApiParameter("before", ID, description="Newest first, before this id (scroll back)."),
     OpenApiParameter("limit", ID, description="Page size, clamped to 1-200; default 50."),

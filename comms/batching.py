@@ -4,9 +4,11 @@ busy is stored in the next batch, one transaction for all of them (comms.service
 Channels runs all of a process's ORM work on one thread, so a send used to wait for each earlier
 send's round trips and commit in turn, and one socket could not send its next message before the
 previous one was stored. Now a socket hands its send to the process's batcher and reads its next
-frame at once; the batcher answers each send (the stored message or the refusal) in the order
-the sends arrived, then publishes the batch's broadcasts in order, after commit, from the event
-loop. Nothing is acknowledged before its transaction has committed.
+frame at once; after commit the batcher publishes the batch's broadcasts in order, from the event
+loop, then answers each send (the stored message or the refusal) in the order the sends arrived.
+Nothing is acknowledged before its transaction has committed and its broadcasts were handed to
+the channel layer: a process that dies in between acknowledges nothing, so the page sends again,
+and the resend (answered as a duplicate) publishes the message once more.
 """
 
 from __future__ import annotations
@@ -59,22 +61,30 @@ class SendBatcher:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (_item, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-                self.published = self.loop.create_task(self._publish(self.published, outbox))
+                answers = [
+                    (future, result) for (_item, future), result in zip(batch, results, strict=True)
+                ]
+                self.published = self.loop.create_task(
+                    self._publish(self.published, outbox, answers)
+                )
         finally:
             self.draining = False
 
-    async def _publish(self, previous: asyncio.Future | None, outbox) -> None:
-        """After the previous batch's broadcasts, so every group hears messages in id order."""
-        if previous is not None:
-            await asyncio.wait([previous])
-        await events.publish(outbox)
+    async def _publish(self, previous: asyncio.Future | None, outbox, answers) -> None:
+        """After the previous batch's broadcasts, so every group hears messages in id order;
+        then the senders' answers."""
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await events.publish(outbox)
+        finally:
+            for future, result in answers:
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
 
 _batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

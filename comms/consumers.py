@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from accounts.consumers import SessionBound
 from comms import batching, errors, permissions, presenters, realtime, selectors, services
 from comms.presence import Presence
-from config import events
+from config import channel_layer, events
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.answering: set[asyncio.Future] = set()
+        self.read_wanted: int | None = None
+        self.read_flush: asyncio.TimerHandle | None = None
+        self.read_last = 0.0
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -127,6 +130,15 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
         # database_sync_to_async, which closes old connections itself, so the hop is skipped.
         await handler(message)
 
+    def ready_frame(self, seq: int) -> dict:
+        return {
+            "type": "ready",
+            "conversation_id": self.conversation_id,
+            "seq": seq,
+            "live": channel_layer.is_live(self.channel_layer),
+            "presence": self.presence_list(),
+        }
+
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
             await self.send_error("invalid", _("Send JSON text frames."))
@@ -147,8 +159,12 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
         if method is None:
             await self.send_error("unknown_action", _("Unknown action."), client_id)
             return
+        await self.guarded(getattr(self, method)(content), client_id)
+
+    async def guarded(self, action, client_id=None) -> None:
+        """Run an action, answering its refusal (or an unexpected failure) with an error frame."""
         try:
-            await getattr(self, method)(content)
+            await action
         except errors.CommsError as exc:
             await self.send_error(exc.code, exc.detail, client_id)
             if isinstance(exc, errors.AccessChanged):
@@ -161,6 +177,32 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
 
     async def do_ping(self, content):
         await self.send_frame({"type": "pong"})
+
+    async def do_read(self, content):
+        """Reads are coalesced: the highest id asked for is written at most once per
+        COMMS_READ_EVERY_SECONDS, so a flood of read frames costs one write a second."""
+        message_id = services.clean_id(content.get("message_id"), "message_id")
+        self.read_wanted = max(self.read_wanted or 0, message_id)
+        if self.read_flush is not None:
+            return
+        wait = self.read_last + settings.COMMS_READ_EVERY_SECONDS - time.monotonic()
+        if wait <= 0:
+            await self.flush_read()
+        else:
+            self.read_flush = asyncio.get_running_loop().call_later(
+                wait, lambda: asyncio.ensure_future(self.guarded(self.flush_read()))
+            )
+
+    async def flush_read(self) -> None:
+        wanted, self.read_wanted, self.read_flush = self.read_wanted, None, None
+        if wanted is None:
+            return
+        self.read_last = time.monotonic()
+        _result, outbox = await self.call(self.read_service, **self.read_kwargs(wanted))
+        await self.publish(outbox)
+
+    def read_kwargs(self, message_id: int) -> dict:
+        raise NotImplementedError
 
     async def access_changed(self) -> None:
         """An action was refused because the socket's session or access changed: recheck."""
@@ -188,7 +230,21 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
 
+    # --- the channel layer going away and coming back (config.channel_layer) --------------------
+
+    async def layer_down(self, event):
+        await self.send_frame({"type": "live", "live": False})
+
+    async def layer_up(self, event):
+        await self.send_frame({"type": "live", "live": True})
+
     async def disconnect(self, code):
+        if self.read_flush is not None:  # the last read asked for is written still
+            self.read_flush.cancel()
+            try:
+                await self.flush_read()
+            except Exception:  # access ended with the socket: nothing to write
+                log.info("a closing socket's last read was not stored", exc_info=True)
         await self.presence_stop()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -223,7 +279,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         if loaded is None:  # no live session behind this socket
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.conversation, self.audience, last_id = loaded
+        self.conversation, self.audience, seq = loaded
         self.user = user
         self.request = self.scope  # the audit ledger reads the client address and browser
         self.conversation_id = self.conversation.pk
@@ -242,14 +298,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         await self.accept()
         self.expiry_start()
         await self.presence_start()
-        await self.send_frame(
-            {
-                "type": "ready",
-                "conversation_id": self.conversation_id,
-                "last_message_id": last_id,
-                "presence": self.presence_list(),
-            }
-        )
+        await self.send_frame(self.ready_frame(seq))
 
     def _load(self, user, conversation_id):
         if not self.bind(user):
@@ -260,7 +309,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         audience = permissions.audience_for(user)
         permissions.is_read_only(user)
         permissions.is_manager(user)
-        return conversation, audience, selectors.last_message_id_for(conversation)
+        return conversation, audience, selectors.conversation_seq(conversation.pk)
 
     async def call(self, fn, **kwargs):
         """Run a service in the database thread once the binding still holds (or refuse with
@@ -350,14 +399,10 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             return None
         return permissions.can_view(self.user, self.conversation)
 
-    async def do_read(self, content):
-        _result, outbox = await self.call(
-            services.conversation_mark_read,
-            user=self.user,
-            conversation=self.conversation,
-            message_id=content.get("message_id"),
-        )
-        await self.publish(outbox)
+    read_service = staticmethod(services.conversation_mark_read)
+
+    def read_kwargs(self, message_id: int) -> dict:
+        return {"user": self.user, "conversation": self.conversation, "message_id": message_id}
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -440,7 +485,7 @@ class CustomerChatConsumer(ChatConsumer):
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
         try:
-            self.link, last_id = await database_sync_to_async(self._load)(token)
+            self.link, seq = await database_sync_to_async(self._load)(token)
         except selectors.LinkRefused:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -451,14 +496,7 @@ class CustomerChatConsumer(ChatConsumer):
         await self.join([realtime.customer_group(self.conversation_id)])
         await self.accept()
         await self.presence_start()
-        await self.send_frame(
-            {
-                "type": "ready",
-                "conversation_id": self.conversation_id,
-                "last_message_id": last_id,
-                "presence": self.presence_list(),
-            }
-        )
+        await self.send_frame(self.ready_frame(seq))
         remaining = (self.link.expires_at - timezone.now()).total_seconds()
         self.expiry = asyncio.get_running_loop().call_later(
             max(remaining, 0) + 1, lambda: asyncio.ensure_future(self._expire())
@@ -467,7 +505,7 @@ class CustomerChatConsumer(ChatConsumer):
     @staticmethod
     def _load(token):
         link = selectors.customer_link_for_token(token)
-        return link, selectors.last_message_id_for(link.conversation, customer=True)
+        return link, selectors.conversation_seq(link.conversation_id, customer=True)
 
     async def _expire(self):
         if not await database_sync_to_async(permissions.customer_can_use)(self.link):
@@ -517,11 +555,10 @@ class CustomerChatConsumer(ChatConsumer):
             self.channel_layer,
         )
 
-    async def do_read(self, content):
-        _result, outbox = await self.call(
-            services.customer_mark_read, link=self.link, message_id=content.get("message_id")
-        )
-        await self.publish(outbox)
+    read_service = staticmethod(services.customer_mark_read)
+
+    def read_kwargs(self, message_id: int) -> dict:
+        return {"link": self.link, "message_id": message_id}
 
     # --- events: the customer group only ever carries the customer form --------------------------
 

@@ -51,6 +51,7 @@ def customer_chat(request, token):
             "chat_config": {
                 "socket_path": f"/ws/chat/{token}/",
                 "history": history,
+                "seq": page.seq,
                 "me": presenters.contact_actor(link.contact),
                 "max_body": settings.COMMS_MAX_BODY,
             },
@@ -62,6 +63,7 @@ def customer_chat(request, token):
                 "edited": _("edited"),
                 "too_long": _("Your message is too long."),
                 "you": _("You"),
+                "paused": _("Live updates are paused; new messages are checked every few seconds."),
             },
         },
     )
@@ -73,7 +75,8 @@ def customer_chat(request, token):
 @never_cache
 @require_GET
 def customer_messages(request, token):
-    """Catch-up for the customer page after a reconnect: ?after=<id>, oldest first."""
+    """Catch-up for the customer page: ?since=<change number>, in change order (or ?after=<id>,
+    oldest first)."""
     try:
         link = selectors.customer_link_for_token(token)
     except selectors.LinkRefused as refused:
@@ -85,11 +88,13 @@ def customer_messages(request, token):
         after=request.GET.get("after"),
         before=request.GET.get("before"),
         limit=request.GET.get("limit"),
+        since=request.GET.get("since"),
     )
     return JsonResponse(
         {
             "results": [presenters.message_dict(m, presenters.CUSTOMER) for m in page],
             "has_more": page.has_more,
+            "seq": page.seq,
         }
     )
 

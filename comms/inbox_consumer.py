@@ -62,6 +62,13 @@ class InboxConsumer(SessionBound, AsyncJsonWebsocketConsumer):
                 return
         await self.send_json({"type": "inbox.changed", "conversation_id": cid})
 
+    async def layer_down(self, event):
+        """The channel layer is away (config.channel_layer): changes may go unannounced."""
+
+    async def layer_up(self, event):
+        """Back: whatever changed meanwhile was not announced, so the page reloads its list."""
+        await self.send_json({"type": "inbox.changed", "conversation_id": None})
+
     async def access_recheck(self, event):
         # Shares, assignments, roles or the session changed: read the person afresh and forget
         # what was learnt about visibility.

@@ -82,6 +82,10 @@ class Conversation(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The last change number given to this conversation's messages (comms.services.sequence):
+    # `seq` counts every change staff see, `customer_seq` those the customer sees (no notes).
+    seq = models.BigIntegerField(default=0, editable=False)
+    customer_seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -231,6 +235,12 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The conversation's change number of this message's latest change (created, edited,
+    # retracted), so a client can see a hole in what it received and fetch exactly what it
+    # missed (docs/realtime.md). `customer_seq`: the same in the customer's numbering (null for
+    # notes, which customers never see).
+    seq = models.BigIntegerField(editable=False)
+    customer_seq = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -255,6 +265,14 @@ class Message(models.Model):
                 fields=["conversation", "client_id"],
                 condition=Q(direction="system", client_id__isnull=False),
                 name="comms_message_system_client_id",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "seq"], name="comms_message_conversation_seq"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "customer_seq"],
+                condition=Q(customer_seq__isnull=False),
+                name="comms_message_conversation_customer_seq",
             ),
         ]
         indexes = [

@@ -79,6 +79,8 @@ def message_dict(
     data = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
+        # The change number in this viewer's numbering (docs/realtime.md, "Gap-free sync").
+        "seq": message.customer_seq if viewer == CUSTOMER else message.seq,
         "client_id": str(message.client_id) if message.client_id else None,
         "author": message_author(message),
         "direction": message.direction,

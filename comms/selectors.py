@@ -155,6 +155,9 @@ class Page:
 
     items: list[Message]
     has_more: bool
+    # The viewer's change number of the conversation, read before the rows: every change up to
+    # it is in this page or was before it (docs/realtime.md, "Gap-free sync").
+    seq: int = 0
 
     def __iter__(self):
         return iter(self.items)
@@ -168,42 +171,69 @@ def page_limit(limit) -> int:
     return max(1, min(_int(limit) or DEFAULT_PAGE, MAX_PAGE))
 
 
-def _page(qs: QuerySet, after, before, limit) -> Page:
-    """`after`: oldest first after that id (catch-up); otherwise newest first (before `before`
-    if given). One query: a row beyond the page says whether there is more."""
+def _checked(value) -> int | None:
+    number = _int(value)
+    if value not in (None, "") and number is None:
+        raise Http404
+    return number
+
+
+def conversation_seq(conversation_id: int, *, customer: bool = False) -> int:
+    """The conversation's last change number in the staff (or the customer's) numbering."""
+    field = "customer_seq" if customer else "seq"
+    return (
+        Conversation.objects.filter(pk=conversation_id).values_list(field, flat=True).first() or 0
+    )
+
+
+def _page(
+    qs: QuerySet,
+    conversation_id: int,
+    after,
+    before,
+    limit,
+    *,
+    since=None,
+    customer: bool = False,
+    shown: Q | None = None,
+) -> Page:
+    """One conversation's messages `qs`. `since`: every message changed after that change
+    number (new, edited, retracted), in change order: the catch-up. `after`: oldest first after
+    that id; otherwise newest first (before `before` if given); `shown` narrows these two.
+    Two queries: the conversation's change number, then the rows, one beyond the page saying
+    whether there is more."""
     limit = page_limit(limit)
-    after_id, before_id = _int(after), _int(before)
-    if after not in (None, "") and after_id is None:
-        raise Http404
-    if before not in (None, "") and before_id is None:
-        raise Http404
+    since_seq, after_id, before_id = _checked(since), _checked(after), _checked(before)
+    seq = conversation_seq(conversation_id, customer=customer)
+    if since_seq is not None:
+        field = "customer_seq" if customer else "seq"
+        rows = list(qs.filter(**{f"{field}__gt": since_seq}).order_by(field)[: limit + 1])
+        return Page(rows[:limit], len(rows) > limit, seq)
+    if shown is not None:
+        qs = qs.filter(shown)
     if after_id is not None:
         rows = list(qs.filter(pk__gt=after_id).order_by("pk")[: limit + 1])
     else:
         if before_id is not None:
             qs = qs.filter(pk__lt=before_id)
         rows = list(qs.order_by("-pk")[: limit + 1])
-    return Page(rows[:limit], len(rows) > limit)
+    return Page(rows[:limit], len(rows) > limit, seq)
 
 
-def message_page_for(user, conversation: Conversation, after=None, before=None, limit=None) -> Page:
+def message_page_for(
+    user, conversation: Conversation, after=None, before=None, limit=None, since=None
+) -> Page:
     """A page of a conversation's messages for a staff viewer (notes included).
 
-    `after`: oldest-first after that id; otherwise newest-first (before `before` if given).
-    The caller has checked the conversation through `conversation_get_for`.
+    `since`: what changed after that change number (catch-up); `after`: oldest-first after that
+    id; otherwise newest-first (before `before` if given). The caller has checked the
+    conversation through `conversation_get_for`.
     """
     qs = Message.objects.filter(conversation_id=conversation.pk).select_related(
         "author_user", "author_contact"
     )
     qs = qs.prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
-    return _page(qs, after, before, limit)
-
-
-def last_message_id_for(conversation: Conversation, *, customer: bool = False) -> int:
-    qs = Message.objects.filter(conversation_id=conversation.pk)
-    if customer:
-        qs = qs.exclude(direction=Message.Direction.NOTE).filter(retracted=False)
-    return qs.order_by("-pk").values_list("pk", flat=True).first() or 0
+    return _page(qs, conversation.pk, after, before, limit, since=since)
 
 
 def message_revisions_for(user, conversation: Conversation, message_id) -> list:
@@ -268,15 +298,26 @@ def customer_link_for_token(token: str) -> CustomerLink:
     return link
 
 
-def customer_message_page(link: CustomerLink, after=None, before=None, limit=None) -> Page:
-    """What the customer sees: no notes, nothing retracted."""
+def customer_message_page(
+    link: CustomerLink, after=None, before=None, limit=None, since=None
+) -> Page:
+    """What the customer sees: no notes, nothing retracted; the catch-up (`since`, in the
+    customer's numbering) includes the retractions, which the customer's page removes."""
     qs = (
-        Message.objects.filter(conversation_id=link.conversation_id, retracted=False)
-        .exclude(direction=Message.Direction.NOTE)
+        Message.objects.filter(conversation_id=link.conversation_id, customer_seq__isnull=False)
         .select_related("author_user", "author_contact")
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
     )
-    return _page(qs, after, before, limit)
+    return _page(
+        qs,
+        link.conversation_id,
+        after,
+        before,
+        limit,
+        since=since,
+        customer=True,
+        shown=Q(retracted=False),
+    )
 
 
 # --- attachments ---------------------------------------------------------------------------------

@@ -163,7 +163,8 @@ if REDIS_URL:
     # on different databases would hear each other's broadcasts. The prefix keeps them apart.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis's pub/sub layer, surviving Redis going away (config.channel_layer).
+            "BACKEND": "config.channel_layer.ResilientPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX")
@@ -300,6 +301,8 @@ COMMS_CUSTOMER_LINK_SECONDS = env.env_int("COMMS_CUSTOMER_LINK_SECONDS", 7 * 24 
 # Sends per socket: a token bucket refilled at RATE per second up to BURST.
 COMMS_SEND_RATE = env.env_int("COMMS_SEND_RATE", 50)
 COMMS_SEND_BURST = env.env_int("COMMS_SEND_BURST", 200)
+# A socket's `read` frames are coalesced: at most one read-state write per this many seconds.
+COMMS_READ_EVERY_SECONDS = float(os.environ.get("COMMS_READ_EVERY_SECONDS", "1"))
 # Presence: every open chat socket says "still here" this often (seconds, jittered); a socket not
 # heard from for 2.5 times as long (its daphne process died) drops out of everyone's list.
 COMMS_PRESENCE_REFRESH_SECONDS = env.env_int("COMMS_PRESENCE_REFRESH_SECONDS", 30)

@@ -16,6 +16,7 @@ from comms.models import (
 from comms.services.fanout import broadcast_customer, broadcast_message
 from comms.services.inputs import clean_body, sha256_text
 from comms.services.messages import message_in
+from comms.services.sequence import next_seq
 
 
 @transaction.atomic
@@ -39,7 +40,8 @@ def message_edit(
     MessageRevision.objects.create(message=message, body=previous, editor=editor, edited_at=now)
     message.body = body
     message.edited_at = now
-    message.save(update_fields=["body", "edited_at"])
+    next_seq(conversation, message)
+    message.save(update_fields=["body", "edited_at", "seq", "customer_seq"])
     audit.record(
         actor=editor,
         action="comms.message.edited",
@@ -74,7 +76,8 @@ def message_retract(
     message.retracted = True
     message.retracted_at = now
     message.retracted_by = actor
-    message.save(update_fields=["retracted", "retracted_at", "retracted_by"])
+    next_seq(conversation, message)
+    message.save(update_fields=["retracted", "retracted_at", "retracted_by", "seq", "customer_seq"])
     audit.record(
         actor=actor,
         action="comms.message.retracted",

@@ -41,6 +41,7 @@ from comms import errors, permissions, presenters
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
 from comms.services.fanout import broadcast_created, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
+from comms.services.sequence import SEQ_RETURNING, customer_sees, seq_set_sql
 
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
 Direction = Message.Direction
@@ -202,11 +203,19 @@ def _write_check(item: MessageDraft, now, alias: str) -> tuple[str, list] | None
     return ("%s", [item.conversation.pk])  # channel or system: authorised by the caller
 
 
-def _stamp(item: MessageDraft, now, *, only_open: bool = False) -> bool:
+def _direction(item: MessageDraft) -> str:
+    if item.source == SYSTEM:
+        return Direction.SYSTEM
+    if item.source != STAFF:
+        return Direction.INBOUND
+    return Direction.NOTE if item.note else Direction.OUTBOUND
+
+
+def _stamp(item: MessageDraft, now, *, only_open: bool = False) -> tuple | None:
     """One conditional UPDATE: the author may write here, this author has not used this
-    client_id here before, and the conversation's last message time moves (which also
-    serialises concurrent sends to one conversation on PostgreSQL). True when it did.
-    `only_open`: and the conversation is open."""
+    client_id here before, and the conversation's last message time and change numbers move
+    (which also serialises concurrent sends to one conversation on PostgreSQL). The message's
+    (seq, customer_seq) when it did, else None. `only_open`: and the conversation is open."""
     connection = connections[router.db_for_write(Message)]
     quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
     conversations, messages = Conversation._meta.db_table, Message._meta.db_table
@@ -225,14 +234,19 @@ def _stamp(item: MessageDraft, now, *, only_open: bool = False) -> bool:
     author_column, author_value = item.author_key()
     client_id = Message._meta.get_field("client_id").get_db_prep_value(item.client_id, connection)
     params += [item.conversation.pk, author_value, client_id]
+    customer = customer_sees(item.conversation, _direction(item))
     sql = (
-        f"UPDATE {quote(conversations)} SET last_message_at = %s WHERE {condition}"  # noqa: S608
+        f"UPDATE {quote(conversations)} SET last_message_at = %s,"  # noqa: S608
+        f" {seq_set_sql(quote, customer)} WHERE {condition}"
         f" AND NOT EXISTS (SELECT 1 FROM {quote(messages)} WHERE conversation_id = %s"
-        f" AND {author_column} = %s AND client_id = %s)"
+        f" AND {author_column} = %s AND client_id = %s) RETURNING {SEQ_RETURNING}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount > 0
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return row[0], row[1] if customer else None
 
 
 def _existing(item: MessageDraft) -> Message | None:
@@ -267,12 +281,14 @@ def _stored_or_refused(item: MessageDraft):
     return _repeat(existing)
 
 
-def _new_message(item: MessageDraft, now) -> Message:
+def _new_message(item: MessageDraft, now, numbers: tuple) -> Message:
     common = {
         "conversation_id": item.conversation.pk,
         "body": item.body,
         "client_id": item.client_id,
         "created_at": now,
+        "seq": numbers[0],
+        "customer_seq": numbers[1],
     }
     if item.source == SYSTEM:
         return Message(**common, direction=Direction.SYSTEM, status=Message.Status.SENT)
@@ -531,12 +547,15 @@ def _stamp_batch(items: list[MessageDraft], order: list[int], now, results: list
     of the drafts to store and the conversations reopened (id -> the status they had)."""
     connection = connections[router.db_for_write(Message)]
     conversation_ids = sorted({items[i].conversation.pk for i in order})
-    status = dict(
+    locked = (
         Conversation.objects.filter(pk__in=conversation_ids)
         .order_by("pk")
         .select_for_update()
-        .values_list("pk", "status")
+        .values_list("pk", "status", "seq", "customer_seq")
     )
+    status, counters = {}, {}
+    for pk, state, seq, customer_seq in locked:
+        status[pk], counters[pk] = state, [seq, customer_seq]
     keys = {i: _check_key(items[i], now, connection.alias) for i in order}
     checks, bindings, stored = _verdicts(items, order, keys, connection)
     fresh: list[int] = []
@@ -567,16 +586,29 @@ def _stamp_batch(items: list[MessageDraft], order: list[int], now, results: list
         )
         for i, message_id in repeats.items():
             results[i] = _repeat(found[message_id])
+    numbers: dict[int, tuple] = {}
+    for i in fresh:  # in conversation order, arrival order within one
+        counter = counters[items[i].conversation.pk]
+        counter[0] += 1
+        customer = None
+        if customer_sees(items[i].conversation, _direction(items[i])):
+            counter[1] += 1
+            customer = counter[1]
+        numbers[i] = (counter[0], customer)
     moved = sorted({items[i].conversation.pk for i in fresh})
     if moved:
-        changes: dict = {"last_message_at": now}
+        changes: dict = {
+            "last_message_at": now,
+            "seq": Case(*(When(pk=pk, then=Value(counters[pk][0])) for pk in moved)),
+            "customer_seq": Case(*(When(pk=pk, then=Value(counters[pk][1])) for pk in moved)),
+        }
         if reopen:
             changes["status"] = Case(
                 When(pk__in=sorted(reopen), then=Value(Conversation.Status.OPEN.value)),
                 default=F("status"),
             )
         Conversation.objects.filter(pk__in=moved).update(**changes)
-    return fresh, reopen, contacts
+    return fresh, reopen, contacts, numbers
 
 
 def _refusal(item: MessageDraft):
@@ -602,11 +634,11 @@ def _store_batch(items: list[MessageDraft]) -> list:
         first_of[key] = i
         order.append(i)
     if len(order) == 1:
-        fresh, reopen_events = _stamp_alone(items[order[0]], order[0], now, results)
+        fresh, reopen_events, numbers = _stamp_alone(items[order[0]], order[0], now, results)
     else:
-        fresh, reopen, contacts = _stamp_batch(items, order, now, results)
+        fresh, reopen, contacts, numbers = _stamp_batch(items, order, now, results)
         reopen_events = _reopened(reopen, contacts) if reopen else []
-    stored = Message.objects.bulk_create([_new_message(items[i], now) for i in fresh])
+    stored = Message.objects.bulk_create([_new_message(items[i], now, numbers[i]) for i in fresh])
     files = {
         i: _store_file(items[i], message)
         for i, message in zip(fresh, stored, strict=True)
@@ -628,6 +660,14 @@ def _store_batch(items: list[MessageDraft]) -> list:
     for i, message in zip(fresh, stored, strict=True):
         if items[i].source == STAFF and "@" in message.body:
             _notify_mentions(items[i].conversation, message, items[i].author)
+    # A resend of a stored message publishes it again: the process that stored it may have died
+    # after commit and before publishing. Members drop what they already hold (by id).
+    for i in order:
+        result = results[i]
+        if isinstance(result, SendResult) and not result.created:
+            broadcast_created(
+                items[i].conversation, result.message, result.attachments, lambda r=result: r.data
+            )
     for i, item in enumerate(items):
         if results[i] is None:
             first = results[first_of[item.key()]]
@@ -641,16 +681,21 @@ def _store_batch(items: list[MessageDraft]) -> list:
 
 def _stamp_alone(item: MessageDraft, i: int, now, results: list):
     """A lone draft: one conditional UPDATE checks, locks and stamps (3 statements in all on
-    PostgreSQL with the INSERT and the audit append). Returns ([i] or [], reopen events)."""
+    PostgreSQL with the INSERT and the audit append). Returns ([i] or [], reopen events,
+    {i: its change numbers})."""
     if item.source in (CUSTOMER, CHANNEL):
-        if _stamp(item, now, only_open=True):
-            return [i], []  # a customer writing into an open conversation: the usual case
-        if _stamp(item, now):
-            return [i], _reopen_on_reply([item])  # pending or closed: the reply reopens it
-    elif _stamp(item, now):
-        return [i], []
+        numbers = _stamp(item, now, only_open=True)
+        if numbers:
+            return [i], [], {i: numbers}  # a customer writing into an open conversation
+        numbers = _stamp(item, now)
+        if numbers:  # pending or closed: the reply reopens it
+            return [i], _reopen_on_reply([item]), {i: numbers}
+    else:
+        numbers = _stamp(item, now)
+        if numbers:
+            return [i], [], {i: numbers}
     results[i] = _stored_or_refused(item)
-    return [], []
+    return [], [], {}
 
 
 def messages_store(items: list[MessageDraft]) -> list:

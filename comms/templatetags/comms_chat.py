@@ -28,6 +28,7 @@ def chat_strings() -> dict:
         "typing": _("is typing…"),
         "offline": _("You are offline. Messages will be sent when the connection returns."),
         "reconnecting": _("Reconnecting…"),
+        "paused": _("Live updates are paused; new messages are checked every few seconds."),
         "revoked": _("You no longer have access to this conversation."),
     }
 

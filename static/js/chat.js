@@ -1,6 +1,9 @@
 /* Keepline staff chat panel. Protocol: docs/realtime.md.
  * Nothing typed is lost: un-acked sends wait in localStorage and are resent after a reconnect,
- * and the server answers a repeated client_id with the id it already stored. */
+ * and the server answers a repeated client_id with the id it already stored.
+ * Nothing stored goes unseen: every message carries the conversation's change number (seq); a
+ * hole in the numbers, a reconnect or the server saying live updates were paused makes the panel
+ * fetch every change after the last number it holds, all pages of it. */
 (function () {
   "use strict";
 
@@ -41,6 +44,8 @@
     this.progress = root.querySelector("[data-role=progress]");
     this.rows = {};          // message id -> row element
     this.lastId = 0;         // newest message id seen
+    this.lastSeq = 0;        // every change up to this number is shown
+    this.ahead = {};         // change numbers received above lastSeq (a hole below them)
     this.oldestId = null;    // oldest loaded, for scroll-back
     this.outboxKey = "keepline.outbox." + this.id;
     this.outbox = JSON.parse(localStorage.getItem(this.outboxKey) || "{}");
@@ -72,6 +77,7 @@
     return this.fetchJson(this.api + "messages/?before=").then(function (page) {
       var items = (page.results || page).slice().reverse();
       items.forEach(function (m) { self.render(m); });
+      self.lastSeq = page.seq || 0;
       self.oldestId = items.length ? items[0].id : null;
       self.hasMore = !!page.has_more;
       self.scrollToBottom();
@@ -93,12 +99,59 @@
     }).finally(function () { self.loadingOlder = false; });
   };
 
-  Chat.prototype.catchUp = function () {
+  // A change the panel received: shown at once; a number above the next expected one means a
+  // hole, fetched if it has not arrived within HOLE_WAIT (two daphne processes publish apart).
+  var HOLE_WAIT = 500, POLL_PAUSED = 5000;
+
+  Chat.prototype.apply = function (m) {
+    // Changes to messages older than what is loaded are fetched when scrolling back.
+    if (this.oldestId !== null && m.id < this.oldestId && !this.rows[m.id]) return;
+    this.render(m);
+  };
+
+  Chat.prototype.received = function (m) {
+    this.apply(m);
+    var seq = m.seq || 0;
+    if (seq <= this.lastSeq) return;
+    this.ahead[seq] = true;
+    while (this.ahead[this.lastSeq + 1]) { delete this.ahead[this.lastSeq + 1]; this.lastSeq += 1; }
+    if (Object.keys(this.ahead).length && !this.holeTimer) {
+      var self = this;
+      this.holeTimer = setTimeout(function () {
+        self.holeTimer = null;
+        if (Object.keys(self.ahead).length) self.sync();
+      }, HOLE_WAIT);
+    }
+  };
+
+  Chat.prototype.sync = function () {
+    // Every change after lastSeq, page after page; one sync at a time (a second is queued).
     var self = this;
-    return this.fetchJson(this.api + "messages/?after=" + this.lastId).then(function (page) {
-      (page.results || page).forEach(function (m) { self.render(m); });
-      self.scrollToBottom();
+    if (this.syncing) { this.syncAgain = true; return this.syncing; }
+    var page = function () {
+      return self.fetchJson(self.api + "messages/?limit=200&since=" + self.lastSeq).then(function (data) {
+        var top = self.lastSeq;
+        (data.results || []).forEach(function (m) { self.apply(m); if (m.seq > top) top = m.seq; });
+        if (!data.has_more && data.seq > top) top = data.seq;
+        self.lastSeq = top;
+        Object.keys(self.ahead).forEach(function (s) { if (parseInt(s, 10) <= top) delete self.ahead[s]; });
+        return data.has_more ? page() : null;
+      });
+    };
+    this.syncing = page().then(function () { self.scrollToBottom(); }, function () {}).then(function () {
+      self.syncing = null;
+      if (self.syncAgain) { self.syncAgain = false; return self.sync(); }
     });
+    return this.syncing;
+  };
+
+  Chat.prototype.setLive = function (live) {
+    var self = this;
+    clearInterval(this.pollTimer); this.pollTimer = null;
+    if (live) { if (this.paused) this.setStatus(""); this.paused = false; return; }
+    this.paused = true;
+    this.setStatus(this.t.paused);
+    this.pollTimer = setInterval(function () { self.sync(); }, POLL_PAUSED);
   };
 
   Chat.prototype.connect = function () {
@@ -108,15 +161,14 @@
     ws.onopen = function () {
       self.backoff = 500;
       self.setStatus("");
-      self.catchUp().finally(function () {
-        Object.keys(self.outbox).forEach(function (cid) { self.transmit(cid); });
-      });
     };
     ws.onmessage = function (ev) {
       var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
       self.handle(msg);
     };
     ws.onclose = function (ev) {
+      clearInterval(self.pollTimer); self.pollTimer = null;
+      if (ev.code === 4408) { self.backoff = 500; }  // the server dropped us for not reading: catch up
       if (ev.code === 4403 || ev.code === 4404 || ev.code === 4401) {
         self.setStatus(self.t.revoked);
         self.form && self.form.querySelectorAll("textarea,button,input").forEach(function (n) { n.disabled = true; });
@@ -142,11 +194,19 @@
         else if (pending) { pending.classList.remove("pending"); pending.dataset.id = msg.id; this.rows[msg.id] = pending; }
         break;
       case "message.created": case "message.updated": case "message.retracted":
-        this.render(msg.message); this.scrollToBottom(); break;
+        this.received(msg.message); this.scrollToBottom(); break;
+      case "live": this.setLive(msg.live); if (msg.live) this.sync(); break;
       case "typing": this.showTyping(msg.actor); break;
       case "read": this.markRead(msg); break;
       case "presence": this.showPresence(msg.online || []); break;
-      case "ready": this.showPresence(msg.presence || []); break;
+      case "ready":
+        var self = this;
+        this.showPresence(msg.presence || []);
+        this.setLive(msg.live !== false);
+        this.sync().then(function () {
+          Object.keys(self.outbox).forEach(function (cid) { self.transmit(cid); });
+        });
+        break;
       case "error":
         this.setStatus(msg.detail || msg.error);
         if (msg.client_id && this.outbox[msg.client_id]) {

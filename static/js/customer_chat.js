@@ -1,6 +1,9 @@
 /* Keepline customer web chat: one conversation, the customer's view, over /ws/chat/<token>/.
  * Bodies arrive as server-sanitised body_html (escaped text + links); everything else is set
- * with textContent. Protocol: docs/realtime.md. No dependencies. */
+ * with textContent. Protocol: docs/realtime.md. No dependencies.
+ * Nothing stored goes unseen: every message carries the conversation's change number (seq, in
+ * the customer's numbering); a hole, a reconnect or "live updates paused" makes the page fetch
+ * every change after the last number it holds, all pages of it. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("chat-config").textContent);
@@ -15,6 +18,14 @@
   var closedForGood = false;
   var retryDelay = 1000;
   var lastId = 0;
+  var lastSeq = config.seq || 0; // every change up to this number is shown
+  var ahead = {};                // numbers received above lastSeq (a hole below them)
+  var holeTimer = null;
+  var syncing = null;
+  var syncAgain = false;
+  var pollTimer = null;
+  var HOLE_WAIT = 500;
+  var POLL_PAUSED = 5000;
   var lastReadSent = 0;
   var pending = {}; // client_id -> body, until acked
   var typingTimer = null;
@@ -86,9 +97,60 @@
     var existing = find(message.id, message.client_id);
     var node = render(message);
     if (existing) { list.replaceChild(node, existing); }
-    else { list.appendChild(node); node.scrollIntoView({ block: "end" }); }
+    else { insertOrdered(node, message.id); node.scrollIntoView({ block: "end" }); }
     if (message.id > lastId) lastId = message.id;
     markRead();
+  }
+
+  function insertOrdered(node, id) {
+    // By id: a message fetched to fill a hole goes where it belongs, pending sends stay last.
+    var before = Array.prototype.find.call(list.children, function (li) {
+      return li.classList.contains("pending") || Number(li.dataset.id) > id;
+    });
+    list.insertBefore(node, before || null);
+  }
+
+  function received(message) {
+    upsert(message);
+    var seq = message.seq || 0;
+    if (seq <= lastSeq) return;
+    ahead[seq] = true;
+    while (ahead[lastSeq + 1]) { delete ahead[lastSeq + 1]; lastSeq += 1; }
+    if (Object.keys(ahead).length && !holeTimer) {
+      holeTimer = setTimeout(function () {
+        holeTimer = null;
+        if (Object.keys(ahead).length) sync();
+      }, HOLE_WAIT);
+    }
+  }
+
+  function sync() {
+    // Every change after lastSeq (relative to /c/<token>/), page after page, one sync at a time.
+    if (syncing) { syncAgain = true; return syncing; }
+    function page() {
+      return fetch("messages/?limit=200&since=" + lastSeq, { credentials: "omit", cache: "no-store" })
+        .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
+        .then(function (data) {
+          var top = lastSeq;
+          data.results.forEach(function (m) { upsert(m); if (m.seq > top) top = m.seq; });
+          if (!data.has_more && data.seq > top) top = data.seq;
+          lastSeq = top;
+          Object.keys(ahead).forEach(function (s) { if (Number(s) <= top) delete ahead[s]; });
+          return data.has_more ? page() : null;
+        });
+    }
+    syncing = page().catch(function () {}).then(function () {
+      syncing = null;
+      if (syncAgain) { syncAgain = false; return sync(); }
+    });
+    return syncing;
+  }
+
+  function setLive(live) {
+    clearInterval(pollTimer); pollTimer = null;
+    if (live) { if (statusLine.textContent === strings.paused) setStatus(""); return; }
+    setStatus(strings.paused);
+    pollTimer = setInterval(sync, POLL_PAUSED);
   }
 
   function remove(message) {
@@ -144,23 +206,20 @@
   }
 
   function catchUp() {
-    // Relative to /c/<token>/: the messages after the last one seen, then resend what was not acked.
-    return fetch("messages/?after=" + lastId, { credentials: "omit", cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : { results: [] }; })
-      .then(function (data) { data.results.forEach(upsert); })
-      .catch(function () {})
-      .then(function () {
-        Object.keys(pending).forEach(function (clientId) {
-          send({ action: "send", client_id: clientId, body: pending[clientId] });
-        });
+    // Every change missed, then resend what was not acked.
+    return sync().then(function () {
+      Object.keys(pending).forEach(function (clientId) {
+        send({ action: "send", client_id: clientId, body: pending[clientId] });
       });
+    });
   }
 
   function onFrame(event) {
     var frame;
     try { frame = JSON.parse(event.data); } catch (e) { return; }
     switch (frame.type) {
-      case "ready": setStatus(""); retryDelay = 1000; catchUp(); break;
+      case "ready": setStatus(""); retryDelay = 1000; setLive(frame.live !== false); catchUp(); break;
+      case "live": setLive(frame.live); if (frame.live) sync(); break;
       case "ack":
         delete pending[frame.client_id];
         delete retries[frame.client_id];
@@ -170,8 +229,8 @@
         break;
       case "message.created":
       case "message.updated":
-        upsert(frame.message); break;
-      case "message.retracted": remove(frame.message); break;
+      case "message.retracted":
+        received(frame.message); break;
       case "typing":
         typingLine.textContent = strings.typing.replace("%(name)s", frame.actor.name);
         typingLine.hidden = false;
@@ -201,6 +260,8 @@
     socket = new WebSocket(scheme + location.host + config.socket_path);
     socket.onmessage = onFrame;
     socket.onclose = function (event) {
+      clearInterval(pollTimer); pollTimer = null;
+      if (event.code === 4408) retryDelay = 1000; // dropped for not reading: reconnect, catch up
       if (closedForGood || event.code === 4403 || event.code === 4404) {
         closedForGood = true;
         setStatus(strings.closed);

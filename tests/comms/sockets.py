@@ -40,7 +40,14 @@ async def customer_socket(token) -> tuple[WebsocketCommunicator, bool, int | Non
 
 async def frame(ws, wanted: str | None = None, *, timeout: float = 3, skip=NOISE) -> dict:
     """The next frame of type `wanted` (skipping others, but not errors), or the next frame not
-    in `skip`. An explicit `skip` makes anything else outside it a failure."""
+    in `skip`. An explicit `skip` makes anything else outside it a failure.
+
+    A send's `message.created` broadcast reaches its sender before the `ack` (the ack waits for
+    the broadcast to be handed to the channel layer): one seen while waiting for the ack is kept
+    for the next `frame(ws, "message.created")`."""
+    kept = ws.__dict__.setdefault("kept_created", [])
+    if wanted == "message.created" and kept:
+        return kept.pop(0)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -50,6 +57,9 @@ async def frame(ws, wanted: str | None = None, *, timeout: float = 3, skip=NOISE
         got = await ws.receive_json_from(timeout=remaining)
         if wanted is not None and got.get("type") == wanted:
             return got
+        if wanted == "ack" and got.get("type") == "message.created":
+            kept.append(got)
+            continue
         if wanted is None and got.get("type") not in skip:
             return got
         if (
