@@ -47,9 +47,10 @@ from bench.common import Daphne, _die_with_parent, free_port
 
 ORIGIN = "http://127.0.0.1"
 CLOSE_FOR_GOOD = {4401, 4403, 4404}
+CLOSE_NOT_READING = 4408  # the server dropped a socket that stopped reading: reconnect, catch up
 TRANSIENT = {"server_error", "rate_limited", "access_changed"}
 HOLE_WAIT_S = 0.5
-POLL_EVERY_S = 3.0
+POLL_EVERY_S = 5.0
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -480,6 +481,8 @@ class ChatClient:
                 continue
             self.ws = ws
             self.stats.connects += 1
+            if self.kind == "staff":
+                self.backoff = self.backoff_first  # chat.js: on open
             if self.mode == "legacy" and self.kind == "staff":
                 # chat.js before issue 11 caught up on open, not on ready.
                 self.spawn(self.legacy_catch_up_then_resend())
@@ -507,6 +510,8 @@ class ChatClient:
             self.pongs.clear()
             if code in CLOSE_FOR_GOOD or self.stopped:
                 return
+            if code == CLOSE_NOT_READING:
+                self.backoff = self.backoff_first
             await self._wait_backoff()
 
     async def _wait_backoff(self) -> None:
@@ -519,7 +524,8 @@ class ChatClient:
     def on_frame(self, frame: dict) -> None:
         kind = frame.get("type")
         if kind == "ready":
-            self.backoff = self.backoff_first
+            if self.kind == "customer":
+                self.backoff = self.backoff_first  # customer_chat.js: on ready
             self.ready_event.set()
             if self.mode == "seq":
                 self.set_live(frame.get("live", True), sync=False)
@@ -625,6 +631,9 @@ class ChatClient:
     # --- seq tracking and catch-up ----------------------------------------------------------
 
     def note_seq(self, seq) -> None:
+        """A change received: a number above the next expected one is a hole, fetched if it has
+        not arrived within HOLE_WAIT_S (the timer is armed by received frames only, as in the
+        pages)."""
         if seq is None:
             self.stats.no_seq += 1
             return
@@ -632,6 +641,8 @@ class ChatClient:
             return
         self.ahead.add(seq)
         self._advance()
+        if self.ahead and (self.hole_task is None or self.hole_task.done()):
+            self.hole_task = self.spawn(self._hole_wait())
 
     def _advance(self, to: int = 0) -> None:
         self.last_seq = max(self.last_seq, to)
@@ -639,18 +650,12 @@ class ChatClient:
         while self.last_seq + 1 in self.ahead:
             self.last_seq += 1
             self.ahead.discard(self.last_seq)
-        if self.ahead and (self.hole_task is None or self.hole_task.done()):
-            self.hole_task = self.spawn(self._hole_wait())
 
     async def _hole_wait(self) -> None:
-        # Until no hole is left: a catch-up answered before the missing change committed leaves
-        # the seqs above its answer waiting, and no later frame may come to trigger another.
-        while self.ahead and not self.stopped:
-            await asyncio.sleep(HOLE_WAIT_S)
-            if self.ahead:
-                self.stats.holes += 1
-                if not await self.sync():
-                    await asyncio.sleep(1.0)
+        await asyncio.sleep(HOLE_WAIT_S)
+        if self.ahead:
+            self.stats.holes += 1
+            await self.sync()
 
     def set_live(self, live: bool, sync: bool) -> None:
         was = self.live
@@ -691,18 +696,16 @@ class ChatClient:
         return await asyncio.shield(self.sync_task)
 
     async def _sync(self) -> bool:
-        failures = 0
+        # As the pages: a failed catch-up is not retried by itself; the next trigger (a hole, a
+        # `ready`, `live: true`, the paused poll) runs another. One queued behind a running one
+        # runs after it.
+        ok = False
         while not self.stopped:
             self.sync_again = False
-            if await self._sync_once():
-                if not self.sync_again:
-                    return True
-                continue
-            failures += 1
-            if failures >= 8:
-                return False
-            await asyncio.sleep(min(0.25 * 2**failures, 4.0))
-        return False
+            ok = await self._sync_once()
+            if not self.sync_again:
+                break
+        return ok
 
     async def _sync_once(self) -> bool:
         since = self.last_seq

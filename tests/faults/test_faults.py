@@ -17,6 +17,9 @@ pytestmark = [
 ]
 
 RECOVERY_S = 5.0
+# A killed process takes about 3 s to start again, and the pages reconnect with backoff (0.5 s
+# doubling): a page can wait up to 4 s more after the process is back. Measured 4.1-6.5 s.
+RECOVERY_AFTER_KILL_S = 10.0
 LOAD = {"rate": 50.0, "seconds": 10.0, "fault_at": 2.5, "drain_s": 15.0, "recovery_limit_s": 20.0}
 
 
@@ -42,7 +45,7 @@ def test_redis_stopped_for_five_seconds_under_load(run_faults):
 def test_daphne_killed_mid_run_several_times(run_faults):
     report = run_faults("daphne_kill", kills=3, kill_every_s=2.5, **LOAD)
     assert report.extra["kills"] == 3
-    assert_whole(report)
+    assert_whole(report, recovery_s=RECOVERY_AFTER_KILL_S)
 
 
 def test_database_connections_terminated_mid_run(run_faults):
@@ -54,10 +57,11 @@ def test_database_connections_terminated_mid_run(run_faults):
 def test_stalled_reader_is_dropped_and_catches_up_every_page(run_faults):
     report = run_faults("stalled_reader", stall_s=9.0, stall_share=0.7, **{**LOAD, "seconds": 13.0})
     x, summary = report.extra, report.summary()
-    assert x["missed_while_stalled"] > 200, summary  # more than one page of 200
-    assert x["seq_stalled_closes"], f"the stalled socket was never closed by the server\n{summary}"
-    assert x["seq_stalled_max_pages"] >= 2, summary
     assert_whole(report)
+    assert x["missed_while_stalled"] > 200, summary  # more than one page of 200
+    closes = x["seq_stalled_closes"]
+    assert closes.get("4408"), f"the stalled socket was not closed with 4408\n{summary}"
+    assert x["seq_stalled_max_pages"] >= 2, summary
 
 
 def test_read_flood_is_coalesced_and_the_socket_stays_responsive(run_faults):
