@@ -1319,12 +1319,23 @@ async def _read_flood(cfg, servers, redis, db, groups, exclude, report, fault_en
     latencies: list[float | None] = []
     flooding = True
 
+    lags: list[float] = []
+
     async def pinger():
         while flooding:
             latencies.append(await flooder.ping(timeout=5.0))
             await asyncio.sleep(0.2)
 
+    async def lag_probe():
+        # This process's own event loop delay: a pong late by this much was late here, not in
+        # the server.
+        while flooding:
+            t = time.monotonic()
+            await asyncio.sleep(0.05)
+            lags.append(time.monotonic() - t - 0.05)
+
     ping_task = asyncio.ensure_future(pinger())
+    lag_task = asyncio.ensure_future(lag_probe())
     start = time.monotonic()
     sent = 0
     batch = 25
@@ -1340,6 +1351,7 @@ async def _read_flood(cfg, servers, redis, db, groups, exclude, report, fault_en
     await asyncio.sleep(1.5)
     flooding = False
     await ping_task
+    await lag_task
     report.extra.update(
         {
             "flood_frames": sent,
@@ -1349,6 +1361,7 @@ async def _read_flood(cfg, servers, redis, db, groups, exclude, report, fault_en
             "pong_max_ms": round(
                 1000 * max((x for x in latencies if x is not None), default=float("inf")), 1
             ),
+            "client_loop_lag_max_ms": round(1000 * max(lags, default=0.0), 1),
             "reads_relayed_to_customer": sum(other.stats.read_frames.values())
             - relayed_before[other.name],
             "reads_relayed_to_flooder": sum(flooder.stats.read_frames.values())
