@@ -363,6 +363,7 @@ class ChatClient:
         self.stats = ClientStats()
         self.main: asyncio.Task | None = None
         self.edits_on = True
+        self.ack_times: list[tuple[float, float]] = []  # (sent at, seconds to the first ack)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -562,6 +563,9 @@ class ChatClient:
             return
         if frame.get("duplicate"):
             self.stats.duplicate_acks += 1
+        if cid not in self.acked:
+            sent_at = self.sent[cid]["at"]
+            self.ack_times.append((sent_at, time.monotonic() - sent_at))
         self.acked[cid] = mid
         self.outbox.pop(cid, None)
         self.retry_wait.pop(cid, None)
@@ -987,9 +991,11 @@ class GroupReport:
     duplicated: int = 0
     unacked: int = 0  # sends still pending at the end (kept by the page, not lost)
     recovery_s: list = field(default_factory=list)  # per fault; None: not within the limit
+    recovery_last: list = field(default_factory=list)  # per fault: the last page waited for
     problems: list = field(default_factory=list)
     per_client: list = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)  # the clients' counters added up
+    ack_s: dict = field(default_factory=dict)  # send -> first ack: p50, p99, max, slowest sends
 
     @property
     def recovery_max(self) -> float | None:
@@ -1016,6 +1022,10 @@ class Report:
                 f"{g.unacked}; delivered {g.delivered_after_resync}/{g.expected}; lost "
                 f"{g.lost} duplicated {g.duplicated}; recovery_s [{rec}]"
             )
+            lines.append(f"    acks: {g.ack_s}")
+            for i, last in enumerate(g.recovery_last):
+                if last:
+                    lines.append(f"    recovery {i}: last waited for {last}")
             for c in g.per_client:
                 lines.append(f"    {c}")
             for p in g.problems[:40]:
@@ -1067,15 +1077,28 @@ async def _load(clients: list[ChatClient], rate: float, stop_at: float, weights=
 
 
 async def _watch_recovery(db: Db, clients: list[ChatClient], conv_ids, ended: float, limit):
+    """(seconds until every page shows what was stored at `ended` and every send it had pending
+    then is acknowledged, or None past `limit`; what was still missing last)."""
     rows = await db.rows(conv_ids)
     pending = {c: set(c.outbox) for c in clients}
+    last = ""
     while time.monotonic() < ended + limit:
-        if all(
-            not c.missing(rows, strict=False) and not (pending[c] & set(c.outbox)) for c in clients
-        ):
-            return time.monotonic() - ended
+        waiting = ""
+        for c in clients:
+            missing = c.missing(rows, strict=False)
+            unacked = pending[c] & set(c.outbox)
+            if missing:
+                r, why = missing[0]
+                waiting = f"{c.name}: {r.describe()} {why} (+{len(missing) - 1} more)"
+            elif unacked:
+                waiting = f"{c.name}: {len(unacked)} send(s) pending since the fault's end"
+            if waiting:
+                break
+        if not waiting:
+            return time.monotonic() - ended, last
+        last = f"{waiting} at {time.monotonic() - ended:.1f} s"
         await asyncio.sleep(0.05)
-    return None
+    return None, last
 
 
 class Stack:
@@ -1189,7 +1212,10 @@ async def run_scenario(cfg: Config, stack: Stack | None = None) -> Report:
         phases["drained"] = round(time.monotonic() - started, 1)
         await asyncio.sleep(1.0)  # the baseline gets the same last second
         for mode, task in watchers:
-            report.groups.setdefault(mode, GroupReport(mode)).recovery_s.append(await task)
+            seconds, last = await task
+            group = report.groups.setdefault(mode, GroupReport(mode))
+            group.recovery_s.append(seconds)
+            group.recovery_last.append(last)
         if cfg.scenario == "read_flood":
             await asyncio.sleep(1.5)  # PostgreSQL's statistics are flushed about every second
             report.extra["participant_writes"] = await db.participant_writes() - report.extra.pop(
@@ -1197,7 +1223,7 @@ async def run_scenario(cfg: Config, stack: Stack | None = None) -> Report:
             )
         rows = await db.rows(all_ids)
         for mode, clients in groups.items():
-            _figures(report.groups.setdefault(mode, GroupReport(mode)), clients, rows)
+            _figures(report.groups.setdefault(mode, GroupReport(mode)), clients, rows, load_start)
     finally:
         stopping = time.monotonic()
         await asyncio.gather(*(c.stop() for clients in groups.values() for c in clients))
@@ -1210,7 +1236,21 @@ async def run_scenario(cfg: Config, stack: Stack | None = None) -> Report:
     return report
 
 
-def _figures(g: GroupReport, clients: list[ChatClient], all_rows: list[Row]) -> None:
+def _figures(
+    g: GroupReport, clients: list[ChatClient], all_rows: list[Row], load_start: float
+) -> None:
+    acks = sorted(t for c in clients for t in c.ack_times)
+    waits = sorted(w for _at, w in acks)
+    if waits:
+        slowest = sorted(acks, key=lambda a: -a[1])[:3]
+        g.ack_s = {
+            "p50": round(waits[len(waits) // 2], 3),
+            "p99": round(waits[min(len(waits) - 1, int(len(waits) * 0.99))], 3),
+            "max": round(waits[-1], 3),
+            "slowest (sent at s into the load, waited s)": [
+                (round(at - load_start, 1), round(w, 2)) for at, w in slowest
+            ],
+        }
     conv = {c.conversation_id for c in clients}
     sent_by = {cid: c for c in clients for cid in c.sent}
     rows = [r for r in all_rows if r.conversation_id in conv and r.client_id in sent_by]
