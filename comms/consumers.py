@@ -309,7 +309,8 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         audience = permissions.audience_for(user)
         permissions.is_read_only(user)
         permissions.is_manager(user)
-        return conversation, audience, selectors.conversation_seq(conversation.pk)
+        # The row was read just now: its change number is where this socket's page starts.
+        return conversation, audience, conversation.seq
 
     async def call(self, fn, **kwargs):
         """Run a service in the database thread once the binding still holds (or refuse with
@@ -505,7 +506,7 @@ class CustomerChatConsumer(ChatConsumer):
     @staticmethod
     def _load(token):
         link = selectors.customer_link_for_token(token)
-        return link, selectors.conversation_seq(link.conversation_id, customer=True)
+        return link, link.conversation.customer_seq  # read with the link, just now
 
     async def _expire(self):
         if not await database_sync_to_async(permissions.customer_can_use)(self.link):

@@ -166,7 +166,9 @@ if REDIS_URL:
             # channels_redis's pub/sub layer, surviving Redis going away (config.channel_layer).
             "BACKEND": "config.channel_layer.ResilientPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # A Redis that stops answering fails a publish in seconds (the layer then tells
+                # pages live updates paused), never holds acks for the OS's TCP timeout.
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 5}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX")
                 or f"keepline{env.redis_db(REDIS_URL)}",
             },
