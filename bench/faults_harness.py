@@ -363,6 +363,7 @@ class ChatClient:
         self.stats = ClientStats()
         self.main: asyncio.Task | None = None
         self.edits_on = True
+        self.pad = ""  # appended to every body this client sends (bigger frames)
         self.ack_times: list[tuple[float, float]] = []  # (sent at, seconds to the first ack)
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -969,6 +970,10 @@ class Config:
     db_kill_every_s: float = 2.0
     stall_s: float = 9.0
     stall_share: float = 0.6  # of the rate, sent by the stalled client's counterpart
+    # The counterpart's messages are long (frames of about 2.5x this), so what daphne holds for
+    # the stalled socket passes the kernel's send buffer and COMMS_SOCKET_BUFFER_BYTES (1 MiB)
+    # within a few seconds at the default settings.
+    stall_body_chars: int = 3000
     flood_frames: int = 5000
     flood_s: float = 5.0
     drain_s: float = 20.0
@@ -1071,9 +1076,9 @@ async def _load(clients: list[ChatClient], rate: float, stop_at: float, weights=
                 continue
             if c.edits_on and k % 50 == 25 and await c.retract_one():
                 continue
-            await c.submit(f"{c.name} message {n}", note=(k % 10 == 5))
+            await c.submit(f"{c.name} message {n}{c.pad}", note=(k % 10 == 5))
         else:
-            await c.submit(f"{c.name} message {n}")
+            await c.submit(f"{c.name} message {n}{c.pad}")
 
 
 async def _watch_recovery(db: Db, clients: list[ChatClient], conv_ids, ended: float, limit):
@@ -1157,6 +1162,12 @@ async def run_scenario(cfg: Config, stack: Stack | None = None) -> Report:
                     c.name, c.kind, c.pair, c.port, c.mode, c.send_reads, small_buffer=True
                 )
             stalled = [clients[1] for clients in groups.values()]
+            filler = "The quick brown fox jumps over the lazy dog. "
+            for clients in groups.values():
+                clients[0].pad = (
+                    " "
+                    + (filler * (cfg.stall_body_chars // len(filler) + 1))[: cfg.stall_body_chars]
+                )
         everyone = [c for clients in groups.values() for c in clients]
         for c in everyone:
             c.edits_on = cfg.edits

@@ -59,8 +59,11 @@ def test_stalled_reader_is_dropped_and_catches_up_every_page(run_faults):
     x, summary = report.extra, report.summary()
     assert_whole(report)
     assert x["missed_while_stalled"] > 200, summary  # more than one page of 200
+    # Closed with 4408 past COMMS_SOCKET_BUFFER_BYTES; a page that reads again only after the
+    # server's grace period finds the TCP connection dropped instead (1006). Either way it
+    # reconnects and catches up, every page of it.
     closes = x["seq_stalled_closes"]
-    assert closes.get("4408"), f"the stalled socket was not closed with 4408\n{summary}"
+    assert closes.get("4408") or closes.get("1006"), f"never dropped\n{summary}"
     assert x["seq_stalled_max_pages"] >= 2, summary
 
 
