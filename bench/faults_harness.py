@@ -973,7 +973,7 @@ class Config:
     # The counterpart's messages are long (frames of about 2.5x this), so what daphne holds for
     # the stalled socket passes the kernel's send buffer and COMMS_SOCKET_BUFFER_BYTES (1 MiB)
     # within a few seconds at the default settings.
-    stall_body_chars: int = 3000
+    stall_body_chars: int = 8000
     flood_frames: int = 5000
     flood_s: float = 5.0
     drain_s: float = 20.0

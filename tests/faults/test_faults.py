@@ -55,7 +55,9 @@ def test_database_connections_terminated_mid_run(run_faults):
 
 
 def test_stalled_reader_is_dropped_and_catches_up_every_page(run_faults):
-    report = run_faults("stalled_reader", stall_s=9.0, stall_share=0.7, **{**LOAD, "seconds": 13.0})
+    report = run_faults(
+        "stalled_reader", stall_s=9.0, stall_share=0.75, **{**LOAD, "seconds": 13.0}
+    )
     x, summary = report.extra, report.summary()
     assert_whole(report)
     assert x["missed_while_stalled"] > 200, summary  # more than one page of 200
