@@ -1,16 +1,21 @@
 """Fault injection for live chat, shared by tests/faults/ and bench/chat_faults.py.
 
-Layout: a Redis of the harness's own (a free port, no persistence) that a scenario stops and
-starts, two daphne processes (config.asgi:application, DEBUG off) sharing it, on PostgreSQL. The
-caller seeds staff/customer pairs (`seed_pairs`, Django configured in the calling process) and
-hands `run_scenario` the database URL, the SECRET_KEY the cookies were made with, and the pairs.
+Layout (`Stack`): a Redis of the harness's own (a free port, no persistence) that a scenario
+stops and starts, and two daphne processes (config.asgi:application, DEBUG off) sharing it, on
+PostgreSQL. The caller seeds staff/customer pairs (`seed_pairs`, Django configured in the calling
+process) and hands `run_scenario` the database URL, the SECRET_KEY the cookies were made with and
+the pairs. Pair i's rep is on process i mod 2 and its customer on the other, so every delivery
+crosses processes through Redis and each process holds staff and customers.
 
 Clients (`ChatClient`) behave like static/js/chat.js and customer_chat.js:
-- mode "seq" (the protocol of docs/realtime.md): pipelined sends with client_id, unacked sends
-  kept and resent on every `ready`; each message's `seq` tracked, a hole (seq > lastSeq + 1) not
-  filled within 0.5 s fetched with `?since=`, every page until has_more is false; `ready` syncs
-  since lastSeq then resends; `live: false` polls the catch-up every 3 s, `live: true` syncs at
-  once; reconnect with backoff on any close but 4401/4403/4404 (4408 included).
+- mode "seq" (docs/realtime.md, "Gap-free sync"): the first load takes lastSeq from the page
+  (staff `?before=`, the customer page's embedded config); pipelined sends with client_id,
+  unacknowledged ones resent after every `ready`'s catch-up; a hole (seq > lastSeq + 1) still
+  open 0.5 s after the frame that showed it is fetched with `?since=&limit=200`, every page until
+  has_more is false; `ready` catches up then resends; `live: false` polls the catch-up every
+  5 s, `live: true` catches up at once; a failed catch-up waits for the next trigger; reconnect
+  with the pages' backoff (staff 0.5 s doubling to 10 s, customers 1 s to 30 s) on any close but
+  4401/4403/4404; transient send errors are retried (1 s doubling to 30 s).
 - mode "legacy" (the baseline: the pages before issue 11): catch-up `?after=<highest id seen>`
   once, one page (has_more ignored); the customer page raises that id from its own acks; no
   hole detection, `live` frames ignored.
@@ -18,9 +23,9 @@ Clients (`ChatClient`) behave like static/js/chat.js and customer_chat.js:
 Figures per group of clients: sent, acked, stored (rows in the database), delivered after resync
 (every stored message each member should see, in its view with its latest state), lost (acked
 but not stored, or stored but missing/stale in a member's view), duplicated (a client_id stored
-twice, or one client holding one client_id under two ids), recovery_s (from each fault's end
-until every client holds every message stored by then and every send it had pending then is
-acknowledged).
+twice, or one page holding one client_id under two ids), recovery_s (from each fault's end
+until every page holds every message stored by then and every send it had pending then is
+acknowledged; `recovery_last` says what it waited for last), and ack latency.
 """
 
 from __future__ import annotations
