@@ -300,6 +300,9 @@ COMMS_CUSTOMER_LINK_SECONDS = env.env_int("COMMS_CUSTOMER_LINK_SECONDS", 7 * 24 
 # Sends per socket: a token bucket refilled at RATE per second up to BURST.
 COMMS_SEND_RATE = env.env_int("COMMS_SEND_RATE", 50)
 COMMS_SEND_BURST = env.env_int("COMMS_SEND_BURST", 200)
+# Bytes daphne may hold for one socket whose client stopped reading; past it the socket is
+# closed with 4408 (reconnect and catch up). config/ws_limits.py.
+COMMS_SOCKET_BUFFER_BYTES = env.env_int("COMMS_SOCKET_BUFFER_BYTES", 1024 * 1024)
 # Presence: every open chat socket says "still here" this often (seconds, jittered); a socket not
 # heard from for 2.5 times as long (its daphne process died) drops out of everyone's list.
 COMMS_PRESENCE_REFRESH_SECONDS = env.env_int("COMMS_PRESENCE_REFRESH_SECONDS", 30)
