@@ -305,6 +305,9 @@ COMMS_SEND_RATE = env.env_int("COMMS_SEND_RATE", 50)
 COMMS_SEND_BURST = env.env_int("COMMS_SEND_BURST", 200)
 # A socket's `read` frames are coalesced: at most one read-state write per this many seconds.
 COMMS_READ_EVERY_SECONDS = float(os.environ.get("COMMS_READ_EVERY_SECONDS", "1"))
+# Bytes daphne may hold for one socket whose client stopped reading; past it the socket is
+# closed with 4408 (reconnect and catch up). config/ws_limits.py.
+COMMS_SOCKET_BUFFER_BYTES = env.env_int("COMMS_SOCKET_BUFFER_BYTES", 1024 * 1024)
 # Presence: every open chat socket says "still here" this often (seconds, jittered); a socket not
 # heard from for 2.5 times as long (its daphne process died) drops out of everyone's list.
 COMMS_PRESENCE_REFRESH_SECONDS = env.env_int("COMMS_PRESENCE_REFRESH_SECONDS", 30)

@@ -262,3 +262,32 @@ def test_a_link_that_expires_refuses_the_next_customer_send_although_its_check_w
         services.message_receive(link=link, body="too late", client_id=cid())
     CustomerLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() + timedelta(hours=1))
     assert services.message_receive(link=link, body="renewed", client_id=cid()).created
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_send_is_answered_only_after_its_broadcast_was_handed_over(
+    rep, conversation, monkeypatch
+):
+    """A process that dies between commit and publish must not have acknowledged anything: the
+    page then sends again, and the resend publishes the stored message."""
+    from comms import batching
+
+    handed_over = asyncio.Event()
+    release = asyncio.Event()
+    real_publish = events.publish
+
+    async def slow_publish(outbox, layer=None):
+        handed_over.set()
+        await release.wait()
+        await real_publish(outbox, layer)
+
+    monkeypatch.setattr(events, "publish", slow_publish)
+    answer = batching.submit(staff(rep, conversation, "hello"))
+    await asyncio.wait_for(handed_over.wait(), 5)
+    await asyncio.sleep(0.2)
+    assert not answer.done()  # stored and committed, but its broadcast is not out yet
+    assert await sync_to_async(Message.objects.filter(body="hello").exists)()
+    release.set()
+    result = await asyncio.wait_for(answer, 5)
+    assert result.created and result.message.body == "hello"
