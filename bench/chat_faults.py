@@ -4,7 +4,8 @@ read flood. Each at 50 msg/s on two daphne processes, PostgreSQL and a Redis of 
 
 Per scenario, one JSON line per figure: `<scenario>_stored`, `_delivered_after_resync`, `_lost`,
 `_duplicated`, `_recovery_s` (from the fault's end until every page is complete; the largest
-over the scenario's faults). The baseline, measured side by side in the same run on the same
+over the scenario's faults; 99 when some page was not complete within the limit, 15 s, or 10 s
+with --quick). The baseline, measured side by side in the same run on the same
 processes and the same fault: pages that catch up the old way (`?after=<highest id seen>`, one
 page, no seq, no hole detection); its `lost` is what the protocol buys. The read flood also
 reports `read_flood_participant_writes`, `read_flood_reads_relayed` and `read_flood_pong_max_ms`.
@@ -44,7 +45,7 @@ def scenario_config(name: str, quick: bool, **common) -> fh.Config:
         if name == "stalled_reader":
             sizes["seconds"] = 7.0
     else:
-        sizes = {"seconds": 14.0, "fault_at": 3.0, "drain_s": 20.0}
+        sizes = {"seconds": 14.0, "fault_at": 3.0, "drain_s": 20.0, "recovery_limit_s": 15.0}
         if name == "stalled_reader":
             sizes.update(stall_s=10.0, stall_share=0.8)
     return fh.Config(scenario=name, **common, **sizes)
