@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
@@ -27,6 +28,7 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 Event = tuple[str, dict]
+FAILURE_LOG_EVERY_S = 5.0  # while Redis is away, one warning per this many seconds, not per event
 # Event type -> the field naming what to look at again; one per (group, type, value) per publish.
 COALESCED: dict[str, str] = {}  # filled by the apps (comms.realtime)
 _local = threading.local()
@@ -47,8 +49,28 @@ def _emit(group: str, event: dict) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group, event)
-    except Exception:  # stored already: clients catch up from the database
-        log.exception("event to %s failed", group)
+    except Exception as exc:  # stored already: clients catch up from the database
+        _failed(group, exc)
+
+
+_failures = {"last": 0.0, "quiet": 0}
+
+
+def _failed(group: str, exc: Exception) -> None:
+    """Log a publish that failed (stored already: pages catch up from the database), once per
+    FAILURE_LOG_EVERY_S: a Redis outage must not cost a traceback per event on the loop."""
+    now = time.monotonic()
+    if now - _failures["last"] < FAILURE_LOG_EVERY_S:
+        _failures["quiet"] += 1
+        return
+    log.warning(
+        "event to %s not published (%s: %s); %d more not published since the last warning",
+        group,
+        type(exc).__name__,
+        exc,
+        _failures["quiet"],
+    )
+    _failures["last"], _failures["quiet"] = now, 0
 
 
 @contextlib.contextmanager
@@ -95,8 +117,8 @@ async def publish(events: Iterable[Event], layer=None) -> None:
     for group, event in coalesced(events):
         try:
             await layer.group_send(group, event)
-        except Exception:  # stored already: clients catch up from the database
-            log.exception("event to %s failed", group)
+        except Exception as exc:  # stored already: clients catch up from the database
+            _failed(group, exc)
 
 
 async def send_now(group: str, event: dict, layer=None) -> None:
@@ -106,5 +128,5 @@ async def send_now(group: str, event: dict, layer=None) -> None:
         return
     try:
         await layer.group_send(group, event)
-    except Exception:
-        log.exception("event to %s failed", group)
+    except Exception as exc:
+        _failed(group, exc)
