@@ -14,7 +14,7 @@ Clients (`ChatClient`) behave like static/js/chat.js and customer_chat.js:
   open 0.5 s after the frame that showed it is fetched with `?since=&limit=200`, every page until
   has_more is false; `ready` catches up then resends; `live: false` polls the catch-up every
   5 s, `live: true` catches up at once; a failed catch-up waits for the next trigger; reconnect
-  with the pages' backoff (staff 0.5 s doubling to 10 s, customers 1 s to 30 s) on any close but
+  with the pages' backoff (staff 0.5 s, customers 1 s, doubling to 3 s, jittered) on any close but
   4401/4403/4404; transient send errors are retried (1 s doubling to 30 s).
 - mode "legacy" (the baseline: the pages before issue 11): catch-up `?after=<highest id seen>`
   once, one page (has_more ignored); the customer page raises that id from its own acks; no
@@ -341,7 +341,7 @@ class ChatClient:
         self.name, self.kind, self.pair, self.port, self.mode = name, kind, pair, port, mode
         self.send_reads, self.small_buffer = send_reads, small_buffer
         self.conversation_id = pair.conversation_id
-        self.backoff_first, self.backoff_cap = (0.5, 10.0) if kind == "staff" else (1.0, 30.0)
+        self.backoff_first, self.backoff_cap = (0.5, 3.0) if kind == "staff" else (1.0, 3.0)
         self.backoff = self.backoff_first
         self.view: dict[int, dict] = {}
         self.gone: set[int] = set()  # retracted messages a customer's page removed
@@ -522,7 +522,7 @@ class ChatClient:
             await self._wait_backoff()
 
     async def _wait_backoff(self) -> None:
-        wait = self.backoff
+        wait = self.backoff * (0.75 + random.random() / 2)  # the pages' jitter
         self.backoff = min(self.backoff * 2, self.backoff_cap)
         await asyncio.sleep(wait)
 

@@ -175,8 +175,10 @@
         return;
       }
       self.setStatus(self.t.reconnecting);
-      setTimeout(self.connect.bind(self), self.backoff);
-      self.backoff = Math.min(self.backoff * 2, 10000);
+      // Jittered (a dead process's sockets do not all come back at once) and capped at 3 s, so a
+      // page is back within a few seconds of its process (docs/operations.md).
+      setTimeout(self.connect.bind(self), self.backoff * (0.75 + Math.random() / 2));
+      self.backoff = Math.min(self.backoff * 2, 3000);
     };
   };
 

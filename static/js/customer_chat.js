@@ -270,8 +270,8 @@
         return;
       }
       setStatus(strings.offline);
-      setTimeout(connect, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, 30000);
+      setTimeout(connect, retryDelay * (0.75 + Math.random() / 2)); // jittered, capped at 3 s
+      retryDelay = Math.min(retryDelay * 2, 3000);
     };
   }
 
