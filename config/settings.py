@@ -171,11 +171,17 @@ if REDIS_URL:
             },
         }
     }
+    # Counters and "done recently" marks only, never a record nor an authorisation: with Redis
+    # away, reads miss and writes are dropped within REDIS_CACHE_TIMEOUT_S (config/cache.py).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "keepline",
+            "OPTIONS": {
+                "socket_connect_timeout": env.env_float("REDIS_CACHE_TIMEOUT_S", 0.25),
+                "socket_timeout": env.env_float("REDIS_CACHE_TIMEOUT_S", 0.25) * 2,
+            },
         }
     }
 else:
