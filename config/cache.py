@@ -97,17 +97,20 @@ class DegradingRedisCache(RedisCache):
             if recovered:
                 logger.warning("Cache available again")
 
-    def _call(self, operation: str, fn, fallback):
-        """fn() through the breaker; `fallback` (a value, or an exception to raise) when down."""
-        if self._is_down():
-            return _fallback(fallback)
-        try:
-            result = fn()
-        except ERRORS as exc:
-            self._failed(operation, exc)
-            return _fallback(fallback)
-        self._answered()
-        return result
+    def _call(self, operation: str, fn, fallback=None, *, refuse: str = ""):
+        """fn() through the breaker. When Redis is down: `fallback`, or with `refuse`,
+        CacheUnavailable(refuse)."""
+        if not self._is_down():
+            try:
+                result = fn()
+            except ERRORS as exc:
+                self._failed(operation, exc)
+            else:
+                self._answered()
+                return result
+        if refuse:
+            raise CacheUnavailable(refuse)
+        return fallback
 
     def check(self) -> None:
         """Ask Redis now, breaker or not; raise what it raised. /healthz."""
@@ -172,18 +175,12 @@ class DegradingRedisCache(RedisCache):
         return self._call(
             "add",
             lambda: RedisCache.add(self, key, value, timeout, version),
-            CacheUnavailable("the cache cannot tell whether the key was added"),
+            refuse="the cache cannot tell whether the key was added",
         )
 
     def incr(self, key, delta=1, version=None):
         return self._call(
             "incr",
             lambda: RedisCache.incr(self, key, delta, version),
-            CacheUnavailable("the cache cannot count"),
+            refuse="the cache cannot count",
         )
-
-
-def _fallback(fallback):
-    if isinstance(fallback, BaseException):
-        raise fallback
-    return fallback
