@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.sign_in_throttle import CACHE_ERRORS
+from config.cache import CacheUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class UserSessionMiddleware:
     def _due(key: str) -> bool:
         try:
             return cache.add(f"usersession:seen:{key}", 1, TOUCH_EVERY_S)
+        except CacheUnavailable:
+            return False  # the cache logged the outage once; not again on every page
         except CACHE_ERRORS as exc:
             # A cache outage must not turn every signed-in page into a 500; last_seen_at waits.
             logger.warning("Session last-seen skipped: the cache is unavailable (%s)", exc)

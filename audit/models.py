@@ -99,6 +99,14 @@ class AuditCheckpoint(models.Model):
 
     class Meta:
         ordering = ["seq", "id"]
+        # One statement per chain head and key: a requeued or concurrent beat task finds the
+        # row there and reuses it (services.checkpoint_create). A new key signs the same head
+        # anew, so rotating keys needs no new event.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seq", "public_key"], name="audit_checkpoint_one_per_seq_and_key"
+            )
+        ]
         verbose_name = _("audit checkpoint")
         verbose_name_plural = _("audit checkpoints")
 

@@ -1,6 +1,6 @@
 """Appending to the audit ledger and signing checkpoints."""
 
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from audit import client_address, signing
@@ -282,28 +282,43 @@ def record_many(events: list[dict]) -> list[AuditEvent]:
 def checkpoint_create(*, force: bool = False) -> AuditCheckpoint | None:
     """Sign the newest committed event's hash; None when the ledger is empty.
 
-    Reuses the latest checkpoint when no event was appended since (unless force). Never writes an
-    audit event: the checkpoint is itself the ledger's statement about itself.
+    One checkpoint per (seq, signing key), enforced by a unique constraint: when one exists for
+    the head it is returned, whoever wrote it (a requeued or concurrent Celery run, another
+    worker, `audit_checkpoint`). `force` skips the quick look at the latest checkpoint and goes
+    straight to the insert, which still yields to an existing row. Never writes an audit event:
+    the checkpoint is itself the ledger's statement about itself.
     """
     last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
     if last is None:
         return None
     seq, head_hash = last
-    latest = AuditCheckpoint.objects.order_by("-seq", "-id").first()
     public_key = signing.public_key_hex()
-    if latest and not force and latest.seq == seq and latest.public_key == public_key:
-        return latest
+    if not force and (existing := _checkpoint_at(seq, public_key)):
+        return existing
     now = timezone.now()
     message = signing.statement(seq=seq, head_hash=head_hash, time=format_time(now))
     public_key, signature = signing.sign(message)
-    return AuditCheckpoint.objects.create(
-        seq=seq,
-        head_hash=head_hash,
-        created_at=now,
-        algorithm=signing.ALGORITHM,
-        public_key=public_key,
-        signature=signature,
-    )
+    try:
+        # A savepoint, so a conflict leaves a caller's transaction usable.
+        with transaction.atomic():
+            return AuditCheckpoint.objects.create(
+                seq=seq,
+                head_hash=head_hash,
+                created_at=now,
+                algorithm=signing.ALGORITHM,
+                public_key=public_key,
+                signature=signature,
+            )
+    except IntegrityError:
+        # Another run signed this head first (it waited on our insert, or we on its): done.
+        existing = _checkpoint_at(seq, public_key)
+        if existing is None:
+            raise
+        return existing
+
+
+def _checkpoint_at(seq: int, public_key: str) -> AuditCheckpoint | None:
+    return AuditCheckpoint.objects.filter(seq=seq, public_key=public_key).first()
 
 
 def checkpoint_document(checkpoint: AuditCheckpoint) -> dict:

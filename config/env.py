@@ -34,6 +34,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}.") from exc
+
+
 def redis_db(url: str) -> int:
     """The database number of a redis:// URL (0 when it names none)."""
     from urllib.parse import urlsplit
@@ -69,7 +79,29 @@ def database(url: str | None, default_sqlite_path: str) -> dict:
     config = dj_database_url.parse(url or f"sqlite:///{default_sqlite_path}")
     engine = config["ENGINE"]
     if engine.endswith("postgresql"):
-        config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+        lifetime = env_int("DATABASE_CONN_MAX_AGE", 60)
+        pool_max = env_int("DATABASE_POOL_MAX", 8)
+        if pool_max > 0:
+            # One pool per process (docs/operations.md, "Database connections"). Django's ASGI
+            # handler runs each request on a thread of its own, so persistent connections
+            # (CONN_MAX_AGE) were neither reused nor closed: a burst left one idle server
+            # connection per request. The pool bounds them at DATABASE_POOL_MAX, closes idle
+            # ones beyond DATABASE_POOL_MIN after DATABASE_CONN_MAX_AGE seconds, and a request
+            # that waits DATABASE_POOL_TIMEOUT_S for one answers 503 (config.errors).
+            config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django returns them
+            pool_min = max(0, min(env_int("DATABASE_POOL_MIN", 1), pool_max))
+            config.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": pool_min,
+                "max_size": pool_max,
+                # psycopg_pool closes one unused connection per max_idle interval: this spacing
+                # closes every idle one beyond the minimum within about the configured lifetime.
+                "max_idle": max(1.0, lifetime / max(1, pool_max - pool_min)),
+                "timeout": env_float("DATABASE_POOL_TIMEOUT_S", 10.0),
+                "max_lifetime": env_float("DATABASE_POOL_MAX_LIFETIME_S", 3600.0),
+            }
+        else:
+            # DATABASE_POOL_MAX=0: no pool (e.g. behind PgBouncer in transaction mode).
+            config["CONN_MAX_AGE"] = lifetime
         # Off by default: with Channels every database_sync_to_async call starts a "request", so
         # health checks cost a SELECT 1 per chat message (bench/chat_throughput.py). A dropped
         # connection is still replaced: Django discards connections that raised errors.

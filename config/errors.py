@@ -8,14 +8,18 @@ message (and, for a form, the field it is about). Each interface maps it once:
   a missing or forbidden object, as everywhere else);
 - sockets: consumers send `as_dict()` as the protocol's error frame.
 
-Also the error pages: under /api/ a JSON body instead of Django's HTML page.
+Also the error pages: under /api/ a JSON body instead of Django's HTML page; a request that could
+not get a database connection in time (the pool is exhausted) is a 503 to retry, not a 500.
 """
 
 from __future__ import annotations
 
+import sys
+
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -95,6 +99,14 @@ class RateLimited(ServiceError):
         return _("Too many requests; wait a moment.")
 
 
+class Busy(ServiceError):
+    code = "busy"
+    status = 503
+
+    def default_detail(self) -> str:
+        return _("Keepline is busy right now. Try again in a few seconds.")
+
+
 class UnsupportedType(ServiceError):
     code = "unsupported_type"
     status = 415
@@ -159,3 +171,39 @@ def not_found(request, exception=None):
     if request.path.startswith(API_PREFIX):
         return JsonResponse({"error": "not_found", "detail": _("Not found.")}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+# Seconds a client is asked to wait after a 503 for want of a database connection.
+BUSY_RETRY_AFTER_S = 5
+
+
+def _pool_exhausted(exc: BaseException | None) -> bool:
+    """Whether `exc` is, or was caused by, psycopg_pool's timeout waiting for a connection
+    (Django wraps it in django.db.OperationalError)."""
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:
+        return False
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, PoolTimeout):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def server_error(request):
+    """handler500. A burst beyond the process's database pool (DATABASE_POOL_MAX) waited
+    DATABASE_POOL_TIMEOUT_S and got no connection: 503 with Retry-After, saying to try again,
+    JSON under /api/. Anything else is Django's 500 page. Renders without the request's context
+    processors: they would ask the database again."""
+    if not _pool_exhausted(sys.exc_info()[1]):
+        return defaults.server_error(request)
+    error = Busy()
+    if request.path.startswith(API_PREFIX):
+        response = JsonResponse(error.as_dict(), status=error.status)
+    else:
+        response = HttpResponse(render_to_string("error.html", {"error": error}), status=503)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response

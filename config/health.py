@@ -1,4 +1,4 @@
-"""GET /healthz: one line per component a request depends on.
+"""GET /healthz: one line per component a request depends on, and whether the node can serve.
 
 Served twice over: as a Django view (tests, WSGI) and, in front of Django's ASGI handler, by
 `fast_path`, which answers a load balancer's probe without the middleware stack and its thread
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT_S = 2.0
 PATH = "/healthz"
+# Down, these make the node useless (503); the others degrade it (200, "degraded").
+REQUIRED = frozenset({"database"})
 
 
 def _database() -> None:
@@ -31,6 +33,10 @@ def _database() -> None:
 
 
 def _cache() -> None:
+    check = getattr(cache, "check", None)
+    if check is not None:  # config.cache.DegradingRedisCache: its reads never raise
+        check()
+        return
     key = f"healthz:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=5)
     if cache.get(key) != "1":
@@ -58,10 +64,14 @@ async def _check(name: str, coro) -> str:
 
 
 async def report() -> tuple[dict, int]:
-    """(body, status): 200 when every component answers, else 503 naming the failing ones
-    ("down"), with no error text.
-    The database and cache checks run on the database thread, which closes connections a
-    restarted server broke, so a recovered database reads healthy again at once."""
+    """(body, status), naming each component "ok" or "down" (never with error text):
+    - every component answers: 200, status "ok";
+    - only Redis-backed ones are down (cache, channel_layer): 200, status "degraded". Pages,
+      the API and sends work without Redis (docs/operations.md), and every node shares the same
+      Redis: a 503 would make the balancer take every node out for what none of them can fix;
+    - the database is down: 503, status "error". This node cannot serve anything.
+    `failing` lists what is down. The checks run on the database thread, which closes
+    connections a restarted server broke, so a recovered database reads healthy again at once."""
     database, cache_, layer = await asyncio.gather(
         _check("database", database_sync_to_async(_database)()),
         _check("cache", database_sync_to_async(_cache)()),
@@ -69,10 +79,11 @@ async def report() -> tuple[dict, int]:
     )
     results = {"database": database, "cache": cache_, "channel_layer": layer}
     failing = [name for name, state in results.items() if state != "ok"]
-    body = {"status": "ok" if not failing else "error", **results}
-    if failing:
-        body["failing"] = failing
-    return body, 503 if failing else 200
+    if not failing:
+        return {"status": "ok", **results}, 200
+    fatal = [name for name in failing if name in REQUIRED]
+    body = {"status": "error" if fatal else "degraded", **results, "failing": failing}
+    return body, 503 if fatal else 200
 
 
 @never_cache

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config import env
@@ -174,11 +175,17 @@ if REDIS_URL:
             },
         }
     }
+    # Counters and "done recently" marks only, never a record nor an authorisation: with Redis
+    # away, reads miss and writes are dropped within REDIS_CACHE_TIMEOUT_S (config/cache.py).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "keepline",
+            "OPTIONS": {
+                "socket_connect_timeout": env.env_float("REDIS_CACHE_TIMEOUT_S", 0.25),
+                "socket_timeout": env.env_float("REDIS_CACHE_TIMEOUT_S", 0.25) * 2,
+            },
         }
     }
 else:
@@ -192,14 +199,38 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# What a failure does to a task (docs/operations.md). Acknowledged once it ran: a worker killed
+# mid-task (SIGKILL, out of memory, a lost host) has its task delivered again, so every task is
+# idempotent by a unique key on its effect (audit checkpoints: one per chain head and key). One
+# task reserved per worker process: a killed worker strands nothing else.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands a message nobody acknowledged within the visibility timeout to another worker,
+# even while the first still runs it. So a task is stopped (time limits) well before that, and
+# nothing is queued with a countdown or ETA further ahead than it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600)
+}
+CELERY_TASK_SOFT_TIME_LIMIT = env.env_int("CELERY_TASK_SOFT_TIME_LIMIT_S", 240)
+CELERY_TASK_TIME_LIMIT = env.env_int("CELERY_TASK_TIME_LIMIT_S", 300)
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT_S must be below CELERY_VISIBILITY_TIMEOUT_S: a task still running "
+        "when its message becomes visible again would run twice at once."
+    )
+# A worker that loses Redis stops what it runs: the unacknowledged message is delivered again.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+AUDIT_CHECKPOINT_EVERY_S = env.env_int("AUDIT_CHECKPOINT_EVERY_S", 300)
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {
         "task": "audit.tasks.checkpoint_create",
-        "schedule": env.env_int("AUDIT_CHECKPOINT_EVERY_S", 300),
+        "schedule": AUDIT_CHECKPOINT_EVERY_S,
+        # Runs queued while no worker was up are dropped once the next one is due: one signs
+        # the head as well as ten.
+        "options": {"expires": AUDIT_CHECKPOINT_EVERY_S},
     },
 }
 

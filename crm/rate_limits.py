@@ -3,11 +3,14 @@ shares the count; otherwise each process counts on its own)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.utils.translation import ngettext
 
-from config import counters, errors
+from config import cache, counters, errors
+
+logger = logging.getLogger(__name__)
 
 
 class RateLimited(errors.RateLimited):
@@ -32,6 +35,12 @@ def hit(scope: str, user_id: int, *, limit: int, window: int) -> None:
     raise RateLimited once the count passes `limit`. Refused attempts count too."""
     now = int(time.time())
     bucket = now // window
-    count = counters.count(f"crm.rate.{scope}.{user_id}.{bucket}", window)
+    try:
+        count = counters.count(f"crm.rate.{scope}.{user_id}.{bucket}", window)
+    except cache.ERRORS as exc:
+        # Fails open, like the sign-in throttle: these limits bound load, not access (the action
+        # still needs its permission and is audited), and a Redis outage must not stop the work.
+        logger.warning("Rate limit %s skipped: the cache is unavailable (%s)", scope, exc)
+        return
     if count > limit:
         raise RateLimited(retry_after=(bucket + 1) * window - now)

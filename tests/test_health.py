@@ -7,6 +7,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
+from tests.redis_server import redis_server  # noqa: F401 - fixture
+
 
 class Answer:
     def __init__(self, status: int, body: bytes, headers: dict):
@@ -77,7 +79,9 @@ def test_a_load_balancer_probing_by_address_gets_an_answer(client, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_is_503_naming_a_dead_cache(get_healthz, settings):
+def test_healthz_names_a_dead_cache_and_stays_in_rotation(get_healthz, settings):
+    """Redis down degrades every node alike and pages work without it (docs/operations.md):
+    200, so the balancer keeps the node, and "degraded" naming what is down, for monitoring."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -85,14 +89,14 @@ def test_healthz_is_503_naming_a_dead_cache(get_healthz, settings):
         }
     }
     response = get_healthz()
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "error" and body["failing"] == ["cache"]
+    assert body["status"] == "degraded" and body["failing"] == ["cache"]
     assert body["cache"] == "down" and body["database"] == "ok"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_is_503_naming_a_dead_channel_layer(get_healthz, settings):
+def test_healthz_names_a_dead_channel_layer(get_healthz, settings):
     from channels.layers import channel_layers
 
     settings.CHANNEL_LAYERS = {
@@ -106,8 +110,59 @@ def test_healthz_is_503_naming_a_dead_channel_layer(get_healthz, settings):
         response = get_healthz()
     finally:
         channel_layers.backends.clear()
-    assert response.status_code == 503
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
     assert response.json()["failing"] == ["channel_layer"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_with_redis_down_then_back(get_healthz, settings, redis_server):  # noqa: F811
+    """The production settings (config.cache.DegradingRedisCache, the pub/sub layer) against a
+    Redis of the test's own: stopped, /healthz names both Redis users; started again, it reads
+    ok at once (the cache's breaker does not hide a recovered Redis from /healthz)."""
+    from channels.layers import channel_layers
+
+    from tests.test_redis_down_http import point_redis_at
+
+    point_redis_at(settings, redis_server.url)
+    settings.CACHES["default"]["OPTIONS"] = {"down_retry_s": 60}
+    try:
+        assert get_healthz().json()["status"] == "ok"
+        port = redis_server.port
+        redis_server.stop()
+        response = get_healthz()
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "degraded",
+            "database": "ok",
+            "cache": "down",
+            "channel_layer": "down",
+            "failing": ["cache", "channel_layer"],
+        }
+        redis_server.port = port
+        redis_server.start()
+        channel_layers.backends.clear()  # a fresh layer per test run (its loop is the test's)
+        response = get_healthz()
+        assert response.status_code == 200 and response.json()["status"] == "ok"
+    finally:
+        channel_layers.backends.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_is_503_when_the_database_is_down(get_healthz, monkeypatch):
+    """Without its database a node can serve nothing: out of rotation."""
+    from django.db import OperationalError
+
+    from config import health
+
+    def database_down():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(health, "_database", database_down)
+    response = get_healthz()
+    assert response.status_code == 503
+    assert response.json()["status"] == "error"
+    assert response.json()["failing"] == ["database"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -59,7 +59,7 @@ def test_postgres_and_redis_urls_switch_every_backend():
     assert conf["db"] == "django.db.backends.postgresql"
     assert conf["name"] == "keepline"
     assert conf["layer"] == "config.channel_layer.ResilientPubSubChannelLayer"
-    assert conf["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert conf["cache"] == "config.cache.DegradingRedisCache"
     assert conf["eager"] is False
     assert conf["broker"] == "redis://cache.internal:6379/2"
 

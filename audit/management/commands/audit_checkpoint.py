@@ -15,7 +15,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="sign a new checkpoint even if the head is unchanged",
+            help=(
+                "skip the look at the latest checkpoint and sign the head; one checkpoint per "
+                "head and key is kept, so an existing one is printed instead"
+            ),
         )
 
     def handle(self, *args, force=False, **options):
