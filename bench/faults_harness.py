@@ -106,8 +106,15 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# The daphne processes' database connections carry this application_name (libpq reads PGAPPNAME),
+# so the database fault terminates theirs only, never those of the process running the scenario
+# (a pytest process holds pooled connections it would otherwise lose mid-suite).
+SERVER_APP_NAME = "keepline-faults-daphne"
+
+
 def server_env(database_url: str, redis_url: str, secret_key: str, extra: dict | None = None):
     return {
+        "PGAPPNAME": SERVER_APP_NAME,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
         "SECRET_KEY": secret_key,
@@ -938,12 +945,12 @@ class Db:
         return [Row(*r) for r in got]
 
     async def terminate_backends(self, exclude: list[int]) -> int:
-        """pg_terminate_backend on every other client connection to this database."""
+        """pg_terminate_backend on every connection of the daphne processes to this database."""
         got = await self._query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND backend_type = 'client backend' AND NOT (pid = ANY(%s))",
-            (list(exclude),),
+            " AND application_name = %s AND NOT (pid = ANY(%s))",
+            (SERVER_APP_NAME, list(exclude)),
         )
         return sum(1 for (ok,) in got if ok)
 

@@ -74,7 +74,11 @@ def test_read_flood_is_coalesced_and_the_socket_stays_responsive(run_faults):
     report = run_faults("read_flood", flood_frames=5000, flood_s=5.0, **LOAD)
     x, summary = report.extra, report.summary()
     assert x["flood_frames"] == 5000
-    assert x["participant_writes"] <= 10, summary
+    # Read-state writes to the whole table over the flood, everyone's: each of the 6 staff pages
+    # (the flooder's included) writes at most once a second, so at most 6 x (5 s + 2) = 42, where
+    # 5,000 frames wrote 856 times before coalescing. The flooder's own writes are exactly its
+    # relayed read frames (one per write), checked tighter below.
+    assert x["participant_writes"] <= 42, summary
     assert x["reads_relayed_to_customer"] <= 10, summary
     assert x["reads_relayed_to_flooder"] <= 10, summary
     assert x["pings_unanswered"] == 0 and x["pong_max_ms"] < 1000, summary
