@@ -3,10 +3,6 @@ are told live updates paused, and told again when they are back, with every subs
 read frames are coalesced."""
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 
 import pytest
@@ -17,68 +13,19 @@ from django.test import override_settings
 from comms.models import Conversation, Message
 from config.channel_layer import ResilientPubSubChannelLayer
 from tests.comms.sockets import customer_socket, frame, staff_socket
+from tests.redis_server import closed_port_url, redis_server  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.asyncio
-
-needs_redis_server = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="needs the redis-server binary"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OwnRedis:
-    """A Redis of the test's own, stopped and started at will."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture
-def own_redis():
-    redis = OwnRedis()
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 async def next_event(layer, channel, timeout=5.0):
     return await asyncio.wait_for(layer.receive(channel), timeout)
 
 
-@needs_redis_server
-async def test_the_layer_says_down_keeps_what_was_asked_and_says_up_once_subscribed(own_redis):
+async def test_the_layer_says_down_keeps_what_was_asked_and_says_up_once_subscribed(
+    redis_server,  # noqa: F811
+):
+    own_redis = redis_server
     layer = ResilientPubSubChannelLayer(hosts=[own_redis.url], prefix=f"t{uuid.uuid4().hex[:6]}")
     first = await layer.new_channel()
     await layer.group_add("room", first)
@@ -111,7 +58,7 @@ async def test_the_layer_says_down_keeps_what_was_asked_and_says_up_once_subscri
 @pytest.fixture
 def dead_redis_layer():
     """The project's channel layer pointed at a port nobody listens on."""
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = closed_port_url()
     layers = {
         "default": {
             "BACKEND": "config.channel_layer.ResilientPubSubChannelLayer",
