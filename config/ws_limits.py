@@ -24,6 +24,7 @@ import socket
 
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,9 @@ def buffered_bytes(transport) -> int:
 
 
 def too_long_frame() -> str:
-    from comms import errors
-
-    detail = errors.TooLong().detail
-    return json.dumps({"type": "error", "error": "too_long", "detail": detail})
+    # config sits below the apps: the message is its own, the code the protocol's (too_long).
+    detail = _("This frame is larger than the server accepts; send a shorter message.")
+    return json.dumps({"type": "error", "error": "too_long", "detail": str(detail)})
 
 
 _daphne_send = WebSocketProtocol.serverSend
