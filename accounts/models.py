@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -171,3 +172,103 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+
+class Offboarding(models.Model):
+    """One handover of a person's whole book (accounts.handover.user_offboard): who left, who
+    took what, how much moved, and whether it finished. At most one finished per departure: a
+    second run finds this row and changes nothing."""
+
+    class Mode(models.TextChoices):
+        ONE = "one", _("One person takes everything")
+        BY_COMPANY = "by_company", _("Split by company")
+        BY_DEAL = "by_deal", _("Split by deal")
+        ROUND_ROBIN = "round_robin", _("Round-robin across a team")
+        QUEUE = "queue", _("The team's unassigned queue")
+
+    class Status(models.TextChoices):
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("person"), on_delete=models.PROTECT, related_name="offboardings"
+    )
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("offboarded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    mode = models.CharField(_("successors"), max_length=16, choices=Mode.choices)
+    successor = models.ForeignKey(
+        User,
+        verbose_name=_("successor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # The split as chosen: {"companies": {"<id>": <user id>}, "deals": {...}}; successors by id.
+    split = models.JSONField(default=dict, blank=True)
+    successors = models.JSONField(_("successors"), default=list, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("offboarding")
+        verbose_name_plural = _("offboardings")
+
+    def __str__(self):
+        return f"{self.user} ({self.get_status_display()})"
+
+
+class Cover(models.Model):
+    """Out of office: between starts_at and ends_at, `delegate` receives `user`'s new inbound
+    conversations. Routing reverts by itself when the period ends; nothing needs undoing."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("person"), on_delete=models.PROTECT, related_name="covers"
+    )
+    delegate = models.ForeignKey(
+        User, verbose_name=_("covered by"), on_delete=models.PROTECT, related_name="covering"
+    )
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("out-of-office cover")
+        verbose_name_plural = _("out-of-office covers")
+        indexes = [models.Index(fields=["user", "starts_at"], name="accounts_cover_user_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="accounts_cover_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(delegate=models.F("user")),
+                name="accounts_cover_not_self",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.delegate}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import forms, views
+from accounts import cover_views, forms, offboarding_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -21,4 +21,6 @@ urlpatterns = [
     path("sessions/<int:session_id>/end/", views.session_end, name="session-end"),
     path("api-tokens/", views.token_list, name="token-list"),
     path("api-tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("people/<int:user_id>/offboard/", offboarding_views.user_offboard, name="user-offboard"),
+    path("cover/", cover_views.cover_page, name="cover"),
 ]

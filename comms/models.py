@@ -70,6 +70,16 @@ class Conversation(models.Model):
         on_delete=models.SET_NULL,
         related_name="conversations",
     )
+    # Set when out-of-office cover routed the conversation to its assignee instead of this person
+    # (accounts.Cover): the inbox marks it "covering for".
+    covering_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("covering for"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     # Never null: set to created_at at creation, so inbox ordering and cursors need no COALESCE.
     last_message_at = models.DateTimeField(_("last message"), default=timezone.now)
