@@ -41,6 +41,9 @@ class Handover:
     successors: list  # active users, in rotation order (one for mode "one")
     split: dict = field(default_factory=dict)  # {"companies": {id: user_id}, "deals": {...}}
     team: Any = None
+    # None: the whole book (offboarding). Else one reassignment: {"company": [ids], "contact":
+    # [ids], "deal": [ids], "cascade": {"contacts", "deals"}} of records the leaver owns.
+    scope: dict | None = None
     queue_owner: Any = None  # mode "queue": who holds the records while conversations wait
     dry_run: bool = True
     request: Any = None

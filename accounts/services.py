@@ -66,7 +66,7 @@ def _pick(state: dict, keys) -> dict:
     return {key: state[key] for key in keys}
 
 
-def _access_changed(users, *, also=(), reason: str = "access_changed") -> None:
+def access_changed(users, *, also=(), reason: str = "access_changed") -> None:
     """Something that grants access changed for `users`: their access_version moves (so no open
     socket can write on the role facts it loaded before), and after commit every socket of theirs
     and of the people in `also` (managers who gained or lost them) rechecks its access."""
@@ -157,20 +157,26 @@ def user_save(
             audit.record(actor=actor, action=action, target=user, data=diff, request=request)
     granting = granting or before["is_superuser"] != after["is_superuser"]
     granting = granting or before["user_permissions"] != after["user_permissions"]
+    if before["is_active"] and not after["is_active"]:
+        from accounts import offboarding
+
+        refusal = offboarding.holdings_refusal(user)
+        if refusal:
+            raise Invalid(fields={"is_active": refusal})
     if before["is_active"] != after["is_active"]:
         granting = True
         verb = "reactivated" if after["is_active"] else "deactivated"
         audit.record(actor=actor, action=f"accounts.user.{verb}", target=user, request=request)
         if not after["is_active"]:
-            _access_end(actor=actor, user=user, request=request)
+            access_end(actor=actor, user=user, request=request)
     if granting:
         # The old and the new manager chains see the person's conversations or stop seeing them.
         chains = {*_manager_chain(before["manager"]), *_manager_chain(after["manager"])}
-        _access_changed([user], also=chains)
+        access_changed([user], also=chains)
     return user
 
 
-def _access_end(*, actor, user: User, request=None) -> None:
+def access_end(*, actor, user: User, request=None) -> None:
     """Deactivation: every session ends for good, every socket closes and every API token is
     revoked, so reactivating the person revives none of it."""
     _sessions_end(user, reason="deactivated")
@@ -211,7 +217,7 @@ def group_save(*, actor: User | None, group, group_permissions=None, request=Non
             actor=actor, action="accounts.group.changed", target=group, data=diff, request=request
         )
         if before["permissions"] != after["permissions"]:
-            _access_changed(list(User.objects.filter(groups=group).values_list("pk", flat=True)))
+            access_changed(list(User.objects.filter(groups=group).values_list("pk", flat=True)))
     return group
 
 
@@ -235,7 +241,7 @@ def user_password_save(*, actor: User | None, user: User, request=None) -> User:
     own = actor is not None and actor.pk == user.pk and request is not None
     keep = getattr(getattr(request, "session", None), "session_key", None) if own else None
     _sessions_end(user, keep_key=keep, reason="password_changed")
-    _access_changed([user], reason="password_changed")
+    access_changed([user], reason="password_changed")
     return user
 
 
@@ -269,7 +275,7 @@ def user_set_manager(*, actor: User | None, user: User, manager: User | None, re
             data=audit.changes({"manager": before}, {"manager": user.manager_id}),
             request=request,
         )
-        _access_changed([user], also={*_manager_chain(before), *_manager_chain(user.manager_id)})
+        access_changed([user], also={*_manager_chain(before), *_manager_chain(user.manager_id)})
     return user
 
 
@@ -425,8 +431,8 @@ def user_session_end(*, actor: User, user_session: UserSession, request=None) ->
 
 def _team_recheck_on_commit(team: Team) -> None:
     """Members' access through the team changed (everyone who holds the team's shares is a
-    member): see _access_changed."""
-    _access_changed(list(User.objects.filter(team=team).values_list("pk", flat=True)))
+    member): see access_changed."""
+    access_changed(list(User.objects.filter(team=team).values_list("pk", flat=True)))
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ class AuditEventQuerySet(models.QuerySet):
         raise ImmutableError("audit events cannot be updated")
 
     def bulk_create(self, objs, *args, **kwargs):
-        raise ImmutableError("audit events are appended one at a time through audit.record")
+        raise ImmutableError("audit events are appended through audit.record and audit.record_many")
 
 
 class AuditEvent(models.Model):

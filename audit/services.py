@@ -274,9 +274,26 @@ def record_many(events: list[dict]) -> list[AuditEvent]:
         if connection.vendor == "postgresql":
             _append_postgresql_many(prepared, using)
         else:
-            for event, parts, _data_text in prepared:
-                _append_python(event, parts, using)
+            _append_python_many(prepared, using)
     return [event for event, _p, _d in prepared]
+
+
+def _append_python_many(prepared: list, using: str) -> None:
+    """The head locked once, the chain computed here, the rows inserted together (in batches
+    the backend's parameter limit allows), the head moved once."""
+    head = _locked_head(using)
+    seq, prev = head.seq, head.hash
+    now = timezone.now()
+    events = []
+    for event, (head_text, mid, tail), _data_text in prepared:
+        seq += 1
+        event.seq, event.created_at, event.prev_hash = seq, now, prev
+        canonical = f"{head_text}{seq}{mid}{format_time(now)}{tail}".encode()
+        event.hash = prev = chain_hash(prev, canonical)
+        events.append(event)
+    # The queryset refuses bulk_create to everyone else: appends go through record/record_many.
+    models.QuerySet(AuditEvent, using=using).bulk_create(events)
+    AuditChainHead.objects.using(using).filter(id=1).update(seq=seq, hash=prev)
 
 
 def checkpoint_create(*, force: bool = False) -> AuditCheckpoint | None:

@@ -7,7 +7,11 @@ class CommsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from accounts import book
         from comms import permissions, receivers  # noqa: F401  (connects receivers)
+        from comms.book import CommsBook
+
+        book.register_book_part(CommsBook())
 
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"

@@ -569,6 +569,7 @@ class CustomerChatConsumer(ChatConsumer):
     message_created = _message_event
     message_updated = _message_event
     message_retracted = _message_event
+    agent_changed = _message_event
 
     async def access_recheck(self, event):
         if not await database_sync_to_async(permissions.customer_can_use)(self.link):

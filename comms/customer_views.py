@@ -60,6 +60,7 @@ def customer_chat(request, token):
                 "offline": _("Connection lost. Reconnecting…"),
                 "closed": _("This chat is no longer available."),
                 "typing": _("%(name)s is typing…"),
+                "talking_with": _("You are talking with %(name)s"),
                 "edited": _("edited"),
                 "too_long": _("Your message is too long."),
                 "you": _("You"),

@@ -28,13 +28,17 @@ class CrmConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from accounts import book
         from audit import services as audit_services
         from audit.models import AuditEvent
         from crm import permissions
+        from crm.book import CrmBook
         from crm.models import Contact
 
         # A customer contact writing in the chat acts in the ledger as a contact, not a user.
         audit_services.register_actor_type(Contact, AuditEvent.ActorType.CONTACT)
+        # A person's book (accounts.book): crm's records, before comms's conversations.
+        book.register_book_part(CrmBook())
 
         post_migrate.connect(
             ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"

@@ -14,7 +14,7 @@ from comms.models import (
     Conversation,
     Participant,
 )
-from comms.services.fanout import conversation_updated
+from comms.services.fanout import assignee_changed, conversation_updated
 from crm import permissions as crm_permissions
 
 # --- conversations ------------------------------------------------------------------------------
@@ -150,6 +150,7 @@ def conversation_assign(
         request=request,
     )
     conversation_updated(conversation)
+    assignee_changed(conversation)
     if assignee is not None and assignee.pk != actor.pk:
         account_realtime.notify_user_on_commit(
             assignee.pk,

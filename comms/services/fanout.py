@@ -61,3 +61,22 @@ def conversation_updated(conversation: Conversation) -> None:
             "conversation": presenters.conversation_dict(conversation),
         },
     )
+
+
+def assignee_changed(conversation: Conversation) -> None:
+    """The customer's page shows who they are talking with now (no one: the line goes)."""
+    if conversation.is_internal:
+        return
+    assignee = conversation.assignee
+    name = (assignee.get_full_name() or assignee.get_username()) if assignee else None
+    send_event_on_commit(
+        realtime.customer_group(conversation.pk),
+        {
+            "type": "agent.changed",
+            "frame": presenters.encode({"type": "agent.changed", "name": name}),
+        },
+    )
+
+
+def inbox_changed(conversation_id: int) -> None:
+    realtime.inbox_changed_on_commit(conversation_id)

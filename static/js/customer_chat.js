@@ -237,6 +237,11 @@
         clearTimeout(typingTimer);
         typingTimer = setTimeout(function () { typingLine.hidden = true; }, 4000);
         break;
+      case "agent.changed":
+        var rep = document.getElementById("rep");
+        rep.textContent = frame.name ? strings.talking_with.replace("%(name)s", frame.name) : "";
+        rep.hidden = !frame.name;
+        break;
       case "closing": closedForGood = true; break;
       case "error":
         if (frame.client_id && pending[frame.client_id] !== undefined) {

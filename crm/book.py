@@ -1,0 +1,203 @@
+"""crm's part of a person's book (accounts.book): companies, contacts, deals, open activities and
+the object-permission grants others gave them.
+
+Ownership follows one rule, here: a company's contacts and open deals go with the company
+(unless a split names a deal's own successor); a contact or deal not under a moved company goes
+by the split or the rotation; an open activity goes with its deal, else its contact, else its
+company, else the rotation. comms then moves each conversation after its deal, contact or
+company (`handover.moved`). Every write is one UPDATE per successor and kind, whatever the book's
+size; each record gets its own owner-change audit event, appended together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.book import Handover, Holding
+from crm import signals
+from crm.models import Activity, Company, Contact, Deal
+from crm.permissions import PERMISSION_TABLES
+
+KINDS = (("company", Company), ("contact", Contact), ("deal", Deal))
+
+
+def _by_successor(assignment: dict[int, int]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = defaultdict(list)
+    for pk, successor in assignment.items():
+        groups[successor].append(pk)
+    return groups
+
+
+def _owner_events(handover: Handover, kind: str, rows: dict, assignment: dict) -> list[dict]:
+    reason = "offboarding" if handover.scope is None else "reassigned"
+    return [
+        {
+            "actor": handover.actor,
+            "action": f"crm.{kind}.reassigned",
+            "target": (f"crm.{kind}", pk, label),
+            "data": {
+                "changes": {"owner": {"before": handover.leaver.pk, "after": assignment[pk]}},
+                "reason": reason,
+                **({"offboarding": handover.offboarding_id} if handover.offboarding_id else {}),
+            },
+            "request": handover.request,
+        }
+        for pk, label in rows.items()
+    ]
+
+
+class CrmBook:
+    key = "crm"
+
+    def holdings(self, user) -> list[Holding]:
+        companies = Company.objects.filter(owner=user).count()
+        contacts = Contact.objects.filter(owner=user).count()
+        deals = Deal.objects.filter(owner=user).aggregate(
+            open=Count("pk", filter=Q(status=Deal.Status.OPEN)),
+            closed=Count("pk", filter=~Q(status=Deal.Status.OPEN)),
+        )
+        activities = _open_activities(user).count()
+        grants = sum(
+            table.objects.filter(user=user).count() for table, _g in PERMISSION_TABLES.values()
+        )
+        owner = f"?owner={user.pk}"
+        return [
+            Holding("companies", _("Companies"), companies, reverse("crm:company-list") + owner),
+            Holding("contacts", _("Contacts"), contacts, reverse("crm:contact-list") + owner),
+            Holding(
+                "deals_open",
+                _("Deals (open)"),
+                deals["open"],
+                reverse("crm:deal-list") + owner + "&status=open",
+            ),
+            Holding(
+                "deals_closed",
+                _("Deals (closed)"),
+                deals["closed"],
+                reverse("crm:deal-list") + owner,
+            ),
+            Holding("activities_open", _("Open activities"), activities),
+            Holding("grants", _("Records shared with them"), grants),
+        ]
+
+    def hand_over(self, handover: Handover) -> None:
+        leaver = handover.leaver
+        scope = handover.scope
+        companies, contacts, deals = _book(leaver, scope)
+        company_to = {pk: handover.successor_for("company", pk) for pk in companies}
+        contact_to = {
+            pk: company_to.get(company_id) or handover.successor_for("contact", pk)
+            for pk, (_label, company_id) in contacts.items()
+        }
+        deal_to = {}
+        for pk, (_label, company_id, _open) in deals.items():
+            named = (handover.split.get("deals") or {}).get(pk)
+            deal_to[pk] = named or company_to.get(company_id) or handover.successor_for("deal", pk)
+        activities = {}
+        if scope is None:
+            for pk, deal_id, contact_id, company_id in _open_activities(leaver).values_list(
+                "pk", "deal_id", "contact_id", "company_id"
+            ):
+                activities[pk] = (
+                    deal_to.get(deal_id)
+                    or contact_to.get(contact_id)
+                    or company_to.get(company_id)
+                    or handover.successor_for("activity", pk)
+                )
+        grants = (
+            {
+                kind: table.objects.filter(user=leaver)
+                for kind, model in KINDS
+                for table in (PERMISSION_TABLES[model][0],)
+            }
+            if scope is None
+            else {}
+        )
+        handover.moved.update(company=company_to, contact=contact_to, deal=deal_to)
+        counts = handover.counts
+        counts["companies"] = len(company_to)
+        counts["contacts"] = len(contact_to)
+        counts["deals_open"] = sum(1 for _l, _c, is_open in deals.values() if is_open)
+        counts["deals_closed"] = len(deals) - counts["deals_open"]
+        counts["activities_open"] = len(activities)
+        grant_counts = {kind: qs.count() for kind, qs in grants.items()}
+        counts["grants"] = sum(grant_counts.values())
+        if handover.dry_run:
+            return
+        for model, assignment in ((Company, company_to), (Contact, contact_to), (Deal, deal_to)):
+            for successor, ids in _by_successor(assignment).items():
+                model.objects.filter(pk__in=ids).update(owner_id=successor)
+        for successor, ids in _by_successor(activities).items():
+            Activity.objects.filter(pk__in=ids).update(author_id=successor)
+        for qs in grants.values():
+            qs.delete()  # what the leaver was given; the shares they gave others stay
+        handover.events += _owner_events(
+            handover, "company", {pk: label for pk, label in companies.items()}, company_to
+        )
+        handover.events += _owner_events(
+            handover, "contact", {pk: row[0] for pk, row in contacts.items()}, contact_to
+        )
+        handover.events += _owner_events(
+            handover, "deal", {pk: row[0] for pk, row in deals.items()}, deal_to
+        )
+        if grant_counts and counts["grants"]:
+            handover.events.append(
+                {
+                    "actor": handover.actor,
+                    "action": "crm.share.revoked_all",
+                    "target": leaver,
+                    "data": {"grants": grant_counts, "reason": "offboarding"},
+                    "request": handover.request,
+                }
+            )
+        if scope is not None:
+            # Sockets on the moved records' conversations recheck (the old owner may have lost
+            # them); a whole book's leaver is deactivated, which closes every socket of theirs.
+            for kind, model in KINDS:
+                for pk in handover.moved[kind]:
+                    signals.record_access_changed.send(sender=model, record=model(pk=pk))
+
+
+def _open_activities(user):
+    return Activity.objects.filter(author=user, done=False, archived_at__isnull=True).exclude(
+        kind=Activity.Kind.NOTE
+    )
+
+
+def _book(leaver, scope):
+    """(companies {pk: label}, contacts {pk: (label, company_id)}, deals {pk: (label,
+    company_id, open)}) the leaver owns, within scope (None: all of them, archived included)."""
+    companies = Company.objects.filter(owner=leaver)
+    contacts = Contact.objects.filter(owner=leaver)
+    deals = Deal.objects.filter(owner=leaver)
+    if scope is not None:
+        company_ids = scope.get("company", [])
+        companies = companies.filter(pk__in=company_ids)
+        contact_q = Q(pk__in=scope.get("contact", []))
+        deal_q = Q(pk__in=scope.get("deal", []))
+        if "contacts" in scope.get("cascade", ()):
+            contact_q |= Q(company_id__in=company_ids, archived_at__isnull=True)
+        if "deals" in scope.get("cascade", ()):
+            deal_q |= Q(
+                company_id__in=company_ids, status=Deal.Status.OPEN, archived_at__isnull=True
+            )
+        contacts = contacts.filter(contact_q)
+        deals = deals.filter(deal_q)
+    company_rows = dict(companies.values_list("pk", "name"))
+    contact_rows = {
+        pk: (f"{first} {last}".strip(), company_id)
+        for pk, first, last, company_id in contacts.values_list(
+            "pk", "first_name", "last_name", "company_id"
+        )
+    }
+    deal_rows = {
+        pk: (title, company_id, status == Deal.Status.OPEN)
+        for pk, title, company_id, status in deals.values_list(
+            "pk", "title", "company_id", "status"
+        )
+    }
+    return company_rows, contact_rows, deal_rows

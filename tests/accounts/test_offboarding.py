@@ -1,0 +1,163 @@
+"""Offboarding: a person's whole book moves in one step (accounts.offboarding)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts import offboarding, services as account_services
+from accounts.models import ApiToken, Offboarding, UserSession
+from audit.models import AuditEvent
+from comms import services
+from comms.models import Conversation, Message, Participant
+from config.errors import Invalid, NotFound
+from crm.models import Company, Contact, Deal
+from tests.comms.conftest import ensure_default_pipeline
+from tests.crm.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory
+from tests.factories import ROLE, make_user
+
+User = get_user_model()
+
+
+@pytest.fixture
+def successor(db, manager, team):
+    return make_user(ROLE.REP, username="ana", first_name="Ana", last_name="Lima",
+                     manager=manager, team=team)
+
+
+@pytest.fixture
+def book(db, rep, customer_contact):
+    """rep's book: a company with two contacts, an open and a won deal, an open customer
+    conversation with a link, a closed one, an open task and a share."""
+    ensure_default_pipeline()
+    company = CompanyFactory(name="Acme", owner=rep)
+    customer_contact.company = company
+    customer_contact.save()
+    second = ContactFactory(first_name="Beto", owner=rep, company=company)
+    open_deal = DealFactory(title="Fleet", owner=rep, company=company,
+                            primary_contact=customer_contact)
+    won = DealFactory(title="Old fleet", owner=rep, company=company, status=Deal.Status.WON)
+    conversation = services.conversation_start(actor=rep, contact=customer_contact,
+                                               deal=open_deal)
+    services.message_send(author=rep, conversation=conversation, body="Hello Clara",
+                          client_id="00000000-0000-4000-8000-000000000001")
+    link, _secret = services.customer_link_issue(actor=rep, conversation=conversation)
+    closed = services.conversation_start(actor=rep, contact=second)
+    services.conversation_set_status(actor=rep, conversation=closed, status="closed")
+    task = ActivityFactory(kind="task", subject="Call back", author=rep, deal=open_deal)
+    return {"company": company, "contacts": [customer_contact, second], "open_deal": open_deal,
+            "won": won, "conversation": conversation, "closed": closed, "task": task,
+            "link": link}
+
+
+def plan(actor, leaver, **kwargs):
+    return offboarding.offboarding_plan(actor=actor, leaver=leaver, **kwargs)
+
+
+def test_manager_offboards_a_rep_to_one_successor(manager, rep, successor, book):
+    token, _secret = account_services.api_token_create(user=rep, name="laptop")
+    UserSession.objects.create(user=rep, session_key="k" * 32)
+    result = offboarding.user_offboard(plan(manager, rep, successor=successor))
+
+    assert result.status == Offboarding.Status.DONE
+    assert result.counts["companies"] == 1
+    assert result.counts["contacts"] == 2
+    assert result.counts["deals_open"] == 1 and result.counts["deals_closed"] == 1
+    assert result.counts["conversations_open"] == 1
+    assert result.counts["conversations_closed"] == 1
+    assert result.counts["activities_open"] == 1
+    assert result.counts["continuity_messages"] == 1
+    for model in (Company, Contact, Deal):
+        assert not model.objects.filter(owner=rep).exists()
+    conversation = Conversation.objects.get(pk=book["conversation"].pk)
+    assert conversation.assignee_id == successor.pk
+    assert Conversation.objects.get(pk=book["closed"].pk).assignee_id == successor.pk
+    assert not Participant.objects.filter(user=rep, left_at__isnull=True).exists()
+    assert Participant.objects.filter(conversation=conversation, user=successor,
+                                      left_at__isnull=True, role="agent").exists()
+    last = Message.objects.filter(conversation=conversation).order_by("-seq").first()
+    assert last.direction == Message.Direction.SYSTEM
+    assert last.body == "Ana Lima will continue this conversation."
+    # history stays attributed to the leaver
+    assert Message.objects.filter(conversation=conversation, author_user=rep).count() == 1
+    book["task"].refresh_from_db()
+    assert book["task"].author_id == successor.pk
+    rep.refresh_from_db()
+    assert not rep.is_active
+    assert not UserSession.objects.filter(user=rep, ended_at__isnull=True).exists()
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    actions = list(AuditEvent.objects.values_list("action", flat=True))
+    assert actions.count("accounts.user.offboarded") == 1
+    assert actions.count("crm.contact.reassigned") == 2
+    assert actions.count("crm.deal.reassigned") == 2
+    assert actions.count("comms.conversation.assigned") == 2
+    assert "accounts.user.deactivated" in actions
+
+
+def test_dry_run_changes_nothing(manager, rep, successor, book):
+    before = AuditEvent.objects.count()
+    preview = offboarding.user_offboard_preview(plan(manager, rep, successor=successor))
+    assert preview.counts["contacts"] == 2
+    assert preview.continuity == [
+        {"conversation": book["conversation"].pk, "customer": "Clara Cliente",
+         "successor": "Ana Lima"}
+    ]
+    assert AuditEvent.objects.count() == before
+    rep.refresh_from_db()
+    assert rep.is_active
+    assert Contact.objects.filter(owner=rep).count() == 2
+    assert not Offboarding.objects.exists()
+
+
+def test_running_a_finished_offboarding_again_changes_nothing(manager, rep, successor, book):
+    first = offboarding.user_offboard(plan(manager, rep, successor=successor))
+    events = AuditEvent.objects.count()
+    messages = Message.objects.count()
+    again = offboarding.user_offboard(plan(manager, rep, successor=successor))
+    assert again.pk == first.pk
+    assert AuditEvent.objects.count() == events
+    assert Message.objects.count() == messages
+
+
+def test_who_may_offboard(rep, other_rep, manager, admin_user, successor, book):
+    with pytest.raises(NotFound):
+        plan(rep, other_rep, successor=successor)
+    with pytest.raises(NotFound):  # other_rep reports to nobody: outside the manager's subtree
+        plan(manager, other_rep, successor=successor)
+    with pytest.raises(NotFound):
+        plan(manager, manager, successor=successor)
+    assert offboarding.user_offboard(plan(admin_user, rep, successor=successor)).status == "done"
+
+
+def test_a_failure_midway_changes_nothing_and_is_recorded(
+    manager, rep, successor, book, monkeypatch
+):
+    from comms.book import CommsBook
+
+    def broken(self, handover):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(CommsBook, "hand_over", broken)
+    with pytest.raises(offboarding.OffboardingFailed):
+        offboarding.user_offboard(plan(manager, rep, successor=successor))
+    assert Contact.objects.filter(owner=rep).count() == 2
+    rep.refresh_from_db()
+    assert rep.is_active
+    failed = Offboarding.objects.get()
+    assert failed.status == "failed" and "disk on fire" in failed.error
+
+
+def test_deactivation_is_refused_while_the_person_holds_records(admin_user, rep, book):
+    rep.is_active = False
+    with pytest.raises(Invalid) as refused:
+        account_services.user_save(actor=admin_user, user=rep)
+    assert "still holds records" in str(refused.value.as_dict())
+    rep.refresh_from_db()
+    assert rep.is_active
+
+
+def test_successor_must_be_able_to_take_it(manager, rep, other_rep, compliance, book):
+    with pytest.raises(Invalid):
+        plan(manager, rep, successor=compliance)
+    with pytest.raises(Invalid):  # other_rep does not report to the manager
+        plan(manager, rep, successor=other_rep)
+    with pytest.raises(Invalid):
+        plan(manager, rep, successor=rep)
