@@ -3,7 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from accounts import offboarding, services as account_services
+from accounts import offboarding
+from accounts import services as account_services
 from accounts.models import ApiToken, Offboarding, UserSession
 from audit.models import AuditEvent
 from comms import services
@@ -19,8 +20,9 @@ User = get_user_model()
 
 @pytest.fixture
 def successor(db, manager, team):
-    return make_user(ROLE.REP, username="ana", first_name="Ana", last_name="Lima",
-                     manager=manager, team=team)
+    return make_user(
+        ROLE.REP, username="ana", first_name="Ana", last_name="Lima", manager=manager, team=team
+    )
 
 
 @pytest.fixture
@@ -32,20 +34,31 @@ def book(db, rep, customer_contact):
     customer_contact.company = company
     customer_contact.save()
     second = ContactFactory(first_name="Beto", owner=rep, company=company)
-    open_deal = DealFactory(title="Fleet", owner=rep, company=company,
-                            primary_contact=customer_contact)
+    open_deal = DealFactory(
+        title="Fleet", owner=rep, company=company, primary_contact=customer_contact
+    )
     won = DealFactory(title="Old fleet", owner=rep, company=company, status=Deal.Status.WON)
-    conversation = services.conversation_start(actor=rep, contact=customer_contact,
-                                               deal=open_deal)
-    services.message_send(author=rep, conversation=conversation, body="Hello Clara",
-                          client_id="00000000-0000-4000-8000-000000000001")
+    conversation = services.conversation_start(actor=rep, contact=customer_contact, deal=open_deal)
+    services.message_send(
+        author=rep,
+        conversation=conversation,
+        body="Hello Clara",
+        client_id="00000000-0000-4000-8000-000000000001",
+    )
     link, _secret = services.customer_link_issue(actor=rep, conversation=conversation)
     closed = services.conversation_start(actor=rep, contact=second)
     services.conversation_set_status(actor=rep, conversation=closed, status="closed")
     task = ActivityFactory(kind="task", subject="Call back", author=rep, deal=open_deal)
-    return {"company": company, "contacts": [customer_contact, second], "open_deal": open_deal,
-            "won": won, "conversation": conversation, "closed": closed, "task": task,
-            "link": link}
+    return {
+        "company": company,
+        "contacts": [customer_contact, second],
+        "open_deal": open_deal,
+        "won": won,
+        "conversation": conversation,
+        "closed": closed,
+        "task": task,
+        "link": link,
+    }
 
 
 def plan(actor, leaver, **kwargs):
@@ -71,8 +84,9 @@ def test_manager_offboards_a_rep_to_one_successor(manager, rep, successor, book)
     assert conversation.assignee_id == successor.pk
     assert Conversation.objects.get(pk=book["closed"].pk).assignee_id == successor.pk
     assert not Participant.objects.filter(user=rep, left_at__isnull=True).exists()
-    assert Participant.objects.filter(conversation=conversation, user=successor,
-                                      left_at__isnull=True, role="agent").exists()
+    assert Participant.objects.filter(
+        conversation=conversation, user=successor, left_at__isnull=True, role="agent"
+    ).exists()
     last = Message.objects.filter(conversation=conversation).order_by("-seq").first()
     assert last.direction == Message.Direction.SYSTEM
     assert last.body == "Ana Lima will continue this conversation."
@@ -97,8 +111,11 @@ def test_dry_run_changes_nothing(manager, rep, successor, book):
     preview = offboarding.user_offboard_preview(plan(manager, rep, successor=successor))
     assert preview.counts["contacts"] == 2
     assert preview.continuity == [
-        {"conversation": book["conversation"].pk, "customer": "Clara Cliente",
-         "successor": "Ana Lima"}
+        {
+            "conversation": book["conversation"].pk,
+            "customer": "Clara Cliente",
+            "successor": "Ana Lima",
+        }
     ]
     assert AuditEvent.objects.count() == before
     rep.refresh_from_db()
