@@ -108,5 +108,16 @@ def holdings(user) -> list[Holding]:
     return [holding for part in _PARTS for holding in part.holdings(user)]
 
 
+def split_options(user, limit: int = 200) -> dict[str, list[tuple[int, str]]]:
+    """Records a split may name a successor for: {"companies": [(id, label)], "deals": [...]}
+    (at most `limit` of each; larger books are split through the API)."""
+    options: dict[str, list] = {}
+    for part in _PARTS:
+        more = getattr(part, "split_options", None)
+        if more is not None:
+            options.update(more(user, limit))
+    return options
+
+
 def holds_anything(user) -> bool:
     return any(h.count for h in holdings(user))

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 import audit
 from accounts import book, hierarchy, permissions
@@ -187,6 +188,24 @@ def offboarding_plan(
     )
 
 
+COUNT_LABELS = {
+    "companies": _lazy("Companies"),
+    "contacts": _lazy("Contacts"),
+    "deals_open": _lazy("Deals (open)"),
+    "deals_closed": _lazy("Deals (closed)"),
+    "conversations_open": _lazy("Open conversations"),
+    "conversations_closed": _lazy("Closed conversations"),
+    "activities_open": _lazy("Open activities"),
+    "grants": _lazy("Records shared with them (grants removed)"),
+    "customer_links": _lazy("Customer chat links (they keep working)"),
+    "continuity_messages": _lazy("Customers told who continues"),
+}
+
+
+def count_rows(counts: dict) -> list[tuple[str, str, int]]:
+    return [(key, str(COUNT_LABELS.get(key, key)), value) for key, value in counts.items()]
+
+
 @dataclass
 class Preview:
     counts: dict
@@ -194,8 +213,8 @@ class Preview:
     successors: list
 
     @property
-    def total(self) -> int:
-        return sum(v for k, v in self.counts.items() if k != "continuity_messages")
+    def rows(self) -> list[tuple[str, str, int]]:
+        return count_rows(self.counts)
 
 
 def _run_parts(handover: book.Handover) -> None:
@@ -347,3 +366,19 @@ def offboarding_list_for(actor):
     if permissions.is_manager(actor):
         return qs.filter(Q(user_id__in=hierarchy.subtree_ids_sql(actor.pk)) | Q(actor=actor))
     return qs.none()
+
+
+def successor_choices(actor, leaver):
+    """People `actor` may give `leaver`'s book to (one query): active, not the leaver, not a
+    compliance officer who only reads, and for a manager, themselves or their subtree."""
+    from accounts import roles
+
+    qs = User.objects.filter(is_active=True).exclude(pk=leaver.pk)
+    if not permissions.is_admin(actor):
+        qs = qs.filter(Q(pk__in=hierarchy.subtree_ids_sql(actor.pk)) | Q(pk=actor.pk))
+    readers = (
+        User.objects.filter(groups__name=roles.COMPLIANCE)
+        .exclude(groups__name=roles.ADMIN)
+        .exclude(is_superuser=True)
+    )
+    return qs.exclude(pk__in=readers.values("pk")).select_related("team")

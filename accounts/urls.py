@@ -21,6 +21,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/end/", views.session_end, name="session-end"),
     path("api-tokens/", views.token_list, name="token-list"),
     path("api-tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("people/", offboarding_views.people, name="people"),
     path("people/<int:user_id>/offboard/", offboarding_views.user_offboard, name="user-offboard"),
     path("cover/", cover_views.cover_page, name="cover"),
 ]

@@ -11,6 +11,7 @@ from config import health
 
 api_v1 = [
     path("", include("audit.api_urls")),
+    path("", include("accounts.api_urls")),
     path("", include("crm.api_urls")),
     path("", include("comms.api_urls")),
 ]

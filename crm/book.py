@@ -84,6 +84,20 @@ class CrmBook:
             Holding("grants", _("Records shared with them"), grants),
         ]
 
+    def split_options(self, user, limit: int) -> dict[str, list[tuple[int, str]]]:
+        return {
+            "companies": list(
+                Company.objects.filter(owner=user)
+                .order_by("name")
+                .values_list("pk", "name")[:limit]
+            ),
+            "deals": list(
+                Deal.objects.filter(owner=user, status=Deal.Status.OPEN)
+                .order_by("title")
+                .values_list("pk", "title")[:limit]
+            ),
+        }
+
     def hand_over(self, handover: Handover) -> None:
         leaver = handover.leaver
         scope = handover.scope

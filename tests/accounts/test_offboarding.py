@@ -178,3 +178,86 @@ def test_successor_must_be_able_to_take_it(manager, rep, other_rep, compliance, 
         plan(manager, rep, successor=other_rep)
     with pytest.raises(Invalid):
         plan(manager, rep, successor=rep)
+
+
+def test_the_page_previews_then_offboards(client, manager, rep, successor, book):
+    client.force_login(manager)
+    url = f"/people/{rep.pk}/offboard/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Ana Lima" in page.content.decode()
+    preview = client.post(url, {"mode": "one", "successor": successor.pk, "action": "preview"})
+    body = preview.content.decode()
+    assert preview.status_code == 200 and 'data-testid="preview"' in body
+    assert "Clara Cliente" in body
+    rep.refresh_from_db()
+    assert rep.is_active
+    done = client.post(url, {"mode": "one", "successor": successor.pk, "action": "confirm"})
+    assert done.status_code == 302
+    rep.refresh_from_db()
+    assert not rep.is_active
+    assert client.get("/people/").status_code == 200
+
+
+def test_the_page_is_missing_for_people_outside_reach(client, rep, other_rep, manager):
+    client.force_login(rep)
+    assert client.get(f"/people/{other_rep.pk}/offboard/").status_code == 404
+    assert client.get("/people/").status_code == 404
+    client.force_login(manager)
+    assert client.get(f"/people/{other_rep.pk}/offboard/").status_code == 404
+
+
+def test_the_api_previews_and_offboards(client, manager, rep, other_rep, successor, book):
+    client.force_login(manager)
+    url = f"/api/v1/users/{rep.pk}/offboard/"
+    dry = client.post(
+        url, {"successor": successor.pk, "dry_run": True}, content_type="application/json"
+    )
+    assert dry.status_code == 200 and dry.json()["counts"]["contacts"] == 2
+    assert dry.json()["offboarding"] is None
+    bad = client.post(url, {"successor": rep.pk}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["fields"]["successor"]
+    done = client.post(url, {"successor": successor.pk}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["offboarding"]["status"] == "done"
+    client.force_login(other_rep)
+    assert (
+        client.post(
+            f"/api/v1/users/{manager.pk}/offboard/",
+            {"successor": other_rep.pk},
+            content_type="application/json",
+        ).status_code
+        == 404
+    )
+
+
+def test_the_command_offboards_and_dry_runs(admin_user, rep, successor, book):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "offboard_user",
+        rep.username,
+        "--to",
+        successor.username,
+        "--dry-run",
+        "--actor",
+        admin_user.username,
+        stdout=out,
+    )
+    assert "contacts: 2" in out.getvalue()
+    rep.refresh_from_db()
+    assert rep.is_active
+    call_command(
+        "offboard_user",
+        rep.username,
+        "--to",
+        successor.username,
+        "--actor",
+        admin_user.username,
+        stdout=out,
+    )
+    rep.refresh_from_db()
+    assert not rep.is_active
+    assert not Contact.objects.filter(owner=rep).exists()

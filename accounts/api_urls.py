@@ -1,0 +1,12 @@
+"""REST API routes of accounts, mounted under /api/v1/."""
+
+from django.urls import path
+
+from accounts import api
+from config import ids  # noqa: F401  (registers <id:...>)
+
+app_name = "accounts_api"
+
+urlpatterns = [
+    path("users/<id:pk>/offboard/", api.UserOffboardApi.as_view(), name="user-offboard"),
+]
