@@ -60,10 +60,10 @@ class CommsBook:
         moved = handover.moved
         qs = Conversation.objects.filter(assignee=leaver)
         if not whole:
+            # A conversation is its deal's or its contact's: a company moved alone takes none.
             qs = qs.filter(
                 Q(deal_id__in=list(moved.get("deal", {})))
-                | Q(contact_id__in=list(moved.get("contact", {})))
-                | Q(company_id__in=list(moved.get("company", {}))),
+                | Q(contact_id__in=list(moved.get("contact", {}))),
                 status__in=OPEN,
             ).exclude(kind=Conversation.Kind.INTERNAL)
         rows = list(qs.values_list("pk", "kind", "status", "deal_id", "contact_id", "company_id"))

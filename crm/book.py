@@ -103,14 +103,16 @@ class CrmBook:
         scope = handover.scope
         companies, contacts, deals = _book(leaver, scope)
         company_to = {pk: handover.successor_for("company", pk) for pk in companies}
+        roots = dict(handover.moved.get("company", {}))
+        company_for = {**roots, **company_to}
         contact_to = {
-            pk: company_to.get(company_id) or handover.successor_for("contact", pk)
+            pk: company_for.get(company_id) or handover.successor_for("contact", pk)
             for pk, (_label, company_id) in contacts.items()
         }
         deal_to = {}
         for pk, (_label, company_id, _open) in deals.items():
             named = (handover.split.get("deals") or {}).get(pk)
-            deal_to[pk] = named or company_to.get(company_id) or handover.successor_for("deal", pk)
+            deal_to[pk] = named or company_for.get(company_id) or handover.successor_for("deal", pk)
         activities = {}
         if scope is None:
             for pk, deal_id, contact_id, company_id in _open_activities(leaver).values_list(
@@ -131,7 +133,13 @@ class CrmBook:
             if scope is None
             else {}
         )
-        handover.moved.update(company=company_to, contact=contact_to, deal=deal_to)
+        # A reassignment's roots (moved by the caller) are already in `moved`.
+        for kind, assignment in (
+            ("company", company_to),
+            ("contact", contact_to),
+            ("deal", deal_to),
+        ):
+            handover.moved.setdefault(kind, {}).update(assignment)
         counts = handover.counts
         counts["companies"] = len(company_to)
         counts["contacts"] = len(contact_to)
@@ -171,8 +179,8 @@ class CrmBook:
         if scope is not None:
             # Sockets on the moved records' conversations recheck (the old owner may have lost
             # them); a whole book's leaver is deactivated, which closes every socket of theirs.
-            for kind, model in KINDS:
-                for pk in handover.moved[kind]:
+            for model, assignment in ((Contact, contact_to), (Deal, deal_to)):
+                for pk in assignment:
                     signals.record_access_changed.send(sender=model, record=model(pk=pk))
 
 
@@ -184,23 +192,28 @@ def _open_activities(user):
 
 def _book(leaver, scope):
     """(companies {pk: label}, contacts {pk: (label, company_id)}, deals {pk: (label,
-    company_id, open)}) the leaver owns, within scope (None: all of them, archived included)."""
+    company_id, open)}) to move. The whole book: everything the leaver owns, archived included.
+    A reassignment (scope): the roots were moved by the caller; here are the records that
+    follow a moved company (its live contacts, its open deals) and that the old owner holds."""
     companies = Company.objects.filter(owner=leaver)
     contacts = Contact.objects.filter(owner=leaver)
     deals = Deal.objects.filter(owner=leaver)
     if scope is not None:
-        company_ids = scope.get("company", [])
-        companies = companies.filter(pk__in=company_ids)
-        contact_q = Q(pk__in=scope.get("contact", []))
-        deal_q = Q(pk__in=scope.get("deal", []))
-        if "contacts" in scope.get("cascade", ()):
-            contact_q |= Q(company_id__in=company_ids, archived_at__isnull=True)
-        if "deals" in scope.get("cascade", ()):
-            deal_q |= Q(
+        company_ids = list(scope.get("company", []))
+        cascade = scope.get("cascade", ())
+        companies = companies.none()
+        contacts = (
+            contacts.filter(company_id__in=company_ids, archived_at__isnull=True)
+            if "contacts" in cascade and company_ids
+            else contacts.none()
+        )
+        deals = (
+            deals.filter(
                 company_id__in=company_ids, status=Deal.Status.OPEN, archived_at__isnull=True
             )
-        contacts = contacts.filter(contact_q)
-        deals = deals.filter(deal_q)
+            if "deals" in cascade and company_ids
+            else deals.none()
+        )
     company_rows = dict(companies.values_list("pk", "name"))
     contact_rows = {
         pk: (f"{first} {last}".strip(), company_id)

@@ -64,7 +64,20 @@ class CompanyForm(forms.Form):
         label=_("Address"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
     owner = UserChoiceField(label=_("Owner"), queryset=active_users(), required=False)
+    move_contacts = forms.BooleanField(
+        label=_("A new owner also takes its contacts the old owner holds"),
+        required=False,
+        initial=True,
+    )
+    move_deals = forms.BooleanField(
+        label=_("A new owner also takes its open deals the old owner holds"),
+        required=False,
+        initial=True,
+    )
     tags = TagsField(label=_("Tags"))
+    confirm_reassign = forms.BooleanField(
+        label=_("Yes, move these to the new owner"), required=False
+    )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,6 +114,9 @@ class ContactForm(forms.Form):
     tags = TagsField(label=_("Tags"))
     confirm_duplicate = forms.BooleanField(
         label=_("Save anyway: this is a different person"), required=False
+    )
+    confirm_reassign = forms.BooleanField(
+        label=_("Yes, move these to the new owner"), required=False
     )
 
     def __init__(self, *args, user=None, **kwargs):
@@ -160,6 +176,9 @@ class DealForm(forms.Form):
     owner = UserChoiceField(label=_("Owner"), queryset=None, required=False)
     lost_reason = forms.CharField(label=_("Lost reason"), max_length=200, required=False)
     tags = TagsField(label=_("Tags"))
+    confirm_reassign = forms.BooleanField(
+        label=_("Yes, move these to the new owner"), required=False
+    )
 
     def __init__(self, *args, user=None, pipeline=None, **kwargs):
         """pipeline: the deal's, when it has one (editing): it stays, and only its stages are

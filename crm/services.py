@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
+from accounts import book
 from accounts.models import Team, User
 from config.errors import Conflict, Forbidden, Invalid, invalid_from
 from crm import permissions, phones, signals
@@ -201,9 +202,12 @@ def company_update(
     owner: User | None = None,
     tags: Iterable[str] | None = None,
     request=None,
+    cascade: Iterable[str] | None = None,
     **fields,
 ) -> Company:
-    """Change a company's fields (and owner). Audited as crm.company.updated / .reassigned."""
+    """Change a company's fields (and owner). Audited as crm.company.updated / .reassigned.
+    A new owner takes, by default (`cascade`, see COMPANY_CASCADE), the company's live contacts
+    and open deals the old owner held, and the open conversations of all of them."""
     unknown = set(fields) - set(COMPANY_FIELDS)
     if unknown:
         raise TypeError(f"unknown company fields {sorted(unknown)}")
@@ -219,11 +223,22 @@ def company_update(
         owner=owner,
         tags=tags,
         request=request,
+        cascade=COMPANY_CASCADE if cascade is None else cascade,
     )
 
 
 def _update(
-    *, actor, obj, fields, field_names, owner, tags, request, extra_state=None, extra_write=None
+    *,
+    actor,
+    obj,
+    fields,
+    field_names,
+    owner,
+    tags,
+    request,
+    extra_state=None,
+    extra_write=None,
+    cascade=(),
 ):
     """Shared body of the update services: write, then one audit record per kind of change
     (fields, owner). extra_state() adds related state (emails, contacts) to the before/after."""
@@ -263,7 +278,57 @@ def _update(
         )
     if obj.owner_id != old_owner_id:
         _record_reassigned(actor, obj, old_owner_id, request)
+        _follow_owner(actor, obj, old_owner_id, cascade, request)
     return obj
+
+
+# What follows a reassigned company unless the caller says otherwise: its live contacts and
+# open deals the old owner held. Whatever moves, its open conversations held by the old owner
+# go with it (comms's part of the book), for a contact or a deal reassigned alone as well.
+COMPANY_CASCADE = frozenset({"contacts", "deals"})
+CASCADES = frozenset({"contacts", "deals"})
+
+
+def _handover(actor, obj, old_owner_id: int, new_owner: User, cascade, request, *, dry_run):
+    kind = obj._meta.model_name
+    unknown = set(cascade or ()) - CASCADES
+    if unknown:
+        raise Invalid(fields={"cascade": _("Choose contacts and/or deals.")})
+    handover = book.Handover(
+        actor=actor,
+        leaver=User(pk=old_owner_id),
+        mode="one",
+        successors=[new_owner],
+        scope={kind: [obj.pk], "cascade": set(cascade or ())},
+        dry_run=dry_run,
+        request=request,
+    )
+    handover.moved = {kind: {obj.pk: new_owner.pk}}
+    for part in book.parts():
+        part.hand_over(handover)
+    return handover
+
+
+def _follow_owner(actor, obj, old_owner_id: int, cascade, request) -> None:
+    handover = _handover(actor, obj, old_owner_id, obj.owner, cascade, request, dry_run=False)
+    audit.record_many(handover.events)
+
+
+def record_reassign_preview(
+    *, actor: User, record: Model, owner: User, cascade: Iterable[str] | None = None
+) -> dict[str, int]:
+    """What giving `record` to `owner` would move, changing nothing: counts of the contacts and
+    open deals that follow a company, and of the open conversations that follow them all."""
+    permissions.require_view(actor, record)
+    if not permissions.can_reassign(actor, record):
+        raise Forbidden(
+            fields={"owner": _("Only the owner or someone above them reassigns a record.")}
+        )
+    owner = _check_owner(actor, owner)
+    if cascade is None:
+        cascade = COMPANY_CASCADE if isinstance(record, Company) else ()
+    handover = _handover(actor, record, record.owner_id, owner, cascade, None, dry_run=True)
+    return handover.counts
 
 
 def _record_reassigned(actor, obj, old_owner_id, request) -> None:

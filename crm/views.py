@@ -226,13 +226,26 @@ def _deal_initial(request, deal) -> dict:
     return initial
 
 
+def _cascade(data: dict) -> set[str]:
+    return {
+        name
+        for name, field in (("contacts", "move_contacts"), ("deals", "move_deals"))
+        if data.pop(field, False)
+    }
+
+
 def _company_save(request, company, data: dict):
+    cascade = _cascade(data)
+    data.pop("confirm_reassign", None)
     if company is None:
         return services.company_create(actor=request.user, request=request, **data)
-    return services.company_update(actor=request.user, company=company, request=request, **data)
+    return services.company_update(
+        actor=request.user, company=company, request=request, cascade=cascade, **data
+    )
 
 
 def _contact_save(request, contact, data: dict):
+    data.pop("confirm_reassign", None)
     confirm = data.pop("confirm_duplicate")
     data["phone_region"] = data["phone_region"] or None
     if contact is None:
@@ -243,6 +256,7 @@ def _contact_save(request, contact, data: dict):
 
 
 def _deal_save(request, deal, data: dict):
+    data.pop("confirm_reassign", None)
     if deal is None:
         data.pop("lost_reason")
         return services.deal_create(actor=request.user, request=request, **data)
@@ -316,9 +330,12 @@ def record_form(request, kind: str, record_id: int | None = None):
         permissions.require_create(request.user, spec.model)
     form_kwargs = {"user": request.user, **spec.form_kwargs(record)}
     duplicates = {}
+    reassign = {}
     if request.method == "POST":
         form = spec.form(request.POST, **form_kwargs)
-        if form.is_valid():
+        if form.is_valid() and (preview := _reassign_preview(request, record, form)):
+            reassign = {"reassign_preview": preview}
+        elif form.is_valid():
             try:
                 saved = spec.save(request, record, dict(form.cleaned_data))
             except services.DuplicateContact as exc:
@@ -335,11 +352,39 @@ def record_form(request, kind: str, record_id: int | None = None):
                 return redirect(saved)
     else:
         form = spec.form(initial=spec.initial(request, record), **form_kwargs)
+    if record is None:
+        for name in ("move_contacts", "move_deals", "confirm_reassign"):
+            form.fields.pop(name, None)
     return render(
         request,
         "crm/form.html",
-        {"form": form, "object": record, "noun": spec.noun, **duplicates},
+        {"form": form, "object": record, "noun": spec.noun, **duplicates, **reassign},
     )
+
+
+def _reassign_preview(request, record, form) -> list[tuple[str, int]] | None:
+    """A new owner not yet confirmed: what will move with the record (nothing is saved)."""
+    owner = form.cleaned_data.get("owner")
+    if record is None or owner is None or owner.pk == record.owner_id:
+        return None
+    if form.cleaned_data.get("confirm_reassign"):
+        return None
+    try:
+        counts = services.record_reassign_preview(
+            actor=request.user,
+            record=record,
+            owner=owner,
+            cascade=_cascade(dict(form.cleaned_data)) if isinstance(record, Company) else None,
+        )
+    except ServiceError as exc:
+        _apply_form_errors(form, exc)
+        return None
+    labels = {
+        "contacts": _("Contacts"),
+        "deals_open": _("Open deals"),
+        "conversations_open": _("Open conversations"),
+    }
+    return [(labels[k], counts.get(k, 0)) for k in labels]
 
 
 @login_required
