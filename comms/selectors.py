@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from accounts import permissions as account_permissions
 from comms import errors, link_tokens, permissions
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
 from config.ids import MAX_ID
@@ -97,6 +98,22 @@ def conversation_list_for(user, filters=None) -> QuerySet[Conversation]:
             pk = _int(raw)
             qs = qs.filter(**{f"{name}_id": pk}) if pk is not None else qs.none()
     return with_preview(with_unread(qs, user)).order_by("-last_message_at", "-id")
+
+
+def unassigned_queue_for(user) -> QuerySet[Conversation] | None:
+    """A manager's (or admin's) waiting customers: open conversations nobody holds that they
+    can see (an offboarded book sent to a team's queue lands here), oldest first. None for
+    anyone else."""
+    if not (permissions.is_manager(user) or account_permissions.is_admin(user)):
+        return None
+    return (
+        permissions.conversation_queryset_for(user)
+        .filter(assignee__isnull=True)
+        .exclude(status=Conversation.Status.CLOSED)
+        .exclude(kind=Conversation.Kind.INTERNAL)
+        .select_related("contact", "team")
+        .order_by("last_message_at", "id")
+    )
 
 
 def conversation_get_for(user, conversation_id) -> Conversation:

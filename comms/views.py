@@ -50,6 +50,8 @@ def inbox(request):
             filters[name] = request.GET[name]
     qs = selectors.conversation_list_for(request.user, filters)
     page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
+    queue = selectors.unassigned_queue_for(request.user)
+    waiting = list(queue[:6]) if queue is not None else []
     return render(
         request,
         "comms/inbox.html",
@@ -68,6 +70,8 @@ def inbox(request):
             "kinds": Conversation.Kind.choices,
             "unread_total": sum(selectors.unread_counts_for(request.user).values()),
             "can_create_internal": not permissions.is_read_only(request.user),
+            "waiting": waiting[:5],
+            "waiting_more": len(waiting) > 5,
         },
     )
 

@@ -261,3 +261,42 @@ def test_the_command_offboards_and_dry_runs(admin_user, rep, successor, book):
     rep.refresh_from_db()
     assert not rep.is_active
     assert not Contact.objects.filter(owner=rep).exists()
+
+
+def test_the_book_can_go_to_the_teams_unassigned_queue(client, manager, rep, team, book):
+    team.lead = manager
+    team.save()
+    result = offboarding.user_offboard(plan(manager, rep, mode="queue"))
+    assert result.status == "done"
+    conversation = Conversation.objects.get(pk=book["conversation"].pk)
+    assert conversation.assignee_id is None and conversation.team_id == team.pk
+    assert Contact.objects.filter(owner=manager).count() == 2  # the lead holds the records
+    last = Message.objects.filter(conversation=conversation).order_by("-seq").first()
+    assert "Field sales" in last.body
+    client.force_login(manager)
+    inbox = client.get("/inbox/").content.decode()
+    assert 'data-testid="unassigned-queue"' in inbox and "Clara Cliente" in inbox
+
+
+def test_round_robin_across_a_team_and_a_split_by_deal(manager, rep, successor, team, book):
+    third = make_user(ROLE.REP, username="bia", manager=manager, team=team)
+    handover = plan(
+        manager,
+        rep,
+        mode="by_deal",
+        successor=successor,
+        split={"deals": {str(book["open_deal"].pk): third.pk}},
+    )
+    offboarding.user_offboard(handover)
+    assert Deal.objects.get(pk=book["open_deal"].pk).owner_id == third.pk
+    assert Deal.objects.get(pk=book["won"].pk).owner_id == successor.pk
+    # the conversation follows its deal
+    assert Conversation.objects.get(pk=book["conversation"].pk).assignee_id == third.pk
+
+
+def test_round_robin_shares_the_book_across_the_team(manager, rep, successor, team, book):
+    third = make_user(ROLE.REP, username="bia", manager=manager, team=team)
+    offboarding.user_offboard(plan(manager, rep, mode="round_robin", team=team.pk))
+    owners = set(Contact.objects.values_list("owner_id", flat=True))
+    assert rep.pk not in owners
+    assert owners <= {successor.pk, third.pk, manager.pk}
