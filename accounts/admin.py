@@ -7,11 +7,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.db.models import Count, Q
-from django.utils.html import format_html
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from accounts import permissions, roles, services
+from accounts import book, permissions, roles, selectors, services
 from accounts.models import Team, User, UserSession
 from config.errors import ServiceError
 
@@ -47,12 +49,47 @@ class LiveTeamChoices:
                 field.queryset = Team.objects.filter(Q(archived_at__isnull=True) | Q(pk=current))
 
 
-class PersonChangeForm(LiveTeamChoices, UserChangeForm):
-    team_fields = ("team",)
+def _role_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=_("Role"),
+        required=False,
+        choices=[("", _("No role")), *((role, roles.LABELS[role]) for role in roles.ALL)],
+        help_text=_("What the person may do in Keepline."),
+    )
 
 
-class PersonCreationForm(LiveTeamChoices, AdminUserCreationForm):
+class OneRole:
+    """A person holds one role, chosen among the role groups only. The other groups they hold
+    (above all their team's internal permission group, which django-guardian shares records
+    with) are never offered and are kept as they are when the role changes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "role" in self.fields and self.instance.pk is not None:
+            held = {group.name for group in self.instance.groups.all()}
+            self.initial.setdefault("role", next((r for r in roles.ALL if r in held), ""))
+
+    def groups_to_save(self) -> list[Group] | None:
+        """The person's complete new set of groups, or None when the form has no role."""
+        if "role" not in self.cleaned_data:
+            return None
+        kept = []
+        if self.instance.pk is not None:
+            kept = [g for g in self.instance.groups.all() if g.name not in roles.ALL]
+        role = self.cleaned_data["role"]
+        if role:
+            kept.append(Group.objects.get(name=role))
+        return kept
+
+
+class PersonChangeForm(OneRole, LiveTeamChoices, UserChangeForm):
     team_fields = ("team",)
+    role = _role_field()
+
+
+class PersonCreationForm(OneRole, LiveTeamChoices, AdminUserCreationForm):
+    team_fields = ("team",)
+    role = _role_field()
 
 
 class TeamForm(LiveTeamChoices, forms.ModelForm):
@@ -76,6 +113,10 @@ class RoleFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Django's own switches, which grant access outside the roles: for superusers' eyes only.
+SUPERUSER_FIELDS = ("is_staff", "is_superuser", "user_permissions")
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "full_name", "email", "role", "team", "manager", "is_active")
@@ -86,15 +127,17 @@ class UserAdmin(DjangoUserAdmin):
     form = PersonChangeForm
     add_form = PersonCreationForm
     change_password_form = AuditedPasswordChangeForm
-    actions = ["deactivate_people"]
+    actions = ["deactivate_people", "offboard_person"]
+    readonly_fields = ("direct_reports", "holdings")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (
             _("Person"),
             {"fields": ("first_name", "last_name", "email", "title", "phone", "timezone")},
         ),
-        (_("Organisation"), {"fields": ("manager", "team", "groups")}),
-        (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
+        (_("Organisation"), {"fields": ("role", "manager", "team")}),
+        (_("Reports and book"), {"fields": ("direct_reports", "holdings")}),
+        (_("Access"), {"fields": ("is_active", *SUPERUSER_FIELDS)}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -112,27 +155,41 @@ class UserAdmin(DjangoUserAdmin):
                 ),
             },
         ),
-        (_("Organisation"), {"fields": ("manager", "team", "groups")}),
+        (_("Organisation"), {"fields": ("role", "manager", "team")}),
     )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    def get_fieldsets(self, request, obj=None):
+        # The form is built from these fieldsets, so what is left out here cannot be posted.
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f not in SUPERUSER_FIELDS]})
+            for name, opts in fieldsets
+        ]
 
     def save_model(self, request, obj, form, change):
         # Saved in save_related with its groups, by one audited service call.
         pass
 
     def save_related(self, request, form, formsets, change):
-        data = form.cleaned_data
         services.user_save(
             actor=request.user,
             user=form.instance,
-            groups=data.get("groups"),
-            user_permissions=data.get("user_permissions"),
+            groups=form.groups_to_save(),
+            user_permissions=form.cleaned_data.get("user_permissions"),
             request=request,
         )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_active and self.has_offboard_permission(request):
+            context["offboard_url"] = reverse("accounts:user-offboard", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def user_change_password(self, request, id, form_url=""):
         token = _password_request.set(request)
@@ -148,6 +205,9 @@ class UserAdmin(DjangoUserAdmin):
         # People are never deleted (their records, messages and audit trail point at them):
         # they are deactivated, which signs them out and closes their sockets.
         return False
+
+    def has_offboard_permission(self, request, obj=None):
+        return bool(permissions.is_admin(request.user))
 
     @admin.action(description=_("Deactivate selected people"), permissions=["change"])
     def deactivate_people(self, request, queryset):
@@ -166,6 +226,23 @@ class UserAdmin(DjangoUserAdmin):
                 messages.SUCCESS,
             )
 
+    @admin.action(description=_("Offboard selected user…"), permissions=["offboard"])
+    def offboard_person(self, request, queryset):
+        # Offboarding hands one person's whole book over, chosen on its own page: one at a time.
+        chosen = list(queryset[:2])
+        if len(chosen) != 1:
+            messages.error(request, _("Select exactly one person to offboard."))
+            return None
+        person = chosen[0]
+        if not person.is_active:
+            messages.error(
+                request,
+                _("%(name)s is already inactive: offboard people while they are active.")
+                % {"name": person.get_full_name() or person.get_username()},
+            )
+            return None
+        return HttpResponseRedirect(reverse("accounts:user-offboard", args=[person.pk]))
+
     @admin.display(description=_("name"))
     def full_name(self, obj):
         return obj.get_full_name()
@@ -175,12 +252,40 @@ class UserAdmin(DjangoUserAdmin):
         held = {g.name for g in obj.groups.all()}
         return roles.label(next((r for r in roles.ALL if r in held), None))
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "groups":
-            kwargs["help_text"] = _(
-                "The person's role: Admin, Manager, Sales rep, Compliance officer."
+    @admin.display(description=_("direct reports"))
+    def direct_reports(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        people = selectors.user_direct_reports(obj).order_by("first_name", "last_name", "username")
+        rows = [
+            (
+                reverse("admin:accounts_user_change", args=[person.pk]),
+                person.get_full_name() or person.get_username(),
+                person.team.name if person.team_id else gettext("no team"),
             )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+            for person in people
+        ]
+        if not rows:
+            return gettext("Nobody reports to this person.")
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a> ({})</li>', rows)
+        )
+
+    @admin.display(description=_("holds"))
+    def holdings(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        items = book.holdings(obj)
+        if not items:
+            return gettext("Nothing.")
+        rows = []
+        for item in items:
+            text = gettext("%(label)s: %(count)d") % {"label": item.label, "count": item.count}
+            if item.url:
+                rows.append(format_html('<li><a href="{}">{}</a></li>', item.url, text))
+            else:
+                rows.append(format_html("<li>{}</li>", text))
+        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
 
 
 if admin.site.is_registered(Group):
@@ -224,6 +329,10 @@ class TeamMemberInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        # Each row shows the member's manager: one query for all of them.
+        return super().get_queryset(request).select_related("manager").order_by("username")
 
 
 class TeamStateFilter(admin.SimpleListFilter):
@@ -269,6 +378,34 @@ class TeamAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Teams are archived, never deleted: deleting one dropped its shares without a trace.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # A team not saved yet has no tree (its empty path would match every team).
+        return (*fields, "tree") if obj is not None and obj.pk is not None else fields
+
+    @admin.display(description=_("tree"))
+    def tree(self, obj):
+        teams = selectors.team_subtree(obj).annotate(n_members=Count("members"))
+        rows = []
+        for team in teams:
+            indent = "\u2003\u2002" * (team.depth - obj.depth)
+            name = (
+                format_html("<strong>{}</strong>", team.name)
+                if team.pk == obj.pk
+                else format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:accounts_team_change", args=[team.pk]),
+                    team.name,
+                )
+            )
+            facts = ngettext("%(count)d member", "%(count)d members", team.n_members) % {
+                "count": team.n_members
+            }
+            if team.archived_at is not None:
+                facts = gettext("%(facts)s, archived") % {"facts": facts}
+            rows.append((indent, "└ " if team.pk != obj.pk else "", name, facts))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}{}{} ({})</li>", rows))
 
     @admin.display(description=_("team"), ordering="path")
     def tree_name(self, obj):

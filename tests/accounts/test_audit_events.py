@@ -76,7 +76,6 @@ def test_signing_out_another_session_is_recorded(
 def test_admin_creating_a_person_records_fields_and_role_not_the_password(admin_user, team):
     client = Client()
     client.force_login(admin_user)
-    rep_group = Group.objects.get(name=roles.REP)
     response = client.post(
         reverse("admin:accounts_user_add"),
         {
@@ -88,7 +87,7 @@ def test_admin_creating_a_person_records_fields_and_role_not_the_password(admin_
             "password2": "a-long-Passw0rd-here",
             "usable_password": "true",
             "team": team.pk,
-            "groups": [rep_group.pk],
+            "role": roles.REP,
             "_save": "Save",
         },
     )
@@ -115,7 +114,7 @@ def test_admin_changing_a_person_records_each_kind_of_change(admin_user, rep, ma
             "email": "rita@example.test",
             "manager": "",
             "team": other_team.pk,
-            "groups": [Group.objects.get(name=roles.MANAGER).pk],
+            "role": roles.MANAGER,
             "user_permissions": [],
             "is_active": "",  # unchecked: deactivated
             "last_login_0": "",

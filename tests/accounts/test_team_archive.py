@@ -383,7 +383,7 @@ def test_admin_refuses_an_active_person_in_an_archived_team(admin_user, rep, emp
         {
             "manager": form.initial["manager"] or "",
             "team": empty_team.pk,
-            "groups": [g.pk for g in rep.groups.all()],
+            "role": roles.REP,
             "user_permissions": [],
             "is_active": "on",
             "last_login_0": "",

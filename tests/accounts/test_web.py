@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from accounts import roles
 from accounts.models import UserSession
 from tests.factories import PASSWORD
 
@@ -128,7 +129,7 @@ def test_admin_refuses_a_reporting_loop_with_a_field_error(admin_user, rep, mana
         "email": manager.email,
         "manager": rep.pk,
         "team": manager.team_id,
-        "groups": [g.pk for g in manager.groups.all()],
+        "role": roles.MANAGER,
         "is_active": "on",
         "last_login_0": "",
         "last_login_1": "",
