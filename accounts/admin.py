@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import book, permissions, roles, selectors, services
+from accounts import book, offboarding, permissions, roles, selectors, services
 from accounts.models import Team, User, UserSession
 from config.errors import ServiceError
 
@@ -85,6 +85,17 @@ class OneRole:
 class PersonChangeForm(OneRole, LiveTeamChoices, UserChangeForm):
     team_fields = ("team",)
     role = _role_field()
+
+    def clean_is_active(self):
+        """Deactivating someone who still holds records would strand them: offboard instead."""
+        active = self.cleaned_data.get("is_active")
+        if self.instance.pk and not active:
+            stored = type(self.instance).objects.filter(pk=self.instance.pk, is_active=True)
+            if stored.exists():
+                refusal = offboarding.holdings_refusal(self.instance)
+                if refusal:
+                    raise forms.ValidationError(refusal)
+        return active
 
 
 class PersonCreationForm(OneRole, LiveTeamChoices, AdminUserCreationForm):
@@ -214,7 +225,11 @@ class UserAdmin(DjangoUserAdmin):
         done = 0
         for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
             user.is_active = False
-            services.user_save(actor=request.user, user=user, request=request)
+            try:
+                services.user_save(actor=request.user, user=user, request=request)
+            except ServiceError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                continue
             done += 1
         if queryset.filter(pk=request.user.pk, is_active=True).exists():
             self.message_user(request, _("You cannot deactivate yourself."), messages.WARNING)

@@ -300,3 +300,16 @@ def test_round_robin_shares_the_book_across_the_team(manager, rep, successor, te
     owners = set(Contact.objects.values_list("owner_id", flat=True))
     assert rep.pk not in owners
     assert owners <= {successor.pk, third.pk, manager.pk}
+
+
+def test_the_admin_refuses_to_deactivate_someone_who_holds_records(client, admin_user, rep, book):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/accounts/user/",
+        {"action": "deactivate_people", "_selected_action": [rep.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "still holds records" in response.content.decode()
+    rep.refresh_from_db()
+    assert rep.is_active
