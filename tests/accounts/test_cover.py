@@ -233,3 +233,30 @@ def test_the_page_refuses_bad_input_and_others_covers(client, rep, other_rep, ma
 def test_anonymous_is_sent_to_sign_in(client):
     response = client.get("/cover/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_page_in_a_phone_sized_browser(live_server, page, rep, other_rep):
+    from tests.factories import PASSWORD
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", rep.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    page.get_by_test_id("cover-link").click()
+    page.wait_for_url(f"{live_server.url}/cover/")
+    now = timezone.now()
+    page.select_option("#id_delegate", str(other_rep.pk))
+    page.fill("#id_starts_at", _local(now + DAY))
+    page.fill("#id_ends_at", _local(now + 2 * DAY))
+    page.get_by_test_id("cover-form").locator("button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/cover/")
+    row = page.get_by_test_id("cover-row")
+    assert row.count() == 1 and str(other_rep) in row.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/cover/")
+    assert page.get_by_test_id("cover-row").count() == 0
+    assert Cover.objects.get(user=rep).cancelled_at is not None
