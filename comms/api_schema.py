@@ -84,6 +84,10 @@ class ConversationSerializer(serializers.Serializer):
     deal = RefSerializer(allow_null=True)
     company = RefSerializer(allow_null=True)
     assignee = ActorSerializer(allow_null=True)
+    covering_for = RefSerializer(
+        allow_null=True,
+        help_text="Out-of-office cover: the person the assignee is covering for, or null.",
+    )
     team = RefSerializer(allow_null=True)
     last_message_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()

@@ -136,6 +136,14 @@ def revision_dict(revision) -> dict:
     }
 
 
+def _covering_for(conversation: Conversation) -> dict | None:
+    """Out-of-office cover: the person the assignee is covering for, or None."""
+    if conversation.covering_for_id is None:
+        return None
+    person = conversation.covering_for
+    return {"id": person.pk, "name": person.get_full_name() or person.get_username()}
+
+
 def conversation_dict(conversation: Conversation, *, unread: int | None = None) -> dict:
     contact = conversation.contact
     deal = conversation.deal
@@ -150,6 +158,7 @@ def conversation_dict(conversation: Conversation, *, unread: int | None = None) 
         "deal": {"id": deal.pk, "title": deal.title} if deal else None,
         "company": {"id": company.pk, "name": company.name} if company else None,
         "assignee": user_actor(conversation.assignee),
+        "covering_for": _covering_for(conversation),
         "team": {"id": team.pk, "name": team.name} if team else None,
         "last_message_at": iso(conversation.last_message_at),
         "created_at": iso(conversation.created_at),

@@ -78,7 +78,7 @@ def conversation_list_for(user, filters=None) -> QuerySet[Conversation]:
     """
     filters = filters or {}
     qs = permissions.conversation_queryset_for(user).select_related(
-        "contact", "deal", "company", "assignee", "team"
+        "contact", "deal", "company", "assignee", "team", "covering_for"
     )
     if _flag(filters, "mine"):
         qs = qs.filter(assignee_id=user.pk)
@@ -120,7 +120,7 @@ def conversation_get_for(user, conversation_id) -> Conversation:
     pk = _int(conversation_id)
     conversation = (
         permissions.conversation_queryset_for(user)
-        .select_related("contact", "deal", "company", "assignee", "team")
+        .select_related("contact", "deal", "company", "assignee", "team", "covering_for")
         .filter(pk=pk)
         .first()
         if pk is not None

@@ -6,7 +6,7 @@ ServiceErrors (comms.errors) carrying the protocol's code and an HTTP status.
 - messages: the one write path of messages (drafts from every source, `messages_store`);
 - edits: edit and retract;
 - reads: read positions;
-- conversations: start, internal create, assign, status;
+- conversations: start, internal create, assign, status, a customer's inbound start;
 - links: customer web-chat links;
 - members: internal conversations' membership;
 - attachments: files (stored through the messages path) and their downloads.
@@ -22,6 +22,7 @@ from comms.services.attachments import (
 )
 from comms.services.conversations import (
     conversation_assign,
+    conversation_open_inbound,
     conversation_set_status,
     conversation_start,
     internal_conversation_create,
@@ -59,6 +60,7 @@ __all__ = [
     "clean_id",
     "conversation_assign",
     "conversation_mark_read",
+    "conversation_open_inbound",
     "conversation_set_status",
     "conversation_start",
     "customer_draft",

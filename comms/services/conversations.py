@@ -197,3 +197,75 @@ def conversation_set_status(
     )
     conversation_updated(conversation)
     return conversation
+
+
+@transaction.atomic
+def conversation_open_inbound(
+    *, contact, kind: str, deal=None, subject: str = "", owner: User | None = None
+) -> Conversation:
+    """A conversation a customer starts by writing in (WhatsApp, SMS, email, web chat; the
+    caller has authenticated the channel): assigned to `owner` (default: the contact's owner)
+    or, while they are away, to their out-of-office delegate, marked covering_for them
+    (comms.assignee_routing). An owner who is no longer active leaves it unassigned.
+
+    Side effects: the assignee joins as agent; audited (comms.conversation.created, actor the
+    contact); after commit, open inboxes refresh and the assignee is notified."""
+    # Imported here so this function is the whole of cover's change to this module.
+    from comms import assignee_routing
+
+    if kind not in Conversation.Kind.values or kind == Conversation.Kind.INTERNAL:
+        raise errors.Invalid(_("Choose the channel of the conversation."))
+    now = timezone.now()
+    owner_id = owner.pk if owner is not None else contact.owner_id
+    assignee_id, covering_id = assignee_routing.route_assignee(owner_id, now)
+    people = User.objects.select_related("team").in_bulk(
+        [pk for pk in (assignee_id, covering_id) if pk is not None]
+    )
+    assignee = people.get(assignee_id)
+    if assignee is None or not assignee.is_active:
+        assignee, covering_id = None, None
+    conversation = Conversation.objects.create(
+        kind=kind,
+        contact=contact,
+        deal=deal,
+        company_id=contact.company_id or (deal.company_id if deal else None),
+        assignee=assignee,
+        covering_for=people.get(covering_id) if covering_id else None,
+        team=assignee.team if assignee else None,
+        subject=(subject or "")[:200],
+        created_at=now,
+        last_message_at=now,
+    )
+    members = [
+        Participant(conversation=conversation, contact=contact, role=Participant.Role.CUSTOMER)
+    ]
+    if assignee is not None:
+        members.append(
+            Participant(conversation=conversation, user=assignee, role=Participant.Role.AGENT)
+        )
+    Participant.objects.bulk_create(members)
+    audit.record(
+        actor=contact,
+        action="comms.conversation.created",
+        target=conversation,
+        data={
+            "kind": kind,
+            "contact": contact.pk,
+            "deal": deal.pk if deal else None,
+            "inbound": True,
+            "assignee": assignee.pk if assignee else None,
+            "covering_for": covering_id,
+        },
+    )
+    realtime.inbox_changed_on_commit(conversation.pk)
+    if assignee is not None:
+        account_realtime.notify_user_on_commit(
+            assignee.pk,
+            {
+                "type": "conversation.assigned",
+                "conversation_id": conversation.pk,
+                "by": presenters.contact_actor(contact),
+                "covering_for": presenters.user_actor(conversation.covering_for),
+            },
+        )
+    return conversation

@@ -37,8 +37,9 @@ import audit
 from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
-from comms import errors, permissions, presenters
+from comms import assignee_routing, errors, permissions, presenters, realtime
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
+from comms.services.conversations import join
 from comms.services.fanout import broadcast_created, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
 from comms.services.sequence import SEQ_RETURNING, customer_sees, seq_set_sql
@@ -376,11 +377,11 @@ def _store_file(item: MessageDraft, message: Message) -> Attachment:
 WAITING = (Conversation.Status.PENDING, Conversation.Status.CLOSED)
 
 
-def _reopen_on_reply(inbound: list[MessageDraft]) -> list[dict]:
+def _reopen_on_reply(inbound: list[MessageDraft], now) -> list[dict]:
     """A customer writing into a pending or closed conversation reopens it, as in any support
     inbox. Only for replies whose open-only stamp missed (their rows are locked by the stamp
     already), so a reply into an open conversation costs nothing more. Returns the audit events
-    (comms.conversation.status_changed, actor the contact)."""
+    (comms.conversation.status_changed, actor the contact; see _reopened)."""
     if not inbound:
         return []
     contacts = {item.conversation.pk: item.contact for item in inbound}
@@ -390,16 +391,21 @@ def _reopen_on_reply(inbound: list[MessageDraft]) -> list[dict]:
     if not waiting:
         return []
     Conversation.objects.filter(pk__in=waiting).update(status=Conversation.Status.OPEN)
-    return _reopened(waiting, contacts)
+    return _reopened(waiting, contacts, now)
 
 
-def _reopened(waiting: dict, contacts: dict) -> list[dict]:
-    """The conversations `waiting` (id -> the status they had) are open now: their
-    conversation.updated events, and their audit events with the replying contact as actor."""
+def _reopened(waiting: dict, contacts: dict, now) -> list[dict]:
+    """The conversations `waiting` (id -> the status they had) are open now: routed to whoever
+    receives their owner's inbound at `now` (_route_revived), then their conversation.updated
+    events, and their audit events with the replying contact as actor."""
+    conversations = list(
+        Conversation.objects.select_related(
+            "contact", "deal", "company", "assignee", "team", "covering_for"
+        ).filter(pk__in=waiting)
+    )
+    routed = _route_revived(conversations, now)
     events = []
-    for conversation in Conversation.objects.select_related(
-        "contact", "deal", "company", "assignee", "team"
-    ).filter(pk__in=waiting):
+    for conversation in conversations:
         conversation_updated(conversation)
         events.append(
             {
@@ -412,6 +418,70 @@ def _reopened(waiting: dict, contacts: dict) -> list[dict]:
                     "reason": "customer_reply",
                 },
             }
+        )
+    return events + routed
+
+
+def _route_revived(conversations: list[Conversation], now) -> list[dict]:
+    """Out-of-office cover: a revived conversation goes to whoever receives its owner's inbound
+    now (comms.assignee_routing), the delegate marked covering_for the owner while they are
+    away, the owner again once the cover is over. One query for all of them when nobody is
+    away; writes only for those that move. The new assignee joins as agent and is notified
+    after commit; a delegate the conversation leaves stops being an agent of it (the owner who
+    is away never does: it is theirs). Returns the audit events (comms.conversation.assigned,
+    actor Keepline, reason cover / cover_ended)."""
+    owners = {c.pk: assignee_routing.owner_of(c) for c in conversations if not c.is_internal}
+    routes = assignee_routing.route_assignees(owners.values(), now)
+    moves = []
+    for conversation in conversations:
+        owner_id = owners.get(conversation.pk)
+        if owner_id is None:
+            continue
+        route = routes[owner_id]
+        if route != (conversation.assignee_id, conversation.covering_for_id):
+            moves.append((conversation, *route))
+    if not moves:
+        return []
+    people = User.objects.select_related("team").in_bulk(
+        {pk for _c, *route in moves for pk in route if pk is not None}
+    )
+    events = []
+    for conversation, assignee_id, covering_id in moves:
+        old_id, was_covering = conversation.assignee_id, conversation.covering_for_id
+        assignee = people[assignee_id]
+        if not assignee.is_active:
+            continue  # an owner who has left meanwhile: offboarding hands their book over
+        conversation.assignee = assignee
+        conversation.covering_for = people.get(covering_id) if covering_id else None
+        conversation.team = assignee.team
+        conversation.save(update_fields=["assignee", "covering_for", "team"])
+        join(conversation, assignee, Participant.Role.AGENT, now)
+        if was_covering is not None and old_id not in (None, assignee_id):
+            Participant.objects.filter(
+                conversation=conversation, user_id=old_id, role=Participant.Role.AGENT
+            ).update(left_at=now)
+            realtime.recheck_access_on_commit(conversation_ids=[conversation.pk], user_ids=[old_id])
+        events.append(
+            {
+                "actor": None,
+                "action": "comms.conversation.assigned",
+                "target": conversation,
+                "data": {
+                    "from": old_id,
+                    "to": assignee_id,
+                    "covering_for": covering_id,
+                    "reason": "cover" if covering_id else "cover_ended",
+                },
+            }
+        )
+        account_realtime.notify_user_on_commit(
+            assignee_id,
+            {
+                "type": "conversation.assigned",
+                "conversation_id": conversation.pk,
+                "by": presenters.system_actor(),
+                "covering_for": presenters.user_actor(conversation.covering_for),
+            },
         )
     return events
 
@@ -637,7 +707,7 @@ def _store_batch(items: list[MessageDraft]) -> list:
         fresh, reopen_events, numbers = _stamp_alone(items[order[0]], order[0], now, results)
     else:
         fresh, reopen, contacts, numbers = _stamp_batch(items, order, now, results)
-        reopen_events = _reopened(reopen, contacts) if reopen else []
+        reopen_events = _reopened(reopen, contacts, now) if reopen else []
     stored = Message.objects.bulk_create([_new_message(items[i], now, numbers[i]) for i in fresh])
     files = {
         i: _store_file(items[i], message)
@@ -689,7 +759,7 @@ def _stamp_alone(item: MessageDraft, i: int, now, results: list):
             return [i], [], {i: numbers}  # a customer writing into an open conversation
         numbers = _stamp(item, now)
         if numbers:  # pending or closed: the reply reopens it
-            return [i], _reopen_on_reply([item]), {i: numbers}
+            return [i], _reopen_on_reply([item], now), {i: numbers}
     else:
         numbers = _stamp(item, now)
         if numbers:
