@@ -132,9 +132,11 @@ def conversation_assign(
         return conversation
     now = timezone.now()
     conversation.assignee = assignee
+    # An explicit assignment ends any cover: the new assignee holds it in their own right.
+    conversation.covering_for = None
     if assignee is not None:
         conversation.team_id = assignee.team_id
-    conversation.save(update_fields=["assignee", "team"])
+    conversation.save(update_fields=["assignee", "team", "covering_for"])
     if assignee is not None:
         join(conversation, assignee, Participant.Role.AGENT, now)
     if old_id is not None:
