@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 import audit
 from accounts import book, hierarchy, permissions
@@ -189,16 +189,16 @@ def offboarding_plan(
 
 
 COUNT_LABELS = {
-    "companies": _lazy("Companies"),
-    "contacts": _lazy("Contacts"),
-    "deals_open": _lazy("Deals (open)"),
-    "deals_closed": _lazy("Deals (closed)"),
-    "conversations_open": _lazy("Open conversations"),
-    "conversations_closed": _lazy("Closed conversations"),
-    "activities_open": _lazy("Open activities"),
-    "grants": _lazy("Records shared with them (grants removed)"),
-    "customer_links": _lazy("Customer chat links (they keep working)"),
-    "continuity_messages": _lazy("Customers told who continues"),
+    "companies": gettext_lazy("Companies"),
+    "contacts": gettext_lazy("Contacts"),
+    "deals_open": gettext_lazy("Deals (open)"),
+    "deals_closed": gettext_lazy("Deals (closed)"),
+    "conversations_open": gettext_lazy("Open conversations"),
+    "conversations_closed": gettext_lazy("Closed conversations"),
+    "activities_open": gettext_lazy("Open activities"),
+    "grants": gettext_lazy("Records shared with them (grants removed)"),
+    "customer_links": gettext_lazy("Customer chat links (they keep working)"),
+    "continuity_messages": gettext_lazy("Customers told who continues"),
 }
 
 
