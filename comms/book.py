@@ -157,7 +157,9 @@ class CommsBook:
             if successor is None and handover.team is not None:
                 conversation.team = handover.team
             elif successor is not None:
-                conversation.team_id = successor.team_id
+                # The object, not only its id: the events below present the team, and a bare
+                # id would load it once per conversation.
+                conversation.team = successor.team
         if whole:
             key = f"offboarding:{handover.offboarding_id}"
             drafts = [

@@ -86,6 +86,24 @@ def collect():
         _local.outbox = previous
 
 
+@contextlib.contextmanager
+def published_together():
+    """Inside this block (same thread), events are collected at commit and sent when it ends, in
+    order and coalesced, from one event loop: one `async_to_sync` for all of them rather than one
+    per event, each starting a loop thread (~1 ms: 10 s for the 12,000 events of an offboarding
+    with 2,000 open conversations). Inside an outer `collect()` they stay with that collector."""
+    if getattr(_local, "outbox", None) is not None:
+        yield
+        return
+    outbox: list[Event] = []
+    try:
+        with collect() as outbox:
+            yield
+    finally:
+        if outbox:  # what committed inside the block, even if it then raised
+            async_to_sync(publish)(outbox)
+
+
 def run_collecting(fn: Callable, kwargs: dict):
     """(fn(**kwargs), the events it queued for after commit): for a caller on a worker thread
     that publishes them from its event loop."""

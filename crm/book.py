@@ -146,17 +146,19 @@ class CrmBook:
         counts["deals_open"] = sum(1 for _l, _c, is_open in deals.values() if is_open)
         counts["deals_closed"] = len(deals) - counts["deals_open"]
         counts["activities_open"] = len(activities)
-        grant_counts = {kind: qs.count() for kind, qs in grants.items()}
-        counts["grants"] = sum(grant_counts.values())
         if handover.dry_run:
+            grant_counts = {kind: qs.count() for kind, qs in grants.items()}
+            counts["grants"] = sum(grant_counts.values())
             return
         for model, assignment in ((Company, company_to), (Contact, contact_to), (Deal, deal_to)):
             for successor, ids in _by_successor(assignment).items():
                 model.objects.filter(pk__in=ids).update(owner_id=successor)
         for successor, ids in _by_successor(activities).items():
             Activity.objects.filter(pk__in=ids).update(author_id=successor)
-        for qs in grants.values():
-            qs.delete()  # what the leaver was given; the shares they gave others stay
+        # What the leaver was given goes (the shares they gave others stay); each DELETE's row
+        # count is the count, so execution needs no COUNT of its own.
+        grant_counts = {kind: qs.delete()[0] for kind, qs in grants.items()}
+        counts["grants"] = sum(grant_counts.values())
         handover.events += _owner_events(
             handover, "company", {pk: label for pk, label in companies.items()}, company_to
         )

@@ -536,9 +536,12 @@ def _notify_mentions(conversation: Conversation, message: Message, author: User)
 #    and reopens those a customer or channel reply arrived in while pending or closed. A
 #    conversation whose drafts were all refused is locked until commit but left unchanged.
 #
-# The verdict statement is a UNION ALL of one-row SELECTs (kind, number, value); SQLite allows
-# 500 terms to a compound SELECT, so drafts are judged VERDICT_CHUNK at a time (the batcher
-# never sends more than comms.batching.MAX_BATCH = 100, one statement).
+# The verdict statement is a UNION ALL of SELECTs (kind, number, value). On PostgreSQL the
+# "client_id stored?" lookups are one term per author column over arrays (unnest), so a batch is
+# one statement whatever its size (an offboarding posts 2,000 continuity messages at once).
+# SQLite allows 500 terms to a compound SELECT and has no arrays: there every draft is a one-row
+# term and drafts are judged VERDICT_CHUNK at a time (the batcher never sends more than
+# comms.batching.MAX_BATCH = 100, one statement).
 
 VERDICT_CHUNK = 100
 _CHECK, _BINDING, _STORED = 0, 1, 2
@@ -553,11 +556,14 @@ def _verdicts(items: list[MessageDraft], order: list[int], keys: dict, connectio
     checks: dict = {}
     bindings: dict = {}
     stored: dict = {}
-    for start in range(0, len(order), VERDICT_CHUNK):
+    arrays = connection.vendor == "postgresql"
+    chunk = max(len(order), 1) if arrays else VERDICT_CHUNK
+    for start in range(0, len(order), chunk):
         terms: list[str] = []
         params: list = []
         numbers: dict = {}  # (kind, number) -> key
-        for i in order[start : start + VERDICT_CHUNK]:
+        lookups: dict = {}  # arrays: (author column, system value) -> [indexes, ids, values, ...]
+        for i in order[start : start + chunk]:
             item = items[i]
             key = keys[i]
             if key is not None and key not in checks:
@@ -581,11 +587,32 @@ def _verdicts(items: list[MessageDraft], order: list[int], keys: dict, connectio
             client_id = Message._meta.get_field("client_id").get_db_prep_value(
                 item.client_id, connection
             )
+            if arrays:
+                # direction = 'system' stays a literal: the partial unique index matches it.
+                group = (column, value if column == "direction" else None)
+                rows = lookups.setdefault(group, ([], [], [], []))
+                for column_values, v in zip(
+                    rows, (i, item.conversation.pk, value, client_id), strict=True
+                ):
+                    column_values.append(v)
+                continue
             terms.append(
                 f"SELECT {_STORED}, {i}, (SELECT MIN(id) FROM {messages}"  # noqa: S608
                 f" WHERE conversation_id = %s AND {column} = %s AND client_id = %s)"
             )
             params += [item.conversation.pk, value, client_id]
+        for (column, system), (indexes, ids, values, client_ids) in lookups.items():
+            author = "%s" if system is not None else "t.v"
+            terms.append(
+                f"SELECT {_STORED}, t.i, (SELECT MIN(id) FROM {messages}"  # noqa: S608
+                f" WHERE conversation_id = t.c AND {column} = {author} AND client_id = t.k)"
+                " FROM unnest(%s::integer[], %s::bigint[], %s::bigint[], %s::uuid[])"
+                " AS t(i, c, v, k)"
+            )
+            if system is not None:
+                params.append(system)
+                values = [None] * len(values)
+            params += [indexes, ids, values, client_ids]
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(terms), params)
             rows = cursor.fetchall()
@@ -666,7 +693,9 @@ def _stamp_batch(items: list[MessageDraft], order: list[int], now, results: list
             customer = counter[1]
         numbers[i] = (counter[0], customer)
     moved = sorted({items[i].conversation.pk for i in fresh})
-    if moved:
+    if moved and connection.vendor == "postgresql":
+        _stamp_arrays(connection, moved, counters, reopen, now)
+    elif moved:
         changes: dict = {
             "last_message_at": now,
             "seq": Case(*(When(pk=pk, then=Value(counters[pk][0])) for pk in moved)),
@@ -679,6 +708,31 @@ def _stamp_batch(items: list[MessageDraft], order: list[int], now, results: list
             )
         Conversation.objects.filter(pk__in=moved).update(**changes)
     return fresh, reopen, contacts, numbers
+
+
+def _stamp_arrays(connection, moved: list[int], counters: dict, reopen: dict, now) -> None:
+    """_stamp_batch's UPDATE on PostgreSQL: each conversation joined to its new numbers (one
+    hash join) rather than a CASE of one WHEN per conversation, which every row walks (2,000
+    conversations: 0.6 s, growing with the square)."""
+    quote = connection.ops.quote_name
+    table = quote(Conversation._meta.db_table)
+    sql = (
+        f"UPDATE {table} AS c SET last_message_at = %s, seq = v.seq,"  # noqa: S608
+        " customer_seq = v.customer_seq,"
+        " status = CASE WHEN v.reopen THEN %s ELSE c.status END"
+        " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
+        " AS v(id, seq, customer_seq, reopen) WHERE c.id = v.id"
+    )
+    params = [
+        connection.ops.adapt_datetimefield_value(now),
+        Conversation.Status.OPEN.value,
+        moved,
+        [counters[pk][0] for pk in moved],
+        [counters[pk][1] for pk in moved],
+        [pk in reopen for pk in moved],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _refusal(item: MessageDraft):
