@@ -313,3 +313,64 @@ def test_the_admin_refuses_to_deactivate_someone_who_holds_records(client, admin
     assert "still holds records" in response.content.decode()
     rep.refresh_from_db()
     assert rep.is_active
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_offboarding_the_same_person_at_once_make_one_offboarding(
+    manager, director, rep, successor, book
+):
+    import threading
+
+    from django.db import connection
+
+    runs = [manager, director]
+    barrier = threading.Barrier(len(runs))
+    answers, errors = [], []
+
+    def run(actor):
+        try:
+            handover = plan(actor, User.objects.get(pk=rep.pk), successor=successor)
+            barrier.wait(timeout=10)
+            answers.append(offboarding.user_offboard(handover).pk)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(actor,)) for actor in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    done = Offboarding.objects.get()
+    assert answers == [done.pk, done.pk]
+    conversation = book["conversation"]
+    assert Message.objects.filter(conversation=conversation, direction="system").count() == 1
+    assert AuditEvent.objects.filter(action="accounts.user.offboarded").count() == 1
+
+
+def test_the_successor_sees_everything_and_the_leaver_nothing(
+    client, manager, rep, successor, book
+):
+    offboarding.user_offboard(plan(manager, rep, successor=successor))
+    client.force_login(successor)
+    conversation = book["conversation"]
+    assert client.get(f"/deals/{book['open_deal'].pk}/").status_code == 200
+    assert client.get(f"/contacts/{book['contacts'][0].pk}/").status_code == 200
+    assert client.get(f"/companies/{book['company'].pk}/").status_code == 200
+    deals = client.get("/api/v1/deals/").json()
+    assert {d["id"] for d in deals["results"]} >= {book["open_deal"].pk, book["won"].pk}
+    assert client.get(f"/api/v1/conversations/{conversation.pk}/").status_code == 200
+    inbox = client.get("/inbox/?box=mine").content.decode()
+    assert f"/conversations/{conversation.pk}/" in inbox
+    assert client.post(
+        f"/api/v1/conversations/{conversation.pk}/messages/",
+        {"body": "Hi Clara, Ana here", "client_id": "00000000-0000-4000-8000-0000000000aa"},
+        content_type="application/json",
+    ).status_code in (200, 201)
+    # the leaver: signed out of everything, and no road in (sessions, tokens) is left
+    client.force_login(rep)
+    assert client.get(f"/deals/{book['open_deal'].pk}/").status_code in (302, 404)
+    assert client.get(f"/api/v1/conversations/{conversation.pk}/").status_code in (401, 403, 404)
