@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db import connections, router
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -124,14 +125,10 @@ class CrmBook:
                     or company_to.get(company_id)
                     or handover.successor_for("activity", pk)
                 )
-        grants = (
-            {
-                kind: table.objects.filter(user=leaver)
-                for kind, model in KINDS
-                for table in (PERMISSION_TABLES[model][0],)
-            }
+        grant_tables = (
+            [(kind, PERMISSION_TABLES[model][0]._meta.db_table) for kind, model in KINDS]
             if scope is None
-            else {}
+            else []
         )
         # A reassignment's roots (moved by the caller) are already in `moved`.
         for kind, assignment in (
@@ -147,8 +144,7 @@ class CrmBook:
         counts["deals_closed"] = len(deals) - counts["deals_open"]
         counts["activities_open"] = len(activities)
         if handover.dry_run:
-            grant_counts = {kind: qs.count() for kind, qs in grants.items()}
-            counts["grants"] = sum(grant_counts.values())
+            counts["grants"] = sum(_grants(grant_tables, leaver.pk, delete=False).values())
             return
         for model, assignment in ((Company, company_to), (Contact, contact_to), (Deal, deal_to)):
             for successor, ids in _by_successor(assignment).items():
@@ -157,7 +153,7 @@ class CrmBook:
             Activity.objects.filter(pk__in=ids).update(author_id=successor)
         # What the leaver was given goes (the shares they gave others stay); each DELETE's row
         # count is the count, so execution needs no COUNT of its own.
-        grant_counts = {kind: qs.delete()[0] for kind, qs in grants.items()}
+        grant_counts = _grants(grant_tables, leaver.pk, delete=True)
         counts["grants"] = sum(grant_counts.values())
         handover.events += _owner_events(
             handover, "company", {pk: label for pk, label in companies.items()}, company_to
@@ -184,6 +180,38 @@ class CrmBook:
             for model, assignment in ((Contact, contact_to), (Deal, deal_to)):
                 for pk in assignment:
                     signals.record_access_changed.send(sender=model, record=model(pk=pk))
+
+
+def _grants(tables: list[tuple[str, str]], user_id: int, *, delete: bool) -> dict[str, int]:
+    """Count (or delete) the object-permission rows granted to `user_id`, kind by kind, in one
+    statement (PostgreSQL deletes through data-modifying CTEs; SQLite, a DELETE per table)."""
+    if not tables:
+        return {}
+    connection = connections[router.db_for_write(Company)]
+    with connection.cursor() as cursor:
+        if not delete:
+            sql = "SELECT " + ", ".join(  # noqa: S608 - table names come from the models
+                f"(SELECT COUNT(*) FROM {table} WHERE user_id = %s)"  # noqa: S608
+                for _k, table in tables
+            )
+            cursor.execute(sql, [user_id] * len(tables))
+            return dict(zip((k for k, _t in tables), cursor.fetchone(), strict=True))
+        if connection.vendor == "postgresql":
+            ctes = ", ".join(
+                f"d{i} AS (DELETE FROM {table} WHERE user_id = %s RETURNING 1)"  # noqa: S608
+                for i, (_k, table) in enumerate(tables)
+            )
+            counts = ", ".join(
+                f"(SELECT COUNT(*) FROM d{i})"  # noqa: S608
+                for i in range(len(tables))
+            )
+            cursor.execute(f"WITH {ctes} SELECT {counts}", [user_id] * len(tables))
+            return dict(zip((k for k, _t in tables), cursor.fetchone(), strict=True))
+        found = {}
+        for kind, table in tables:  # SQLite: no DELETE in a CTE
+            cursor.execute(f"DELETE FROM {table} WHERE user_id = %s", [user_id])  # noqa: S608
+            found[kind] = cursor.rowcount
+        return found
 
 
 def _open_activities(user):
