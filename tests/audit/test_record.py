@@ -174,3 +174,64 @@ def test_record_many_appends_in_order_in_one_statement_on_postgresql(rep, team):
     if connection.vendor == "postgresql":
         assert len(ctx.captured_queries) == 1
     assert audit.record_many([]) == []
+
+
+@pytest.mark.django_db
+def test_record_many_of_thousands_continues_and_is_continued_by_single_appends(rep, team):
+    """A big batch (offboarding appends ~40k) between two single appends: one gap-free chain."""
+    before = audit.record(actor=rep, action="accounts.team.viewed", target=team)
+    events = [
+        {
+            "actor": rep,
+            "action": "crm.contact.reassigned",
+            "target": ("crm.contact", n, f'Contact {n} "q" é'),
+            "data": {"changes": {"owner": {"before": 1, "after": 2}}, "reason": "offboarding"},
+        }
+        for n in range(3_000)
+    ]
+    events[1_500]["data"] = TRICKY
+    with transaction.atomic():
+        appended = audit.record_many(events)
+    after = audit.record(actor=None, action="accounts.team.changed", target=team)
+    assert [e.seq for e in appended] == list(range(before.seq + 1, before.seq + 3_001))
+    assert appended[0].prev_hash == before.hash and after.prev_hash == appended[-1].hash
+    assert after.seq == appended[-1].seq + 1
+    assert all(b.prev_hash == a.hash for a, b in zip(appended, appended[1:], strict=False))
+    assert all(b.created_at >= a.created_at for a, b in zip(appended, appended[1:], strict=False))
+    seqs = list(AuditEvent.objects.filter(seq__gte=before.seq).values_list("seq", flat=True))
+    assert seqs == list(range(before.seq, after.seq + 1))
+    stored = AuditEvent.objects.get(seq=appended[1_500].seq)
+    assert stored.data == TRICKY and stored.hash == appended[1_500].hash
+    assert canonical(stored) == reference_canonical(stored)
+    code, line = verify()
+    assert code == 0, line
+    assert f"up to seq {after.seq}" in line
+
+
+@pytest.mark.django_db
+def test_record_many_prepares_each_event_as_record_does(rep, other_rep, team):
+    """The batch fast path (actor and request looked at once) builds the same rows as prepare."""
+    from audit import services
+
+    request = RequestFactory(HTTP_USER_AGENT="Agent é", REMOTE_ADDR="10.1.2.3").get("/")
+    request.request_id = "req-7"
+    scope = {"type": "websocket", "client": ("192.0.2.9", 5000), "headers": []}
+    events = [
+        {"actor": rep, "action": "crm.deal.changed", "target": team, "data": TRICKY},
+        {"actor": other_rep, "action": "crm.deal.changed", "request": request, "data": {1: (2,)}},
+        {"actor": rep, "action": "crm.deal.changed", "request": request, "target": ("a", 1, "b")},
+        {"actor": None, "action": "crm.deal.changed", "request": scope, "data": {"s": {3, 1}}},
+        {"actor": "anonymous", "action": "crm.deal.changed", "data": {"d": team, "x": None}},
+    ]
+    fields = [f.attname for f in AuditEvent._meta.concrete_fields]
+    batch = services._prepare_batch(events)
+    single = [services.prepare(**event) for event in events]
+    for (b_event, b_parts, b_text), (s_event, s_parts, s_text) in zip(batch, single, strict=True):
+        assert (b_parts, b_text) == (s_parts, s_text)
+        assert [getattr(b_event, f) for f in fields] == [getattr(s_event, f) for f in fields]
+    with pytest.raises(ValueError, match="float"):
+        services._prepare_batch([{"actor": rep, "action": "crm.deal.changed", "data": {"a": 1.5}}])
+    with pytest.raises(ValueError, match="<app>.<entity>.<past_verb>"):
+        services._prepare_batch([{"actor": rep, "action": "changed"}])
+    with pytest.raises(TypeError):
+        services._prepare_batch([{"actor": 42, "action": "crm.deal.changed"}])
