@@ -21,13 +21,13 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 import audit
-from accounts import book, hierarchy, permissions
+from accounts import book, hierarchy, permissions, realtime
 from accounts.models import Offboarding, Team, User
 from config import events
 from config.errors import Forbidden, Invalid, NotFound, ServiceError
@@ -310,9 +310,13 @@ def _execute(handover: book.Handover) -> Offboarding:
     handover.offboarding_id = offboarding.pk
     _run_parts(handover)
     was_active = leaver.is_active
-    if was_active:
-        User.objects.filter(pk=leaver.pk).update(is_active=False)
-        leaver.is_active = False
+    # One statement deactivates the leaver and moves everyone's access_version (the leaver's
+    # and the successors': no open socket writes on the role facts it loaded before).
+    User.objects.filter(pk__in={leaver.pk, *(u.pk for u in handover.successors)}).update(
+        access_version=F("access_version") + 1,
+        is_active=Case(When(pk=leaver.pk, then=Value(False)), default=F("is_active")),
+    )
+    leaver.is_active = False
     offboarding.counts = handover.counts
     offboarding.finished_at = timezone.now()
     offboarding.save(update_fields=["counts", "finished_at"])
@@ -323,7 +327,9 @@ def _execute(handover: book.Handover) -> Offboarding:
     )
     # Sessions end, sockets close, tokens are revoked (after commit, within the layer's reach).
     services.access_end(actor=handover.actor, user=leaver, request=handover.request)
-    services.access_changed([leaver, *handover.successors], also=chain, reason="offboarded")
+    realtime.recheck_users_on_commit(
+        {leaver.pk, *(u.pk for u in handover.successors), *chain}, "offboarded"
+    )
     summary = {
         "actor": handover.actor,
         "action": "accounts.user.offboarded",

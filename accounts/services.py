@@ -7,7 +7,7 @@ import secrets
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -85,13 +85,28 @@ def _sessions_end(user: User, *, keep_key: str | None = None, reason: str) -> in
     """End every open session of `user` but keep_key: the rows are marked ended, the session
     store forgets them after commit (so reactivation revives no old cookie) and their sockets
     close. Returns how many ended."""
-    open_sessions = UserSession.objects.filter(user=user, ended_at__isnull=True)
-    if keep_key:
-        open_sessions = open_sessions.exclude(session_key=keep_key)
-    keys = list(open_sessions.values_list("session_key", flat=True))
+    now = timezone.now()
+    connection = connections[router.db_for_write(UserSession)]
+    if connection.vendor == "postgresql":
+        # One statement ends them and names them.
+        table = connection.ops.quote_name(UserSession._meta.db_table)
+        sql = f"UPDATE {table} SET ended_at = %s WHERE user_id = %s AND ended_at IS NULL"  # noqa: S608
+        params: list = [now, user.pk]
+        if keep_key:
+            sql += " AND session_key <> %s"
+            params.append(keep_key)
+        with connection.cursor() as cursor:
+            cursor.execute(sql + " RETURNING session_key", params)
+            keys = [row[0] for row in cursor.fetchall()]
+    else:
+        open_sessions = UserSession.objects.filter(user=user, ended_at__isnull=True)
+        if keep_key:
+            open_sessions = open_sessions.exclude(session_key=keep_key)
+        keys = list(open_sessions.values_list("session_key", flat=True))
+        if keys:
+            UserSession.objects.filter(session_key__in=keys).update(ended_at=now)
     if not keys:
         return 0
-    UserSession.objects.filter(session_key__in=keys).update(ended_at=timezone.now())
 
     def forget():
         for key in keys:
@@ -181,7 +196,7 @@ def access_end(*, actor, user: User, request=None) -> None:
     revoked, so reactivating the person revives none of it."""
     _sessions_end(user, reason="deactivated")
     realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
-    api_tokens_revoke_all(user=user, actor=actor, request=request)
+    _tokens_revoke_all(user=user, actor=actor, request=request)
 
 
 def _group_state(group, perms=None) -> dict:
@@ -604,6 +619,11 @@ def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
 def api_tokens_revoke_all(*, user: User, actor: User | None = None, request=None) -> int:
     """Revoke every live token of `user` for good (deactivation: reactivating them revives none).
     Audited once (accounts.api_token.revoked_all, with the prefixes)."""
+    return _tokens_revoke_all(user=user, actor=actor, request=request)
+
+
+def _tokens_revoke_all(*, user: User, actor: User | None, request) -> int:
+    """api_tokens_revoke_all's body, for callers already in a transaction (no savepoint)."""
     live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
     prefixes = list(live.values_list("prefix", flat=True))
     if not prefixes:

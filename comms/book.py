@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +38,19 @@ def continuity_text(successor: User | None, team) -> str:
     if team is not None:
         return _("The %(team)s team will continue this conversation.") % {"team": team.name}
     return _("Our team will continue this conversation.")
+
+
+def _live_links():
+    """How many usable customer links a conversation (OuterRef) has: one correlated count."""
+    return (
+        CustomerLink.objects.filter(
+            conversation_id=OuterRef("pk"), revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
 
 
 class CommsBook:
@@ -85,28 +99,21 @@ class CommsBook:
         counts = handover.counts
         counts["conversations_open"] = len(open_ids)
         counts["conversations_closed"] = len(rows) - len(open_ids)
-        counts["customer_links"] = (
-            CustomerLink.objects.filter(
-                conversation_id__in=customer_open,
-                revoked_at__isnull=True,
-                expires_at__gt=timezone.now(),
-            ).count()
-            if customer_open
-            else 0
-        )
         people = {u.pk: u for u in handover.successors}
         if handover.queue_owner is not None:
             people.setdefault(handover.queue_owner.pk, handover.queue_owner)
         conversations = (
             {
                 c.pk: c
-                for c in Conversation.objects.filter(pk__in=customer_open).select_related(
-                    "contact", "deal", "company", "team"
-                )
+                for c in Conversation.objects.filter(pk__in=customer_open)
+                .select_related("contact", "deal", "company", "team")
+                .annotate(live_links=Coalesce(Subquery(_live_links()), 0))
             }
             if customer_open
             else {}
         )
+        # The customers' chat links keep working: the conversation is the same.
+        counts["customer_links"] = sum(c.live_links for c in conversations.values())
         handover.details["continuity"] = [
             {
                 "conversation": pk,

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from accounts import roles
+from accounts import offboarding, roles
 from accounts import services as account_services
 from accounts.models import ApiToken, UserSession
 from audit.models import AuditEvent
@@ -202,13 +202,18 @@ async def test_password_set_by_an_admin_closes_every_socket(rep, admin_user, con
     assert await sync_to_async(UserSession.objects.filter(user=rep, ended_at=None).count)() == 0
 
 
-async def test_deactivation_ends_sessions_and_tokens_for_good(rep, conversation):
+async def test_deactivation_ends_sessions_and_tokens_for_good(rep, manager, conversation):
     client, cookie = await sign_in(rep)
     chat = await staff(cookie, conversation.pk)
     _token, secret = await sync_to_async(account_services.api_token_create)(user=rep, name="laptop")
 
     def deactivate(active: bool):
         rep.refresh_from_db()
+        if not active:  # someone who holds records leaves by offboarding, never a bare switch
+            offboarding.user_offboard(
+                offboarding.offboarding_plan(actor=manager, leaver=rep, successor=manager)
+            )
+            return
         rep.is_active = active
         account_services.user_save(actor=None, user=rep)
 
