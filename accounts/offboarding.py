@@ -326,7 +326,8 @@ def _execute(handover: book.Handover) -> Offboarding:
         else []
     )
     # Sessions end, sockets close, tokens are revoked (after commit, within the layer's reach).
-    services.access_end(actor=handover.actor, user=leaver, request=handover.request)
+    ended: list[dict] = []
+    services.access_end(actor=handover.actor, user=leaver, request=handover.request, events=ended)
     realtime.recheck_users_on_commit(
         {leaver.pk, *(u.pk for u in handover.successors), *chain}, "offboarded"
     )
@@ -356,7 +357,7 @@ def _execute(handover: book.Handover) -> Offboarding:
         if was_active
         else []
     )
-    audit.record_many([summary, *deactivated, *handover.events])
+    audit.record_many([summary, *deactivated, *ended, *handover.events])
     return offboarding
 
 

@@ -105,8 +105,14 @@ def _sessions_end(user: User, *, keep_key: str | None = None, reason: str) -> in
         keys = list(open_sessions.values_list("session_key", flat=True))
         if keys:
             UserSession.objects.filter(session_key__in=keys).update(ended_at=now)
+    _sessions_forget(keys, reason=reason)
+    return len(keys)
+
+
+def _sessions_forget(keys: list[str], *, reason: str) -> None:
+    """Ended sessions: the store forgets them after commit and their sockets close."""
     if not keys:
-        return 0
+        return
 
     def forget():
         for key in keys:
@@ -115,7 +121,6 @@ def _sessions_end(user: User, *, keep_key: str | None = None, reason: str) -> in
     transaction.on_commit(forget)
     for key in keys:
         realtime.close_session_sockets_on_commit(key, reason=reason)
-    return len(keys)
 
 
 @transaction.atomic
@@ -191,12 +196,47 @@ def user_save(
     return user
 
 
-def access_end(*, actor, user: User, request=None) -> None:
+def access_end(*, actor, user: User, request=None, events: list | None = None) -> None:
     """Deactivation: every session ends for good, every socket closes and every API token is
-    revoked, so reactivating the person revives none of it."""
-    _sessions_end(user, reason="deactivated")
+    revoked, so reactivating the person revives none of it. `events`: a list the caller appends
+    to the ledger itself (with its own events, in one append); else recorded here."""
+    now = timezone.now()
+    connection = connections[router.db_for_write(UserSession)]
+    if connection.vendor == "postgresql":
+        # Sessions and tokens end in one statement, which names what it ended.
+        sessions = connection.ops.quote_name(UserSession._meta.db_table)
+        tokens = connection.ops.quote_name(ApiToken._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH s AS (UPDATE {sessions} SET ended_at = %s"  # noqa: S608 - model tables
+                " WHERE user_id = %s AND ended_at IS NULL RETURNING session_key),"
+                f" t AS (UPDATE {tokens} SET revoked_at = %s"
+                " WHERE user_id = %s AND revoked_at IS NULL RETURNING prefix)"
+                " SELECT 's', session_key FROM s UNION ALL SELECT 't', prefix FROM t",
+                [now, user.pk, now, user.pk],
+            )
+            rows = cursor.fetchall()
+        _sessions_forget([key for kind, key in rows if kind == "s"], reason="deactivated")
+        prefixes = [prefix for kind, prefix in rows if kind == "t"]
+    else:
+        _sessions_end(user, reason="deactivated")
+        live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        prefixes = list(live.values_list("prefix", flat=True))
+        if prefixes:
+            live.update(revoked_at=now)
     realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
-    _tokens_revoke_all(user=user, actor=actor, request=request)
+    if prefixes:
+        event = {
+            "actor": actor,
+            "action": "accounts.api_token.revoked_all",
+            "target": user,
+            "data": {"prefixes": sorted(prefixes), "reason": "access_ended"},
+            "request": request,
+        }
+        if events is None:
+            audit.record(**event)
+        else:
+            events.append(event)
 
 
 def _group_state(group, perms=None) -> dict:

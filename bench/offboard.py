@@ -318,6 +318,7 @@ def naive_offboard(actor, leaver, successor) -> None:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--show-queries", action="store_true", help="Print every statement.")
     args = parser.parse_args()
     size = {k: v // 10 for k, v in FULL.items()} if args.quick else dict(FULL)
     url = database_url()
@@ -358,6 +359,9 @@ def main():
     queries = len(ctx.captured_queries)
     if result.counts != preview.counts:
         raise SystemExit(f"preview {preview.counts} != executed {result.counts}")
+    if args.show_queries:
+        for q in ctx.captured_queries:
+            print(f"#   {float(q['time']):.3f}s {q['sql'][:110]}", file=sys.stderr)
     slowest = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:5]
     for q in slowest:
         print(f"#   {float(q['time']):.3f}s {q['sql'][:140]}", file=sys.stderr)
