@@ -84,6 +84,13 @@ class PhonesField(serializers.ListField):
 class CompanySerializer(serializers.ModelSerializer):
     owner = OwnerField(required=False)
     tags = TagsField(required=False)
+    cascade = serializers.MultipleChoiceField(
+        choices=["contacts", "deals"],
+        required=False,
+        write_only=True,
+        help_text="With a new owner: what follows the company (its contacts and open deals the"
+        " old owner holds, and their open conversations). Default: both; [] for none.",
+    )
 
     class Meta:
         model = Company
@@ -96,6 +103,7 @@ class CompanySerializer(serializers.ModelSerializer):
             "address",
             "owner",
             "tags",
+            "cascade",
             "created_at",
             "updated_at",
             "archived_at",
@@ -298,6 +306,7 @@ class CompanyViewSet(RecordViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        serializer.validated_data.pop("cascade", None)
         company = self._write(services.company_create, **serializer.validated_data)
         return self._respond(company, status.HTTP_201_CREATED)
 

@@ -115,3 +115,19 @@ def test_the_edit_page_previews_what_moves_before_moving_it(client, manager, rep
     assert saved.status_code == 302
     assert Contact.objects.get(pk=acme["contact"].pk).owner_id == ana.pk
     assert Conversation.objects.get(pk=acme["chat"].pk).assignee_id == ana.pk
+
+
+def test_the_api_moves_a_company_with_or_without_what_follows(client, manager, rep, ana, acme):
+    client.force_login(manager)
+    url = f"/api/v1/companies/{acme['company'].pk}/"
+    alone = client.patch(url, {"owner": ana.pk, "cascade": []}, content_type="application/json")
+    assert alone.status_code == 200
+    assert Contact.objects.get(pk=acme["contact"].pk).owner_id == rep.pk
+    back = client.patch(url, {"owner": rep.pk}, content_type="application/json")
+    assert back.status_code == 200
+    again = client.patch(url, {"owner": ana.pk}, content_type="application/json")
+    assert again.status_code == 200
+    assert Contact.objects.get(pk=acme["contact"].pk).owner_id == ana.pk
+    assert Conversation.objects.get(pk=acme["chat"].pk).assignee_id == ana.pk
+    bad = client.patch(url, {"owner": rep.pk, "cascade": ["nope"]}, content_type="application/json")
+    assert bad.status_code == 400
