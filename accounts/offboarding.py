@@ -195,7 +195,6 @@ COUNT_LABELS = {
     "deals_open": gettext_lazy("Deals (open)"),
     "deals_closed": gettext_lazy("Deals (closed)"),
     "conversations_open": gettext_lazy("Open conversations"),
-    "conversations_closed": gettext_lazy("Closed conversations"),
     "activities_open": gettext_lazy("Open activities"),
     "grants": gettext_lazy("Records shared with them (grants removed)"),
     "customer_links": gettext_lazy("Customer chat links (they keep working)"),

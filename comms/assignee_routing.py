@@ -35,5 +35,10 @@ def route_assignees(owner_ids: Iterable[int | None], at: dt.datetime | None = No
 
 def owner_of(conversation) -> int | None:
     """The person a customer conversation belongs to: whoever its delegate is covering for,
-    else its assignee."""
-    return conversation.covering_for_id or conversation.assignee_id
+    else its assignee; if that person has left (closed conversations stay with who held them),
+    the contact's owner, who took their book. Expects covering_for, assignee and contact
+    loaded with the conversation."""
+    person = conversation.covering_for if conversation.covering_for_id else conversation.assignee
+    if person is not None and not person.is_active and conversation.contact_id is not None:
+        return conversation.contact.owner_id
+    return person.pk if person is not None else None

@@ -72,7 +72,9 @@ class CommsBook:
         leaver = handover.leaver
         whole = handover.scope is None
         moved = handover.moved
-        qs = Conversation.objects.filter(assignee=leaver)
+        # Open conversations move; closed ones stay with who held them (their history), and a
+        # customer reviving one reaches the contact's owner (comms.assignee_routing.owner_of).
+        qs = Conversation.objects.filter(assignee=leaver, status__in=OPEN)
         if not whole:
             # A conversation is its deal's or its contact's: a company moved alone takes none.
             qs = qs.filter(
@@ -98,7 +100,6 @@ class CommsBook:
         ]
         counts = handover.counts
         counts["conversations_open"] = len(open_ids)
-        counts["conversations_closed"] = len(rows) - len(open_ids)
         people = {u.pk: u for u in handover.successors}
         if handover.queue_owner is not None:
             people.setdefault(handover.queue_owner.pk, handover.queue_owner)
