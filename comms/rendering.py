@@ -1,5 +1,7 @@
 """Message bodies are plain text: escaped, autolinked, then sanitised again (belt and braces)."""
 
+from functools import lru_cache
+
 import nh3
 from django.utils.html import urlize
 
@@ -8,6 +10,9 @@ ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+# A pure function of the text: the same body (a system message posted to many conversations at
+# once, a common short reply) is rendered once.
+@lru_cache(maxsize=512)
 def body_html(text: str) -> str:
     """HTML for a plain-text body: every character escaped, http(s)/mailto links made clickable.
 
