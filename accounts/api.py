@@ -7,12 +7,7 @@ from rest_framework.views import APIView
 
 from accounts import offboarding
 from accounts.models import Offboarding
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="Error code, e.g. invalid, not_found.")
-    detail = serializers.CharField(help_text="Translated explanation.")
-    fields = serializers.DictField(required=False, help_text="Messages per field.")
+from config.api_schema import ApiErrorSerializer
 
 
 class SplitSerializer(serializers.Serializer):
@@ -72,7 +67,11 @@ class UserOffboardApi(APIView):
 
     @extend_schema(
         request=OffboardRequestSerializer,
-        responses={200: OffboardResponseSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: OffboardResponseSerializer,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+        },
         tags=["people"],
         operation_id="users_offboard",
     )
