@@ -142,9 +142,12 @@ def test_offboarding_costs_the_same_queries_for_10_and_2000_records(people):
     large = runs["large"][0].counts
     assert large["conversations_open"] == 400 and large["continuity_messages"] == 400
     assert large["grants"] == 1000 and large["contacts"] == 1000
-    assert Conversation.objects.filter(assignee=people["large"]).count() == 0
+    # open conversations move; the 1,600 closed ones keep their history with the leaver
+    assert (
+        Conversation.objects.filter(assignee=people["large"]).exclude(status="closed").count() == 0
+    )
     records = sum(v for k, v in large.items() if k != "continuity_messages")
-    assert records == 5000
+    assert records == 5000 - 1600
 
     small_preview, large_preview = len(previews["small"][1]), len(previews["large"][1])
     small_run, large_run = len(runs["small"][1]), len(runs["large"][1])
