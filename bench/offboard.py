@@ -282,7 +282,10 @@ def naive_offboard(actor, leaver, successor) -> None:
         for activity in _open_activities(leaver):
             activity.author = successor
             activity.save()
-        for conversation in Conversation.objects.filter(assignee=leaver).select_related("contact"):
+        open_conversations = Conversation.objects.filter(assignee=leaver).exclude(
+            status=Conversation.Status.CLOSED
+        )  # closed ones keep their history with the leaver, as in offboarding
+        for conversation in open_conversations.select_related("contact"):
             conversation.assignee = successor
             conversation.team_id = successor.team_id
             conversation.save()
@@ -292,8 +295,6 @@ def naive_offboard(actor, leaver, successor) -> None:
                 target=conversation,
                 data={"from": leaver.pk, "to": successor.pk, "reason": "offboarding"},
             )
-            if conversation.status == Conversation.Status.CLOSED:
-                continue
             Participant.objects.create(
                 conversation=conversation, user=successor, role=Participant.Role.AGENT
             )
