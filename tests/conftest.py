@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 from accounts import roles
@@ -221,3 +222,15 @@ def celery_runs_tasks_inline():
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+
+
+def _sqlite_readers_never_wait(sender, connection, **kwargs):
+    """The test database on SQLite is one in-memory database in shared-cache mode, shared by the
+    live server's threads; there a reader that meets another thread's write lock fails at once
+    ("database table is locked") instead of waiting, which a file database never does. Readers
+    skip table locks, as they would beside a writer on a file database."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        connection.connection.execute("PRAGMA read_uncommitted = true")
+
+
+connection_created.connect(_sqlite_readers_never_wait, dispatch_uid="tests.sqlite_readers")
