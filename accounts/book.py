@@ -117,7 +117,3 @@ def split_options(user, limit: int = 200) -> dict[str, list[tuple[int, str]]]:
         if more is not None:
             options.update(more(user, limit))
     return options
-
-
-def holds_anything(user) -> bool:
-    return any(h.count for h in holdings(user))

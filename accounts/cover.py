@@ -28,22 +28,9 @@ MAX_HOPS = 3
 # --- policy ---------------------------------------------------------------------------------
 
 
-def can_manage_cover(actor, user_id: int) -> bool:
-    """The person themselves, anyone above them in the reporting line, or an admin."""
-    if not permissions.is_active_user(actor):
-        return False
-    if actor.pk == user_id or permissions.is_admin(actor):
-        return True
-    return actor.pk in hierarchy.ancestor_ids(user_id)
-
-
-def takes_conversations(user) -> bool:
-    """Active, and not a compliance officer only (they read, never answer)."""
-    return bool(
-        user is not None
-        and user.is_active
-        and not (permissions.is_compliance(user) and not permissions.is_admin(user))
-    )
+# The rules are the accounts policy's (accounts.permissions).
+can_manage_cover = permissions.can_manage_cover
+takes_conversations = permissions.takes_records
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -48,14 +48,7 @@ class OffboardingFailed(ServiceError):
         )
 
 
-def can_offboard(actor, user) -> bool:
-    """Admins offboard anyone; a manager, the people in their reporting subtree; nobody
-    themselves."""
-    if not permissions.is_active_user(actor) or actor.pk == user.pk:
-        return False
-    if permissions.is_admin(actor):
-        return True
-    return permissions.is_manager(actor) and actor.pk in hierarchy.ancestor_ids(user.pk)
+can_offboard = permissions.can_offboard  # the rule lives in the accounts policy
 
 
 def offboardable_users_for(actor):
@@ -86,7 +79,7 @@ def _may_receive(actor, leaver, person) -> str | None:
         return _("The successor cannot be the person who leaves.")
     if not person.is_active:
         return _("%(user)s is not an active user.") % {"user": person}
-    if permissions.is_compliance(person) and not permissions.is_admin(person):
+    if permissions.is_read_only(person):
         return _("%(user)s only reads records and cannot take them.") % {"user": person}
     if permissions.is_admin(actor) or person.pk == actor.pk:
         return None

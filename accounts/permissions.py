@@ -54,6 +54,48 @@ def can_read_audit_ledger(user) -> bool:
     return bool(is_admin(user) or is_compliance(user))
 
 
+def is_read_only(user) -> bool:
+    """A compliance officer only (not also an admin): reads everything, holds and answers
+    nothing."""
+    return is_compliance(user) and not is_admin(user)
+
+
+def is_above(actor, user_id: int) -> bool:
+    """`actor` stands above `user_id` in the reporting line, at any distance (one query)."""
+    from accounts import hierarchy
+
+    return actor.pk in hierarchy.ancestor_ids(user_id)
+
+
+def can_offboard(actor, user) -> bool:
+    """Admins offboard anyone; a manager, the people in their reporting subtree; nobody
+    themselves."""
+    if not is_active_user(actor) or actor.pk == user.pk:
+        return False
+    if is_admin(actor):
+        return True
+    return is_manager(actor) and is_above(actor, user.pk)
+
+
+def can_offboard_anyone(user) -> bool:
+    """Admins and managers see the People page."""
+    return is_active_user(user) and (is_admin(user) or is_manager(user))
+
+
+def takes_records(user) -> bool:
+    """May hold records and answer customers: active, and not a compliance officer only."""
+    return bool(user is not None and user.is_active and not is_read_only(user))
+
+
+def can_manage_cover(actor, user_id: int) -> bool:
+    """Out-of-office cover: the person themselves, anyone above them, or an admin."""
+    if not is_active_user(actor):
+        return False
+    if actor.pk == user_id or is_admin(actor):
+        return True
+    return is_above(actor, user_id)
+
+
 def can_use_admin(user) -> bool:
     """Django admin is for the Admin role (and superusers); a rep never gets in."""
     return bool(getattr(user, "is_active", False) and is_admin(user))

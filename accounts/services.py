@@ -220,19 +220,10 @@ def access_end(*, actor, user: User, request=None, events: list | None = None) -
         prefixes = [prefix for kind, prefix in rows if kind == "t"]
     else:
         _sessions_end(user, reason="deactivated")
-        live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
-        prefixes = list(live.values_list("prefix", flat=True))
-        if prefixes:
-            live.update(revoked_at=now)
+        prefixes = _tokens_end(user, now)
     realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
     if prefixes:
-        event = {
-            "actor": actor,
-            "action": "accounts.api_token.revoked_all",
-            "target": user,
-            "data": {"prefixes": sorted(prefixes), "reason": "access_ended"},
-            "request": request,
-        }
+        event = _tokens_revoked_event(user=user, actor=actor, prefixes=prefixes, request=request)
         if events is None:
             audit.record(**event)
         else:
@@ -655,27 +646,35 @@ def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> ApiToken:
     return token
 
 
+def _tokens_end(user: User, now) -> list[str]:
+    """Revoke every live token of `user`; their prefixes (SQLite's road; PostgreSQL's is the
+    CTE in access_end)."""
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    prefixes = list(live.values_list("prefix", flat=True))
+    if prefixes:
+        live.update(revoked_at=now)
+    return prefixes
+
+
+def _tokens_revoked_event(*, user: User, actor, prefixes, request) -> dict:
+    return {
+        "actor": actor,
+        "action": "accounts.api_token.revoked_all",
+        "target": user,
+        "data": {"prefixes": sorted(prefixes), "reason": "access_ended"},
+        "request": request,
+    }
+
+
 @transaction.atomic
 def api_tokens_revoke_all(*, user: User, actor: User | None = None, request=None) -> int:
     """Revoke every live token of `user` for good (deactivation: reactivating them revives none).
     Audited once (accounts.api_token.revoked_all, with the prefixes)."""
-    return _tokens_revoke_all(user=user, actor=actor, request=request)
-
-
-def _tokens_revoke_all(*, user: User, actor: User | None, request) -> int:
-    """api_tokens_revoke_all's body, for callers already in a transaction (no savepoint)."""
-    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
-    prefixes = list(live.values_list("prefix", flat=True))
-    if not prefixes:
-        return 0
-    live.update(revoked_at=timezone.now())
-    audit.record(
-        actor=actor,
-        action="accounts.api_token.revoked_all",
-        target=user,
-        data={"prefixes": prefixes, "reason": "access_ended"},
-        request=request,
-    )
+    prefixes = _tokens_end(user, timezone.now())
+    if prefixes:
+        audit.record(
+            **_tokens_revoked_event(user=user, actor=actor, prefixes=prefixes, request=request)
+        )
     return len(prefixes)
 
 

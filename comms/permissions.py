@@ -45,10 +45,9 @@ _active = account_permissions.is_active_user
 sees_everything = account_permissions.sees_everything
 
 
-def is_read_only(user) -> bool:
-    """The compliance officer reads everything and writes nothing (an admin who is also
-    compliance keeps the admin's rights)."""
-    return account_permissions.is_compliance(user) and not account_permissions.is_admin(user)
+# The compliance officer reads everything and writes nothing (an admin who is also compliance
+# keeps the admin's rights).
+is_read_only = account_permissions.is_read_only
 
 
 is_manager = account_permissions.is_manager
