@@ -127,18 +127,41 @@ def canonical_parts(
     request_id: str | None,
 ) -> tuple[str, str, str]:
     """The canonical text around seq and time: head + str(seq) + mid + time + tail."""
-    head = (
+    return (
+        canonical_head(
+            actor_type=actor_type,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            data_text=data_text,
+            ip=ip,
+            request_id=request_id,
+        ),
+        canonical_mid(target_type, target_id, target_label),
+        canonical_tail(user_agent, version),
+    )
+
+
+# The three parts separately, so a batch of events that share an actor, action, data and request
+# (an offboarding's owner changes) builds the head and tail once and only the target per event.
+def canonical_head(*, actor_type, actor_id, actor_label, action, data_text, ip, request_id) -> str:
+    return (
         f'{{"action":{encode_basestring(action)},"actor":{{"id":'
         f'{"null" if actor_id is None else int(actor_id)},"label":{encode_basestring(actor_label)},'
         f'"type":{encode_basestring(actor_type)}}},"data":{data_text},"ip":{_s(ip)},'
         f'"request_id":{_s(request_id)},"seq":'
     )
-    mid = (
+
+
+def canonical_mid(target_type: str, target_id: str, target_label: str) -> str:
+    return (
         f',"target":{{"id":{encode_basestring(target_id)},"label":'
         f'{encode_basestring(target_label)},"type":{encode_basestring(target_type)}}},"time":"'
     )
-    tail = f'","user_agent":{_s(user_agent)},"v":{int(version)}}}'
-    return head, mid, tail
+
+
+def canonical_tail(user_agent: str | None, version: int) -> str:
+    return f'","user_agent":{_s(user_agent)},"v":{int(version)}}}'
 
 
 def canonical(event) -> bytes:

@@ -23,6 +23,7 @@ from accounts.models import User
 from comms.models import Conversation, CustomerLink, Participant
 from comms.services import fanout
 from comms.services.messages import messages_store, system_draft
+from config.bulk import ids_in
 
 OPEN = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 CONTINUITY = uuid.UUID("6f1d3c52-5b7e-4d3c-9a51-2f0c8e4b7a10")
@@ -106,7 +107,7 @@ class CommsBook:
         conversations = (
             {
                 c.pk: c
-                for c in Conversation.objects.filter(pk__in=customer_open)
+                for c in Conversation.objects.filter(pk__in=ids_in(Conversation, customer_open))
                 .select_related("contact", "deal", "company", "team")
                 .annotate(live_links=Coalesce(Subquery(_live_links()), 0))
             }
@@ -135,25 +136,30 @@ class CommsBook:
                 team_id = handover.team.pk if handover.team else None
             else:
                 team_id = people[successor].team_id
-            Conversation.objects.filter(pk__in=ids).update(
+            Conversation.objects.filter(pk__in=ids_in(Conversation, ids)).update(
                 assignee_id=successor, team_id=team_id, covering_for=None
             )
         leaving = Participant.objects.filter(user=leaver, left_at__isnull=True)
         if not whole:
-            leaving = leaving.filter(conversation_id__in=list(assignment))
+            leaving = leaving.filter(conversation_id__in=ids_in(Participant, assignment))
         leaving.update(left_at=now)
         self._join(rows, assignment, open_ids, now)
+        # One data dict per successor, shared by their events: the ledger serialises it once.
+        data = {
+            successor: {
+                "from": leaver.pk,
+                "to": successor,
+                "reason": "offboarding" if whole else "record_reassigned",
+                **({"offboarding": handover.offboarding_id} if handover.offboarding_id else {}),
+            }
+            for successor in set(assignment.values())
+        }
         handover.events += [
             {
                 "actor": handover.actor,
                 "action": "comms.conversation.assigned",
                 "target": ("comms.conversation", pk, ""),
-                "data": {
-                    "from": leaver.pk,
-                    "to": assignment[pk],
-                    "reason": "offboarding" if whole else "record_reassigned",
-                    **({"offboarding": handover.offboarding_id} if handover.offboarding_id else {}),
-                },
+                "data": data[assignment[pk]],
                 "request": handover.request,
             }
             for pk in assignment
@@ -200,7 +206,7 @@ class CommsBook:
             return
         existing = set(
             Participant.objects.filter(
-                conversation_id__in=list(wanted), user_id__in=set(wanted.values())
+                conversation_id__in=ids_in(Participant, wanted), user_id__in=set(wanted.values())
             ).values_list("conversation_id", "user_id")
         )
         by_role: dict[tuple, list[int]] = defaultdict(list)
@@ -209,9 +215,9 @@ class CommsBook:
                 role = Participant.Role.OWNER if pk in internal else Participant.Role.AGENT
                 by_role[(user_id, role)].append(pk)
         for (user_id, role), ids in by_role.items():
-            Participant.objects.filter(conversation_id__in=ids, user_id=user_id).update(
-                role=role, left_at=None
-            )
+            Participant.objects.filter(
+                conversation_id__in=ids_in(Participant, ids), user_id=user_id
+            ).update(role=role, left_at=None)
         Participant.objects.bulk_create(
             [
                 Participant(

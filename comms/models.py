@@ -36,6 +36,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="conversations",
+        db_index=False,  # comms_conv_contact_idx
     )
     deal = models.ForeignKey(
         "crm.Deal",
@@ -44,6 +45,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="conversations",
+        db_index=False,  # comms_conv_deal_idx
     )
     company = models.ForeignKey(
         "crm.Company",
@@ -61,6 +63,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="assigned_conversations",
+        db_index=False,  # comms_conv_inbox_idx (assignee, status, last_message_at)
     )
     team = models.ForeignKey(
         "accounts.Team",
@@ -69,6 +72,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="conversations",
+        db_index=False,  # comms_conv_team_idx (team, status, last_message_at)
     )
     # Set when out-of-office cover routed the conversation to its assignee instead of this person
     # (accounts.Cover): the inbox marks it "covering for".
@@ -150,6 +154,7 @@ class Participant(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="conversation_participations",
+        db_index=False,  # comms_part_user_idx (user, conversation)
     )
     contact = models.ForeignKey(
         "crm.Contact",

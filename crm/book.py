@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.book import Handover, Holding
+from config.bulk import ids_in
 from crm import signals
 from crm.models import Activity, Company, Contact, Deal
 from crm.permissions import PERMISSION_TABLES
@@ -35,16 +36,23 @@ def _by_successor(assignment: dict[int, int]) -> dict[int, list[int]]:
 
 def _owner_events(handover: Handover, kind: str, rows: dict, assignment: dict) -> list[dict]:
     reason = "offboarding" if handover.scope is None else "reassigned"
+    # One data dict per successor, shared by their events: the ledger serialises it once.
+    data = {
+        successor: {
+            "changes": {"owner": {"before": handover.leaver.pk, "after": successor}},
+            "reason": reason,
+            **({"offboarding": handover.offboarding_id} if handover.offboarding_id else {}),
+        }
+        for successor in set(assignment.values())
+    }
+    action = f"crm.{kind}.reassigned"
+    target_type = f"crm.{kind}"
     return [
         {
             "actor": handover.actor,
-            "action": f"crm.{kind}.reassigned",
-            "target": (f"crm.{kind}", pk, label),
-            "data": {
-                "changes": {"owner": {"before": handover.leaver.pk, "after": assignment[pk]}},
-                "reason": reason,
-                **({"offboarding": handover.offboarding_id} if handover.offboarding_id else {}),
-            },
+            "action": action,
+            "target": (target_type, pk, label),
+            "data": data[assignment[pk]],
             "request": handover.request,
         }
         for pk, label in rows.items()
@@ -148,9 +156,9 @@ class CrmBook:
             return
         for model, assignment in ((Company, company_to), (Contact, contact_to), (Deal, deal_to)):
             for successor, ids in _by_successor(assignment).items():
-                model.objects.filter(pk__in=ids).update(owner_id=successor)
+                model.objects.filter(pk__in=ids_in(model, ids)).update(owner_id=successor)
         for successor, ids in _by_successor(activities).items():
-            Activity.objects.filter(pk__in=ids).update(author_id=successor)
+            Activity.objects.filter(pk__in=ids_in(Activity, ids)).update(author_id=successor)
         # What the leaver was given goes (the shares they gave others stay); each DELETE's row
         # count is the count, so execution needs no COUNT of its own.
         grant_counts = _grants(grant_tables, leaver.pk, delete=True)

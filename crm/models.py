@@ -45,11 +45,14 @@ class Tag(models.Model):
 class OwnedRecord(models.Model):
     """Fields shared by every owned, shareable, archivable record."""
 
+    # No index of its own: each record's (owner, archived_at) index serves it, one index fewer
+    # to write when a book changes hands.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="+")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -99,6 +102,7 @@ class Contact(OwnedRecord):
         blank=True,
         on_delete=models.PROTECT,
         related_name="contacts",
+        db_index=False,  # crm_contact_company_idx
     )
     preferred_channel = models.CharField(
         _("preferred channel"), max_length=16, choices=Channel.choices, default=Channel.EMAIL
@@ -284,7 +288,11 @@ class Deal(OwnedRecord):
         Pipeline, verbose_name=_("pipeline"), on_delete=models.PROTECT, related_name="deals"
     )
     stage = models.ForeignKey(
-        Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="deals"
+        Stage,
+        verbose_name=_("stage"),
+        on_delete=models.PROTECT,
+        related_name="deals",
+        db_index=False,  # crm_deal_stage_idx (stage, updated_at)
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
@@ -329,13 +337,28 @@ class Activity(models.Model):
     done = models.BooleanField(_("done"), default=False)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     company = models.ForeignKey(
-        Company, null=True, blank=True, on_delete=models.PROTECT, related_name="activities"
+        Company,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,  # crm_activity_company_idx (company, created_at)
     )
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="activities"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,  # crm_activity_contact_idx (contact, created_at)
     )
     deal = models.ForeignKey(
-        Deal, null=True, blank=True, on_delete=models.PROTECT, related_name="activities"
+        Deal,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,  # crm_activity_deal_idx (deal, created_at)
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,

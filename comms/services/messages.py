@@ -43,6 +43,7 @@ from comms.services.conversations import join
 from comms.services.fanout import broadcast_created, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
 from comms.services.sequence import SEQ_RETURNING, customer_sees, seq_set_sql
+from config.bulk import ids_in
 
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
 Direction = Message.Direction
@@ -645,7 +646,7 @@ def _stamp_batch(items: list[MessageDraft], order: list[int], now, results: list
     connection = connections[router.db_for_write(Message)]
     conversation_ids = sorted({items[i].conversation.pk for i in order})
     locked = (
-        Conversation.objects.filter(pk__in=conversation_ids)
+        Conversation.objects.filter(pk__in=ids_in(Conversation, conversation_ids))
         .order_by("pk")
         .select_for_update()
         .values_list("pk", "status", "seq", "customer_seq")
