@@ -349,7 +349,7 @@ def _execute(handover: book.Handover) -> Offboarding:
         if was_active
         else []
     )
-    audit.record_many([summary, *deactivated, *ended, *handover.events])
+    audit.record_many([summary, *deactivated, *ended, *handover.events], returning=False)
     return offboarding
 
 

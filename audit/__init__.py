@@ -11,10 +11,10 @@ def record(**kwargs):
     return _record(**kwargs)
 
 
-def record_many(events):
+def record_many(events, *, returning: bool = True):
     from audit.services import record_many as _record_many
 
-    return _record_many(events)
+    return _record_many(events, returning=returning)
 
 
 def changes(before: dict, after: dict) -> dict:

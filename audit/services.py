@@ -186,22 +186,37 @@ def _pg_array_element(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _append_postgresql_many(prepared: list, using: str) -> None:
+# Where _pg_arguments' values sit in a prepared batch row (_FIELD_ORDER): all but seq,
+# created_at, data (its text is sent instead) and the two hashes.
+_PG_VALUE_INDEXES = (1, 3, 4, 5, 6, 7, 8, 9)
+_PG_META_INDEXES = (11, 12, 13)
+
+
+def _append_postgresql_many(prepared: list, using: str, *, returning: bool) -> list | None:
     """One round trip: keepline_audit_append_many (audit/ddl.py) locks the head once, chains,
-    inserts every row in one INSERT and moves the head once."""
+    inserts every row in one INSERT and moves the head once. Returns the (seq, created_at,
+    prev_hash, hash) of each row when `returning`, else only counts them on the server."""
     # One array per argument of keepline_audit_append: the rows transposed, each sent as the text
     # of an array literal (psycopg's own text-format list adaptation is pure Python and took
     # ~1.4 s per 40k-element column; this takes ~10 ms and the server's array_in parses it).
-    columns = zip(*(_pg_arguments(*p) for p in prepared), strict=True)
+    columns = zip(
+        *(
+            [
+                *(values[i] for i in _PG_VALUE_INDEXES),
+                data_text,
+                *(values[i] for i in _PG_META_INDEXES),
+                *parts,
+            ]
+            for values, parts, data_text in prepared
+        ),
+        strict=True,
+    )
+    sql = _PG_APPEND_MANY if returning else _PG_APPEND_MANY.replace("*", "count(*)", 1)
     with connections[using].cursor() as cursor:
-        cursor.execute(_PG_APPEND_MANY, [_pg_array_literal(column) for column in columns])
-        rows = cursor.fetchall()
-    for (event, _p, _d), (_ord, seq, created_at, prev_hash, hash_) in zip(
-        prepared, rows, strict=True
-    ):
-        event.seq, event.created_at, event.prev_hash, event.hash = seq, created_at, prev_hash, hash_
-        event._state.adding = False
-        event._state.db = using
+        cursor.execute(sql, [_pg_array_literal(column) for column in columns])
+        if not returning:
+            return None
+        return [row[1:] for row in cursor.fetchall()]
 
 
 def prepare(*, actor, action: str, target=None, data: dict | None = None, request=None):
@@ -293,13 +308,13 @@ def _jsonable_fast(value):
 
 
 def _prepare_batch(events: list[dict]) -> list:
-    """[prepare(**event) for event in events], byte for byte, at a fraction of the cost.
+    """[prepare(**event) for event in events], byte for byte, at a fraction of the cost; each
+    event comes as its field values in _FIELD_ORDER (`_event_of` makes the model of them).
 
     An offboarding's ~20k owner changes share one actor, one request, a few actions and a few
     data dicts (one per successor): the actor, request metadata, action check, data text and the
     canonical head and tail are computed once per distinct object (by identity) in the batch,
-    only the target per event; events are built without Model.__init__. Events given the same
-    data dict share one payload dict."""
+    only the target per event. Events given the same data dict share one payload dict."""
     actors: dict[int, tuple] = {}
     metas: dict[int, tuple] = {}
     actions: dict[str, str] = {}
@@ -366,27 +381,25 @@ def _prepare_one(
             request_id=request_id,
         )
     target_type, target_id, target_label = _target(target)
-    event = _event_of(
-        (
-            None,
-            VERSION,
-            None,
-            actor_type,
-            actor_id,
-            actor_label,
-            clean_action,
-            target_type,
-            target_id,
-            target_label,
-            payload,
-            ip,
-            user_agent,
-            request_id,
-            "",
-            "",
-        )
+    values = (
+        None,
+        VERSION,
+        None,
+        actor_type,
+        actor_id,
+        actor_label,
+        clean_action,
+        target_type,
+        target_id,
+        target_label,
+        payload,
+        ip,
+        user_agent,
+        request_id,
+        "",
+        "",
     )
-    return event, (head, canonical_mid(target_type, target_id, target_label), tail), data_text
+    return values, (head, canonical_mid(target_type, target_id, target_label), tail), data_text
 
 
 def record(*, actor, action: str, target=None, data: dict | None = None, request=None):
@@ -419,31 +432,45 @@ def record(*, actor, action: str, target=None, data: dict | None = None, request
     return event
 
 
-def record_many(events: list[dict]) -> list[AuditEvent]:
+def record_many(events: list[dict], *, returning: bool = True) -> list[AuditEvent] | None:
     """Append several events, in order, inside the caller's transaction (each dict holds
     `record`'s keyword arguments). On PostgreSQL this is one statement whatever the count, so a
-    batch of chat messages holds the chain head for one round trip, not one per message."""
+    batch of chat messages holds the chain head for one round trip, not one per message.
+
+    Returns the appended events, numbered and hashed; with returning=False, None, and on
+    PostgreSQL nothing comes back from the server (an offboarding's ~20k events: neither their
+    rows nor model instances are built)."""
     if not events:
-        return []
+        return [] if returning else None
     prepared = _prepare_batch(events)
     using = router.db_for_write(AuditEvent)
     connection = connections[using]
     with transaction.atomic(using=using, savepoint=False):
-        if connection.vendor == "postgresql":
-            _append_postgresql_many(prepared, using)
-        else:
-            _append_python_many(prepared, using)
-    return [event for event, _p, _d in prepared]
+        if connection.vendor != "postgresql":
+            appended = _append_python_many(prepared, using)
+            return appended if returning else None
+        stamps = _append_postgresql_many(prepared, using, returning=returning)
+    if not returning:
+        return None
+    appended = []
+    for (values, _p, _d), (seq, created_at, prev_hash, hash_) in zip(prepared, stamps, strict=True):
+        event = _event_of(values)
+        event.seq, event.created_at, event.prev_hash, event.hash = seq, created_at, prev_hash, hash_
+        event._state.adding = False
+        event._state.db = using
+        appended.append(event)
+    return appended
 
 
-def _append_python_many(prepared: list, using: str) -> None:
+def _append_python_many(prepared: list, using: str) -> list[AuditEvent]:
     """The head locked once, the chain computed here, the rows inserted together (in batches
     the backend's parameter limit allows), the head moved once."""
     head = _locked_head(using)
     seq, prev = head.seq, head.hash
     now = timezone.now()
     events = []
-    for event, (head_text, mid, tail), _data_text in prepared:
+    for values, (head_text, mid, tail), _data_text in prepared:
+        event = _event_of(values)
         seq += 1
         event.seq, event.created_at, event.prev_hash = seq, now, prev
         canonical = f"{head_text}{seq}{mid}{format_time(now)}{tail}".encode()
@@ -452,6 +479,7 @@ def _append_python_many(prepared: list, using: str) -> None:
     # The queryset refuses bulk_create to everyone else: appends go through record/record_many.
     models.QuerySet(AuditEvent, using=using).bulk_create(events)
     AuditChainHead.objects.using(using).filter(id=1).update(seq=seq, hash=prev)
+    return events
 
 
 def checkpoint_create(*, force: bool = False) -> AuditCheckpoint | None:

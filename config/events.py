@@ -34,8 +34,36 @@ COALESCED: dict[str, str] = {}  # filled by the apps (comms.realtime)
 _local = threading.local()
 
 
+class _Batch(list):
+    """Events queued one after another in the same savepoint: one commit hook sends them all
+    in order (an offboarding queues ~16,000; a hook each cost ~0.3 s to register)."""
+
+    started = False  # sent (or being sent): later events need a hook of their own
+
+    def __call__(self) -> None:
+        self.started = True
+        for group, event in self:
+            _emit(group, event)
+
+
 def send_event_on_commit(group: str, event: dict, *, using: str | None = None) -> None:
     """Send `event` to `group` once the surrounding transaction commits."""
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block:
+        hooks = connection.run_on_commit
+        if hooks:
+            savepoints, hook, _robust = hooks[-1]
+            # Joined only when it is the last hook (order kept) and was queued in the same
+            # savepoint (a savepoint rolled back drops it whole, as it would each event).
+            if (
+                type(hook) is _Batch
+                and not hook.started
+                and savepoints == set(connection.savepoint_ids)
+            ):
+                hook.append((group, event))
+                return
+        transaction.on_commit(_Batch([(group, event)]), using=using)
+        return
     transaction.on_commit(lambda: _emit(group, event), using=using)
 
 

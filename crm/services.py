@@ -311,7 +311,7 @@ def _handover(actor, obj, old_owner_id: int, new_owner: User, cascade, request, 
 
 def _follow_owner(actor, obj, old_owner_id: int, cascade, request) -> None:
     handover = _handover(actor, obj, old_owner_id, obj.owner, cascade, request, dry_run=False)
-    audit.record_many(handover.events)
+    audit.record_many(handover.events, returning=False)
 
 
 def record_reassign_preview(

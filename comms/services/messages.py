@@ -775,7 +775,7 @@ def _store_batch(items: list[MessageDraft]) -> list:
         for event in _stored_events(items[i], message, files.get(i))
     ]
     events += reopen_events
-    audit.record_many(events)
+    audit.record_many(events, returning=False)
     # After commit, in this order: each message.created, then the mentions it carried.
     for i, message in zip(fresh, stored, strict=True):
         result = results[i] = SendResult(message, True, [files[i]] if i in files else [])

@@ -226,7 +226,8 @@ def test_record_many_prepares_each_event_as_record_does(rep, other_rep, team):
     fields = [f.attname for f in AuditEvent._meta.concrete_fields]
     batch = services._prepare_batch(events)
     single = [services.prepare(**event) for event in events]
-    for (b_event, b_parts, b_text), (s_event, s_parts, s_text) in zip(batch, single, strict=True):
+    for (b_values, b_parts, b_text), (s_event, s_parts, s_text) in zip(batch, single, strict=True):
+        b_event = services._event_of(b_values)
         assert (b_parts, b_text) == (s_parts, s_text)
         assert [getattr(b_event, f) for f in fields] == [getattr(s_event, f) for f in fields]
     with pytest.raises(ValueError, match="float"):
@@ -235,3 +236,26 @@ def test_record_many_prepares_each_event_as_record_does(rep, other_rep, team):
         services._prepare_batch([{"actor": rep, "action": "changed"}])
     with pytest.raises(TypeError):
         services._prepare_batch([{"actor": 42, "action": "crm.deal.changed"}])
+
+
+@pytest.mark.django_db
+def test_record_many_without_returning_appends_the_same_chain(rep, team):
+    """returning=False (offboarding, message batches) stores the same events and answers None."""
+    before = audit.record(actor=rep, action="accounts.team.viewed", target=team)
+    events = [
+        {
+            "actor": rep,
+            "action": "crm.contact.reassigned",
+            "target": ("crm.contact", n, "C"),
+            "data": {"n": n},
+        }
+        for n in range(50)
+    ]
+    with transaction.atomic():
+        assert audit.record_many(events, returning=False) is None
+    stored = list(AuditEvent.objects.filter(seq__gt=before.seq).order_by("seq"))
+    assert [e.data for e in stored] == [{"n": n} for n in range(50)]
+    assert [e.seq for e in stored] == list(range(before.seq + 1, before.seq + 51))
+    assert stored[0].prev_hash == before.hash
+    assert verify()[0] == 0
+    assert audit.record_many([], returning=False) is None

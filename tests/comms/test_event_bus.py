@@ -73,6 +73,30 @@ def test_events_of_a_rolled_back_write_are_never_sent(django_capture_on_commit_c
     assert [event["type"] for _group, event in outbox] == ["y"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_events_share_a_commit_hook_yet_a_rolled_back_savepoint_drops_only_its_own():
+    """Events queued one after another share one hook; those of a savepoint rolled back are
+    not sent, those before and after it are, in order."""
+    with events.collect() as outbox:
+        with transaction.atomic():
+            events.send_event_on_commit("g", {"type": "a"})
+            events.send_event_on_commit("g", {"type": "b"})
+            try:
+                with transaction.atomic():
+                    events.send_event_on_commit("g", {"type": "lost"})
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            with transaction.atomic():
+                events.send_event_on_commit("g", {"type": "c"})
+            events.send_event_on_commit("g", {"type": "d"})
+            transaction.on_commit(lambda: outbox.append(("g", {"type": "hook"})))
+            events.send_event_on_commit("g", {"type": "e"})
+            hooks = len(transaction.get_connection().run_on_commit)
+        assert [event["type"] for _group, event in outbox] == ["a", "b", "c", "d", "hook", "e"]
+    assert hooks == 5  # a+b, c (its savepoint's), d, the hook, e
+
+
 def test_look_again_events_are_coalesced_and_order_is_kept():
     batch = [
         (realtime.INBOX_GROUP, {"type": "inbox.changed", "conversation_id": 1}),

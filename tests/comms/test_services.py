@@ -8,10 +8,12 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from accounts import roles
+from accounts.realtime import user_group
 from audit.models import AuditEvent
-from comms import errors, link_tokens, permissions, presenters, selectors, services
+from comms import errors, link_tokens, permissions, presenters, realtime, selectors, services
 from comms.models import Conversation, Message, MessageRevision
 from comms.services.inputs import sha256_text
+from config import events
 from tests.comms.conftest import cid
 from tests.factories import TeamFactory, make_user
 
@@ -232,12 +234,18 @@ def test_internal_conversations_membership(rep, other_rep, manager, compliance, 
 
 def test_mentions_notify_members(rep, other_rep, django_capture_on_commit_callbacks):
     conv = services.internal_conversation_create(actor=rep, subject="Desk", members=[other_rep])
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with events.collect() as outbox, django_capture_on_commit_callbacks(execute=True):
         services.message_send(
             author=rep, conversation=conv, body="@other_rep look at this", client_id=cid()
         )
     # staff broadcast + inbox refresh + one notification (internal: no customer broadcast)
-    assert len(callbacks) == 3
+    assert sorted((group, event["type"]) for group, event in outbox) == sorted(
+        [
+            (realtime.staff_group(conv.pk), "message.created"),
+            (realtime.INBOX_GROUP, "inbox.changed"),
+            (user_group(other_rep.pk), "notification.message"),
+        ]
+    )
 
 
 def test_customer_link_lifecycle(conversation, rep, link_and_token):
