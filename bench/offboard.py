@@ -16,7 +16,8 @@ deleted; speedup = naive / execute. Targets (issue 12): execute under 3 s, at le
 naive loop, at most 30 queries whatever the size.
 
 Uses DATABASE_URL when it is PostgreSQL, else postgres://postgres@127.0.0.1:5432/keepline_bench
-(created and migrated if needed). Only rows of the bench's own users (bench_off_*) are replaced.
+(created and migrated if needed). Only rows of the bench's own users (bench_off_*) are replaced,
+and the ledger is emptied.
 """
 
 import argparse
@@ -70,10 +71,11 @@ def people():
 
 
 def clear(user_ids: list[int]) -> None:
-    """Delete every row the bench's users own, hold or appear in (their audit events stay)."""
+    """Delete every row the bench's users own, hold or appear in, and empty the ledger."""
     from django.db import connection
 
     from accounts.models import Offboarding
+    from audit import ddl
 
     owned = {
         table: f"SELECT id FROM {table} WHERE owner_id = ANY(%(u)s)"
@@ -115,12 +117,16 @@ def clear(user_ids: list[int]) -> None:
         "DELETE FROM crm_company WHERE owner_id = ANY(%(u)s)",
     ]
     with connection.cursor() as cur:
-        # A live database is vacuumed by autovacuum; a bench that loads, deletes and reloads
-        # must do it itself, or each run measures the dead rows of the runs before it.
-        cur.execute("VACUUM ANALYZE")  # fresh statistics, so the deletes' foreign-key checks use indexes
+        cur.execute("ANALYZE")  # fresh statistics, so the deletes' foreign-key checks use indexes
         for sql in statements:
             cur.execute(sql, {"u": user_ids})
     Offboarding.objects.filter(user_id__in=user_ids).delete()
+    # The bench database's ledger starts empty each run (as bench/audit_append.py's does): it
+    # grows by ~45k events a run, and a measurement should not depend on how many ran before.
+    with connection.cursor() as cur:
+        cur.execute(f"SET {ddl.MAINTENANCE_SETTING} = 'on'")
+        cur.execute(f"TRUNCATE {ddl.EVENT_TABLE}, {ddl.CHECKPOINT_TABLE}, {ddl.HEAD_TABLE}")
+        cur.execute(f"RESET {ddl.MAINTENANCE_SETTING}")
 
 
 def load_book(leaver, size: dict) -> dict:
