@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "audit",
     "crm",
     "comms",
+    "connectors",
 ]
 
 MIDDLEWARE = [
@@ -307,6 +308,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Customer channels (connectors) ---
+# Comma-separated Fernet keys encrypting channel account secrets: the first encrypts, all decrypt
+# (rotation). Unset: a key derived from SECRET_KEY, demo only (check --deploy warns).
+KEEPLINE_CHANNEL_KEYS = env.env_list("KEEPLINE_CHANNEL_KEYS", "")
 
 # --- Conversations (comms) ---
 ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Keepline Demo Co.")
