@@ -138,12 +138,13 @@ def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
 
 def new_message_id(domain: str) -> str:
     """A fresh, unguessable "<...@domain>" for an outbound message."""
-    domain = (domain or "").strip().strip("<>").lower()
-    if "@" in domain:
-        domain = domain.rsplit("@", 1)[1]
-    if not domain or not re.fullmatch(r"[a-z0-9.-]+", domain.encode("idna").decode("ascii")):
+    domain = (domain or "").strip().lower().rsplit("@", 1)[-1]
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = ""
+    if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
         raise MailError(_("Invalid domain for a Message-ID."))
-    domain = domain.encode("idna").decode("ascii")
     stamp = format(time.time_ns() // 1_000_000, "x")
     return f"<{stamp}.{secrets.token_hex(12)}@{domain}>"
 
@@ -625,14 +626,17 @@ def visible_reply(text: str) -> str:
     text is returned (the record always keeps the full original anyway)."""
     if not text or not text.strip():
         return ""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = normalised.split("\n")
     result = lines
     for step in (_cut_quoted_history, _trim, _cut_signature, _trim):
-        candidate = step(result)
-        if any(line.strip() for line in candidate):
-            result = candidate
-    visible = "\n".join(line.rstrip() for line in result).strip()
-    return visible or text.strip()
+        result = step(result)
+        if not any(line.strip() for line in result):
+            # Only history, only a signature: this is all there is to show.
+            return normalised.strip()
+    if result == lines:
+        return normalised.strip()
+    return "\n".join(line.rstrip() for line in result).strip()
 
 
 # --- outbound --------------------------------------------------------------------------------
