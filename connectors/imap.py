@@ -18,6 +18,8 @@ import ssl
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from django.utils.translation import gettext as _
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each read
@@ -67,6 +69,13 @@ def _describe(exc: BaseException) -> str:
     return str(text) or type(exc).__name__
 
 
+def _error(message: str, **values: object) -> ImapError:
+    detail = values.get("detail")
+    if isinstance(detail, BaseException):
+        values["detail"] = _describe(detail)
+    return ImapError(message % values if values else message)
+
+
 @contextlib.contextmanager
 def _session(
     host: str,
@@ -85,11 +94,15 @@ def _session(
         else:
             conn = imaplib.IMAP4(host, port, timeout=timeout)
     except TimeoutError as exc:
-        raise ImapError(f"IMAP server {where} timed out") from exc
+        raise _error(_("IMAP server %(where)s timed out."), where=where) from exc
     except ssl.SSLError as exc:
-        raise ImapError(f"TLS with IMAP server {where} failed: {_describe(exc)}") from exc
+        raise _error(
+            _("TLS with IMAP server %(where)s failed: %(detail)s"), where=where, detail=exc
+        ) from exc
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapError(f"Cannot connect to IMAP server {where}: {_describe(exc)}") from exc
+        raise _error(
+            _("Cannot connect to IMAP server %(where)s: %(detail)s"), where=where, detail=exc
+        ) from exc
     try:
         try:
             if not use_ssl:
@@ -99,21 +112,26 @@ def _session(
                     logger.warning("IMAP server %s offers no TLS: logging in unencrypted", where)
             conn.login(username, password)
         except TimeoutError as exc:
-            raise ImapError(f"IMAP server {where} timed out") from exc
+            raise _error(_("IMAP server %(where)s timed out."), where=where) from exc
         except ssl.SSLError as exc:
-            raise ImapError(f"TLS with IMAP server {where} failed: {_describe(exc)}") from exc
+            raise _error(
+                _("TLS with IMAP server %(where)s failed: %(detail)s"), where=where, detail=exc
+            ) from exc
         except UnicodeError as exc:
-            raise ImapError("IMAP user name and password must be ASCII for LOGIN") from exc
+            raise _error(_("The IMAP user name and password must be ASCII.")) from exc
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise ImapError(
-                f"IMAP login as {username!r} on {where} failed: {_describe(exc)}"
+            raise _error(
+                _("IMAP login as %(user)s on %(where)s failed: %(detail)s"),
+                user=username,
+                where=where,
+                detail=exc,
             ) from exc
         try:
             yield conn
         except TimeoutError as exc:
-            raise ImapError(f"IMAP server {where} timed out") from exc
+            raise _error(_("IMAP server %(where)s timed out."), where=where) from exc
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise ImapError(f"IMAP error on {where}: {_describe(exc)}") from exc
+            raise _error(_("IMAP error on %(where)s: %(detail)s"), where=where, detail=exc) from exc
     finally:
         with contextlib.suppress(Exception):
             conn.logout()
@@ -123,13 +141,17 @@ def _select(conn: imaplib.IMAP4, mailbox: str, *, readonly: bool) -> None:
     typ, data = conn.select(_mailbox_arg(mailbox), readonly=readonly)
     if typ != "OK":
         detail = _describe(imaplib.IMAP4.error(data[0] if data else typ))
-        raise ImapError(f"IMAP mailbox {mailbox!r} cannot be opened: {detail}")
+        raise _error(
+            _('IMAP mailbox "%(mailbox)s" cannot be opened: %(detail)s'),
+            mailbox=mailbox,
+            detail=detail,
+        )
 
 
 def _check(typ: str, data: list, what: str) -> list:
     if typ != "OK":
         detail = _describe(imaplib.IMAP4.error(data[0] if data else typ))
-        raise ImapError(f"IMAP {what} failed: {detail}")
+        raise _error(_("IMAP command %(what)s failed: %(detail)s"), what=what, detail=detail)
     return data
 
 
@@ -163,12 +185,12 @@ def fetch_unseen(
         return []
     with _session(host, port, username, password, use_ssl, timeout, ssl_context) as conn:
         _select(conn, mailbox, readonly=False)
-        data = _check(*conn.uid("SEARCH", "UNSEEN"), "search")
+        data = _check(*conn.uid("SEARCH", "UNSEEN"), "UID SEARCH")
         uids = sorted({int(tok) for line in data if line for tok in line.split()})[:limit]
         if not uids:
             return []
         sizes: dict[int, int] = {}
-        for item in _check(*conn.uid("FETCH", _uid_set(uids), "(RFC822.SIZE)"), "size fetch"):
+        for item in _check(*conn.uid("FETCH", _uid_set(uids), "(RFC822.SIZE)"), "UID FETCH"):
             line = item[0] if isinstance(item, tuple) else item
             uid_match, size_match = _UID_RE.search(line or b""), _SIZE_RE.search(line or b"")
             if uid_match and size_match:
@@ -186,7 +208,7 @@ def fetch_unseen(
                     max_bytes,
                 )
                 continue
-            data = _check(*conn.uid("FETCH", str(uid), "(BODY.PEEK[])"), "fetch")
+            data = _check(*conn.uid("FETCH", str(uid), "(BODY.PEEK[])"), "UID FETCH")
             raw = None
             for item in data:
                 if isinstance(item, tuple) and len(item) == 2:
@@ -218,4 +240,4 @@ def mark_seen(
         return
     with _session(host, port, username, password, use_ssl, timeout, ssl_context) as conn:
         _select(conn, mailbox, readonly=False)
-        _check(*conn.uid("STORE", _uid_set(uid_list), "+FLAGS.SILENT", "(\\Seen)"), "store")
+        _check(*conn.uid("STORE", _uid_set(uid_list), "+FLAGS.SILENT", "(\\Seen)"), "UID STORE")

@@ -119,16 +119,18 @@ def _valid_address(addr: str) -> str | None:
 
 
 def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
-    values = msg.get_all(name) or []
     out: list[Address] = []
     try:
         pairs = [
             (a.display_name, f"{a.username}@{a.domain}" if a.domain else a.username)
-            for v in values
+            for v in msg.get_all(name) or []
             for a in getattr(v, "addresses", ())
         ]
-    except Exception:  # a malformed header falls back to the lenient parser
-        pairs = getaddresses([str(v) for v in values])
+    except Exception:
+        # The stdlib's strict parser gives up on some malformed headers (it raises from deep
+        # inside); read the raw value with the lenient one instead.
+        raw = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+        pairs = getaddresses(raw)
     for display, addr in pairs:
         valid = _valid_address(addr)
         if valid and all(a.email != valid for a in out):
@@ -370,13 +372,14 @@ def _attachment(part: Message, index: int) -> Attachment:
         filename = part.get_filename()
     except Exception:  # a broken RFC 2231 parameter: name it ourselves
         filename = None
+    content_id = _header(part, "Content-ID")
     return Attachment(
         filename=_safe_filename(filename, ctype, index),
         content_type=ctype,
         content=content,
         sha256=hashlib.sha256(content).hexdigest(),
-        content_id=normalise_message_id(part.get("Content-ID", "")),
-        inline=part.get_content_disposition() == "inline" or bool(part.get("Content-ID")),
+        content_id=normalise_message_id(content_id),
+        inline=part.get_content_disposition() == "inline" or bool(content_id),
     )
 
 
@@ -416,13 +419,13 @@ def _collect(part: Message, out: _Collected) -> None:
 
 
 def _is_auto_submitted(msg: Message) -> bool:
-    auto = str(msg.get("Auto-Submitted", "")).strip().lower()
-    precedence = str(msg.get("Precedence", "")).strip().lower()
+    auto = _header(msg, "Auto-Submitted").strip().lower()
+    precedence = _header(msg, "Precedence").strip().lower()
     return (
         (auto not in ("", "no"))
         or precedence in ("bulk", "junk", "list", "auto_reply")
-        or msg.get("X-Autoreply") is not None
-        or msg.get("X-Autorespond") is not None
+        or "X-Autoreply" in msg
+        or "X-Autorespond" in msg
     )
 
 

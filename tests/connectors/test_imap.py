@@ -271,7 +271,7 @@ def test_other_mailbox_with_a_space_in_its_name(imap_server):
 
 
 def test_unknown_mailbox_is_a_clear_error(imap_server):
-    with pytest.raises(ImapError, match="mailbox 'Archive' cannot be opened"):
+    with pytest.raises(ImapError, match='mailbox "Archive" cannot be opened'):
         fetch(imap_server, mailbox="Archive")
 
 

@@ -6,6 +6,7 @@ The samples in mail_samples/ are shaped like what Gmail, Outlook, Apple Mail and
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -509,3 +510,36 @@ def test_build_reply_header_injection_through_subject_and_name_is_flattened():
     parsed = mail.parse(raw)
     assert parsed.subject == "Re: Hi Bcc: victim@x.example"
     assert [a.email for a in parsed.to] == ["c@x.example"]
+
+
+def test_mangled_samples_never_raise_anything_but_mail_error():
+    """Truncated, spliced and bit-flipped versions of every sample: parse either returns a
+    ParsedEmail or raises MailError (the endpoint's 400), never anything else (a 500)."""
+    samples = [p.read_bytes() for p in sorted(SAMPLES.glob("*.eml"))]
+    pieces = [b"=?utf-8?q?", b"=?x-unknown?b?", b"?=", b"<", b">", b"\r\n", b"\r\n\r\n", b"--"]
+    pieces += [b";", b'"', b"boundary=", b"charset=", b"filename*=", b"''", b"\xff", b"\x00"]
+    pieces += [b"@", b",", b":", b"(", b"\\"]
+    rnd = random.Random(13)
+    parsed = 0
+    for _ in range(400):
+        raw = bytearray(rnd.choice(samples))
+        for _ in range(rnd.randint(1, 8)):
+            pos = rnd.randrange(len(raw) + 1)
+            op = rnd.random()
+            if op < 0.4:
+                raw[pos:pos] = rnd.choice(pieces)
+            elif op < 0.7:
+                del raw[pos : pos + rnd.randint(1, 20)]
+            elif op < 0.85 and raw:
+                raw[min(pos, len(raw) - 1)] = rnd.randrange(256)
+            else:
+                del raw[pos:]
+        try:
+            result = mail.parse(bytes(raw))
+        except MailError:
+            continue
+        parsed += 1
+        assert result.from_address and result.message_id.startswith("<")
+        mail.visible_reply(result.text)
+        mail.thread_keys(result)
+    assert parsed > 130  # most mangled messages are still readable
