@@ -77,6 +77,8 @@ class ParsedEmail:
 # --- addresses and ids ----------------------------------------------------------------------
 
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
+MAX_MESSAGE_ID_LENGTH = 200  # comms.Message.external_id holds it
+MAX_THREAD_KEYS = 50
 
 
 def normalise_message_id(value: str) -> str:
@@ -97,8 +99,14 @@ def message_ids(value: str | None) -> list[str]:
     out: list[str] = []
     for item in found:
         item = item.strip()
-        if item and f"<{item}>" not in out:
-            out.append(f"<{item}>")
+        if not item:
+            continue
+        mid = f"<{item}>"
+        if len(mid) > MAX_MESSAGE_ID_LENGTH:
+            # Fits the stored column, and the same long id always maps to the same short one.
+            mid = f"<{hashlib.sha256(item.encode()).hexdigest()[:40]}@long-id.invalid>"
+        if mid not in out:
+            out.append(mid)
     return out
 
 
@@ -153,12 +161,13 @@ def new_message_id(domain: str) -> str:
 
 def thread_keys(parsed: ParsedEmail) -> list[str]:
     """Message-IDs this email answers, most specific first: In-Reply-To, then References newest
-    first. The caller takes the first one that matches a stored message's id."""
+    first (at most MAX_THREAD_KEYS). The caller takes the first one that matches a stored
+    message's id."""
     keys: list[str] = []
     for key in [*parsed.in_reply_to, *reversed(parsed.references)]:
         if key not in keys:
             keys.append(key)
-    return keys
+    return keys[:MAX_THREAD_KEYS]
 
 
 # --- charsets and bodies -------------------------------------------------------------------

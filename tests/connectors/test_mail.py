@@ -543,3 +543,16 @@ def test_mangled_samples_never_raise_anything_but_mail_error():
         mail.visible_reply(result.text)
         mail.thread_keys(result)
     assert parsed > 130  # most mangled messages are still readable
+
+
+def test_thread_keys_are_bounded_and_ids_fit_the_stored_column():
+    refs = " ".join(f"<r{i}@x.example>" for i in range(500))
+    long_id = "<" + "a" * 300 + "@x.example>"
+    raw = f"From: a@example.com\r\nMessage-ID: {long_id}\r\nReferences: {refs}\r\n\r\nb".encode()
+    parsed = mail.parse(raw)
+    keys = mail.thread_keys(parsed)
+    assert len(keys) == mail.MAX_THREAD_KEYS and keys[0] == "<r499@x.example>"
+    assert len(parsed.message_id) <= mail.MAX_MESSAGE_ID_LENGTH
+    assert parsed.message_id == mail.normalise_message_id(long_id)  # the same mapping both ways
+    answer = mail.parse(f"From: b@example.com\r\nIn-Reply-To: {long_id}\r\n\r\nok".encode())
+    assert mail.thread_keys(answer) == [parsed.message_id]
