@@ -124,3 +124,12 @@ def test_admin_requires_kind_settings(client, admin_user):
 def test_rep_cannot_open_the_admin(client, rep):
     client.force_login(rep)
     assert client.get("/admin/connectors/channelaccount/").status_code in (302, 403)
+
+
+def test_deploy_check_warns_without_channel_keys(settings):
+    from connectors.checks import channel_keys_set
+
+    settings.KEEPLINE_CHANNEL_KEYS = []
+    assert [w.id for w in channel_keys_set(None)] == ["connectors.W001"]
+    settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
+    assert channel_keys_set(None) == []
