@@ -128,7 +128,14 @@ class ConversationDetailSerializer(ConversationSerializer):
 
 
 class ConversationCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Conversation.Kind.choices, default="web")
+    kind = serializers.ChoiceField(
+        choices=Conversation.Kind.choices,
+        default="web",
+        help_text=(
+            "whatsapp, sms and email only while an active channel account of that kind is "
+            "configured (else 400)."
+        ),
+    )
     contact = serializers.IntegerField(required=False, help_text="Required unless internal.")
     deal = serializers.IntegerField(required=False, allow_null=True)
     subject = serializers.CharField(required=False, allow_blank=True)

@@ -239,6 +239,8 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # The provider's words when a channel delivery failed (shown to staff on the message).
+    failed_reason = models.TextField(_("failure reason"), blank=True)
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
     edited_at = models.DateTimeField(_("edited"), null=True, blank=True)
     retracted = models.BooleanField(_("retracted"), default=False)
@@ -342,8 +344,9 @@ class Attachment(models.Model):
     content_type = models.CharField(_("type"), max_length=127)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # Null: the customer sent it through a channel (WhatsApp, SMS, email media).
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
-from comms import downloads, errors, permissions, selectors, services
+from comms import channel_registry, downloads, errors, permissions, selectors, services
 from comms.models import Conversation
 from crm import selectors as crm_selectors
 
@@ -52,6 +52,7 @@ def inbox(request):
     page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
     queue = selectors.unassigned_queue_for(request.user)
     waiting = list(queue[:6]) if queue is not None else []
+    offered = channel_registry.available_kinds()
     return render(
         request,
         "comms/inbox.html",
@@ -67,7 +68,13 @@ def inbox(request):
             "status": request.GET.get("status", ""),
             "kind": request.GET.get("kind", ""),
             "statuses": Conversation.Status.choices,
-            "kinds": Conversation.Kind.choices,
+            # Kinds on offer, and any kind asked for (conversations of a channel switched off
+            # stay findable).
+            "kinds": [
+                (v, label)
+                for v, label in Conversation.Kind.choices
+                if v in offered or v == request.GET.get("kind")
+            ],
             "unread_total": sum(selectors.unread_counts_for(request.user).values()),
             "can_create_internal": not permissions.is_read_only(request.user),
             "waiting": waiting[:5],

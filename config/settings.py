@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "audit",
     "crm",
     "comms",
+    "connectors",
 ]
 
 MIDDLEWARE = [
@@ -308,11 +309,22 @@ LOGGING = {
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
 
+# --- Customer channels (connectors) ---
+# Comma-separated Fernet keys encrypting channel account secrets: the first encrypts, all decrypt
+# (rotation). Unset: a key derived from SECRET_KEY, demo only (check --deploy warns).
+KEEPLINE_CHANNEL_KEYS = env.env_list("KEEPLINE_CHANNEL_KEYS", "")
+# Webhook bodies (WhatsApp JSON, Twilio forms) above this are refused with 413. Inbound email
+# (raw MIME with its attachments) has its own limit, by default the attachment limit + 1 MiB.
+CONNECTORS_WEBHOOK_MAX_BYTES = 1024 * 1024
+
 # --- Conversations (comms) ---
 ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Keepline Demo Co.")
 COMMS_EDIT_WINDOW_SECONDS = env.env_int("COMMS_EDIT_WINDOW_SECONDS", 900)
 COMMS_MAX_BODY = 10_000
 COMMS_ATTACHMENT_MAX_BYTES = env.env_int("COMMS_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+CONNECTORS_EMAIL_MAX_BYTES = env.env_int(
+    "CONNECTORS_EMAIL_MAX_BYTES", COMMS_ATTACHMENT_MAX_BYTES + 1024 * 1024
+)
 COMMS_ATTACHMENT_TYPES = [
     "application/pdf",
     "image/png",

@@ -44,6 +44,8 @@ urlpatterns = [
         name="api-docs",
     ),
     path("audit/", include("audit.urls")),
+    # Provider webhooks (WhatsApp, Twilio, inbound email): signed, no session, no CSRF.
+    path("", include("connectors.urls")),
     path("", include("crm.urls")),
     path("", include("comms.urls")),
     path("", include("accounts.urls")),

@@ -113,6 +113,9 @@ class Contact(OwnedRecord):
         choices=LifecycleStage.choices,
         default=LifecycleStage.LEAD,
     )
+    # Created by Keepline for an unknown sender of an inbound WhatsApp, SMS or email message; the
+    # list marks it until someone saves the contact.
+    is_new = models.BooleanField(_("new"), default=False)
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]

@@ -481,6 +481,33 @@ def contact_create(
 
 
 @transaction.atomic
+def contact_create_inbound(
+    *, owner: User, first_name: str, email: str = "", phone: str = "", channel: str
+) -> Contact:
+    """A contact for an unknown sender of an inbound channel message (no person acted: the
+    channel was authenticated by its caller), flagged `is_new` until someone saves it.
+    `phone` in E.164. Audited (crm.contact.created, actor the system, with the channel)."""
+    clean_emails = normalise_emails([email] if email else [])
+    clean_phones = normalise_phones([phone] if phone else [], None)
+    contact = Contact(
+        first_name=(first_name or "").strip()[:100] or (clean_emails or clean_phones or ["?"])[0],
+        owner=owner,
+        preferred_channel=channel if channel in Channel.values else Channel.EMAIL,
+        is_new=True,
+    )
+    contact.save()
+    _set_channels(contact, clean_emails, clean_phones)
+    after = {**audit.snapshot(contact, (*CONTACT_FIELDS, "owner")), **_channels_snapshot(contact)}
+    audit.record(
+        actor=None,
+        action="crm.contact.created",
+        target=contact,
+        data={"changes": audit.changes({}, after), "inbound": channel},
+    )
+    return contact
+
+
+@transaction.atomic
 def contact_update(
     *,
     actor: User,
@@ -503,6 +530,7 @@ def contact_update(
     clean_phones = normalise_phones(phones, phone_region) if phones is not None else None
     permissions.require_change(actor, contact)
     current = _channels_snapshot(contact)
+    contact.is_new = False  # someone has looked at it now
 
     def write_channels():
         _set_channels(
@@ -522,6 +550,34 @@ def contact_update(
         extra_state=lambda: _channels_snapshot(contact),
         extra_write=write_channels,
     )
+
+
+@transaction.atomic
+def contact_consent_inbound(*, contact: Contact, channel: str) -> ContactConsent:
+    """The contact wrote to us on `channel` (WhatsApp, SMS, email): their consent is recorded as
+    granted, source "inbound", unless a consent is recorded already (a withdrawal stands until
+    staff record otherwise). Audited (crm.contact.consent_changed, actor = the contact) when
+    recorded."""
+    consent, created = ContactConsent.objects.get_or_create(
+        contact=contact,
+        channel=channel,
+        defaults={
+            "status": ContactConsent.Status.GRANTED,
+            "source": "inbound",
+            "recorded_at": timezone.now(),
+        },
+    )
+    if created:
+        audit.record(
+            actor=contact,
+            action="crm.contact.consent_changed",
+            target=contact,
+            data={
+                "channel": channel,
+                "changes": audit.changes({}, audit.snapshot(consent, ("status", "source"))),
+            },
+        )
+    return consent
 
 
 @transaction.atomic

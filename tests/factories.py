@@ -43,3 +43,38 @@ def make_user(role: str | None = None, **kwargs) -> User:
 
 
 ROLE = roles
+
+
+CHANNEL_DEFAULTS = {
+    "whatsapp": (
+        {"phone_number_id": "1000001", "business_account_id": "2000001"},
+        {"access_token": "wa-token", "app_secret": "wa-app-secret", "verify_token": "wa-verify"},
+    ),
+    "sms": (
+        {"account_sid": "AC" + "0" * 32, "from_number": "+15550001111"},
+        {"auth_token": "twilio-auth-token"},
+    ),
+    "email": (
+        {"from_address": "sales@keepline.test", "smtp_host": "127.0.0.1"},
+        {"inbound_secret": "email-inbound-secret", "smtp_password": "smtp-pass"},
+    ),
+}
+
+
+def make_channel_account(kind: str = "whatsapp", *, team=None, settings=None, secrets=None, **kw):
+    """A channel account saved through the service (actor None: the system), with working
+    defaults for its kind; `settings` / `secrets` override them key by key."""
+    from connectors import services
+    from connectors.models import ChannelAccount
+
+    base_settings, base_secrets = CHANNEL_DEFAULTS[kind]
+    account = ChannelAccount(
+        kind=kind,
+        name=kw.pop("name", f"{kind} account"),
+        team=team,
+        settings={**base_settings, **(settings or {})},
+        **kw,
+    )
+    return services.channel_account_save(
+        actor=None, account=account, secrets={**base_secrets, **(secrets or {})}
+    )

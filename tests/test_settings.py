@@ -105,6 +105,8 @@ def test_check_deploy_is_clean_with_production_values():
         DEBUG="0",
         SECRET_KEY="k" * 20 + "a-real-looking-secret-key-with-enough-entropy-1234567890",
         ALLOWED_HOSTS="keepline.example.com",
+        # Channel secrets' own key (connectors.W001 without it).
+        KEEPLINE_CHANNEL_KEYS="hV2xGq3bS1nY0mI8uKc8c7q3vJ9p6Jg1v0oT2bqfM4E=",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

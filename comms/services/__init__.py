@@ -9,7 +9,8 @@ ServiceErrors (comms.errors) carrying the protocol's code and an HTTP status.
 - conversations: start, internal create, assign, status, a customer's inbound start;
 - links: customer web-chat links;
 - members: internal conversations' membership;
-- attachments: files (stored through the messages path) and their downloads.
+- attachments: files (stored through the messages path) and their downloads;
+- statuses: delivery status of outbound channel messages, as providers report it.
 
 The names below are the package's interface for views, API, consumers, tasks and commands.
 """
@@ -46,6 +47,7 @@ from comms.services.messages import (
     system_draft,
 )
 from comms.services.reads import conversation_mark_read, customer_mark_read
+from comms.services.statuses import message_status_record
 
 __all__ = [
     "MessageDraft",
@@ -76,6 +78,7 @@ __all__ = [
     "message_receive",
     "message_retract",
     "message_send",
+    "message_status_record",
     "message_store",
     "messages_store",
     "staff_draft",

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 import audit
 from accounts import realtime as account_realtime
 from accounts.models import User
-from comms import errors, permissions, presenters, realtime
+from comms import channel_registry, errors, permissions, presenters, realtime
 from comms.models import (
     Conversation,
     Participant,
@@ -30,13 +30,21 @@ def conversation_start(
     subject: str = "",
     request=None,
 ) -> Conversation:
-    """Open a customer conversation assigned to the actor. Audited (comms.conversation.created)."""
+    """Open a customer conversation assigned to the actor, in a kind the product offers
+    (comms.channel_registry: web chat, or a channel with a configured account). Audited
+    (comms.conversation.created)."""
     if permissions.is_read_only(actor) or not crm_permissions.can_view(actor, contact):
         raise errors.Forbidden()
     if deal is not None and not crm_permissions.can_view(actor, deal):
         raise errors.Forbidden()
     if kind not in Conversation.Kind.values or kind == Conversation.Kind.INTERNAL:
         raise errors.Invalid(_("Choose the channel of the conversation."))
+    if not channel_registry.is_available(kind):
+        # Until a channel account is configured nothing could carry the messages.
+        raise errors.Invalid(
+            _("%(channel)s is not set up: an administrator must configure its account first.")
+            % {"channel": Conversation.Kind(kind).label}
+        )
     now = timezone.now()
     conversation = Conversation.objects.create(
         kind=kind,

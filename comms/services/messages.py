@@ -171,18 +171,24 @@ def customer_draft(*, link: CustomerLink, body, client_id, request=None) -> Mess
 
 
 def channel_draft(
-    *, conversation: Conversation, body, client_id, external_id: str = ""
+    *,
+    conversation: Conversation,
+    body,
+    client_id,
+    external_id: str = "",
+    file: PendingFile | None = None,
 ) -> MessageDraft:
     """An inbound message of a channel integration (the caller has authenticated the channel):
-    author = the conversation's contact."""
+    author = the conversation's contact; `file`: a media item it carried (no uploader)."""
     if conversation.is_internal or conversation.contact_id is None:
         raise errors.Invalid(_("Internal conversations have no customer."))
     return MessageDraft(
         conversation,
-        clean_body(body),
+        clean_body(body, allow_empty=file is not None),
         clean_client_id(client_id),
         source=CHANNEL,
         external_id=str(external_id or "")[:200],
+        file=file,
     )
 
 
@@ -893,14 +899,24 @@ def message_receive(*, link: CustomerLink, body: str, client_id, request=None) -
 
 
 def message_inbound_record(
-    *, conversation: Conversation, body: str, client_id, external_id: str = ""
+    *,
+    conversation: Conversation,
+    body: str,
+    client_id,
+    external_id: str = "",
+    file: PendingFile | None = None,
 ) -> SendResult:
     """An inbound message that arrived through a channel integration (WhatsApp, SMS, email):
     author = the conversation's contact; the caller has authenticated the channel. Same
-    idempotency, audit and broadcast as a web-chat message."""
+    idempotency, audit and broadcast as a web-chat message; `file` is stored as its attachment
+    (comms.attachment.uploaded, actor the contact)."""
     return message_store(
         channel_draft(
-            conversation=conversation, body=body, client_id=client_id, external_id=external_id
+            conversation=conversation,
+            body=body,
+            client_id=client_id,
+            external_id=external_id,
+            file=file,
         )
     )
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
 
-from comms import permissions, selectors
+from comms import channel_registry, permissions, selectors
 from crm import permissions as crm_permissions
 from crm.models import Contact, Deal
 
@@ -78,12 +78,7 @@ def record_conversations(context, record):
         "conversations": conversations,
         "selected": selected,
         "can_start": not permissions.is_read_only(user) and crm_permissions.can_view(user, record),
-        "kinds": [
-            ("web", _("Web chat")),
-            ("whatsapp", "WhatsApp"),
-            ("sms", "SMS"),
-            ("email", _("Email")),
-        ],
+        "kinds": channel_registry.customer_kind_choices(),
         "request": request,
         "csrf_token": context.get("csrf_token"),
     }

@@ -260,7 +260,7 @@
       link.href = a.url; body.appendChild(link);
     });
     var foot = el("div", "foot");
-    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); ticks.title = m.status; foot.appendChild(ticks); }
+    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); ticks.title = m.failed_reason || m.status; foot.appendChild(ticks); if (m.status === "failed" && m.failed_reason) foot.appendChild(el("span", "failed-reason", m.failed_reason)); }
     if (this.canSend && !m.retracted && m.author && m.author.type === "user" && m.author.id === this.me && m.direction !== "inbound") {
       if (Date.now() - new Date(m.created_at).getTime() < this.editWindow) {
         var edit = el("button", "link", this.t.edit); edit.type = "button"; edit.dataset.action = "edit"; foot.appendChild(edit);

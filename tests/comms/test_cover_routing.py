@@ -14,6 +14,7 @@ from comms.models import Conversation, Participant
 from config import events
 from tests.comms.conftest import cid
 from tests.crm.factories import ContactFactory
+from tests.factories import make_channel_account
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +194,7 @@ def test_a_batch_of_replies_routes_every_reopened_conversation_asking_once(
 
 
 def test_a_channel_reply_is_routed_too(rep, other_rep, away, customer_contact):
+    make_channel_account("whatsapp")
     conversation = services.conversation_start(
         actor=rep, contact=customer_contact, kind="whatsapp", subject="wa"
     )

@@ -15,6 +15,7 @@ from config.asgi import application
 from tests.comms.conftest import cid
 from tests.comms.sockets import ORIGIN, _cookie
 from tests.crm.factories import ContactFactory
+from tests.factories import make_channel_account
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,7 @@ def test_customer_link_is_shown_once_then_revoked(client, rep, conversation):
 
 
 def test_start_a_conversation_from_the_deal_page(client, rep, deal, customer_contact):
+    make_channel_account("whatsapp")
     signed_in(client, rep)
     page = client.get(deal.get_absolute_url()).content.decode()
     assert "Start a conversation" in page and "No conversations yet." in page

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+def active_kinds() -> list[str]:
+    """Channel kinds with at least one active account (comms.channel_registry asks)."""
+    from connectors.models import ChannelAccount
+
+    return list(
+        ChannelAccount.objects.filter(is_active=True).values_list("kind", flat=True).distinct()
+    )
+
+
+class ConnectorsConfig(AppConfig):
+    name = "connectors"
+    verbose_name = _("Customer channels")
+
+    def ready(self):
+        from comms import channel_registry
+        from connectors import checks  # noqa: F401  (registers the system checks)
+
+        channel_registry.register_available_kinds(active_kinds)

@@ -1,0 +1,385 @@
+"""Inbound channel events: accepted once by the webhooks, processed by a Celery task.
+
+Accepting (`inbound_events_accept`) is two statements: an INSERT that skips rows whose (account,
+kind, provider id) is stored already, and a SELECT of those not yet processed; after commit one
+task takes their ids. A provider repeating a delivery, even five times at the same moment, adds
+no row; a repeat of an event whose processing was lost queues it again.
+
+Processing (`inbound_event_process`) fetches media first (network, outside any transaction),
+then in one transaction: lock the event row (a second worker finds it processed and stops), find
+the contact by E.164 phone or email (an unknown sender becomes a contact flagged new), find or
+open the conversation (connectors.routing), store the message through comms' one write path
+(audit and broadcast come from there; external_id = the provider id; client_id derived from it,
+so a replay stores nothing twice), record the contact's consent for the channel, mark the event
+processed. A status event moves the delivery status of the outbound message it names
+(comms.services.message_status_record).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import mimetypes
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from comms import errors as comms_errors
+from comms import services as comms_services
+from comms.models import Conversation, Message
+from comms.services.messages import PendingFile
+from config.errors import ServiceError
+from connectors import configs, mail, payloads, routing
+from connectors.models import (
+    ChannelAccount,
+    ChannelKind,
+    InboundEvent,
+    OutboundDelivery,
+)
+from connectors.providers import ProviderError
+from crm import phones
+from crm import services as crm_services
+from crm.models import Contact
+
+log = logging.getLogger(__name__)
+
+# client_id of a stored inbound message = uuid5(this, "<account id>:<provider id>[#part]").
+CLIENT_ID_NAMESPACE = uuid.UUID("6b3f4a52-5d0e-4b8e-9a53-0c1f0e2d7a13")
+Kind = InboundEvent.Kind
+
+
+class RetryLater(Exception):
+    """Processing cannot finish now but may later (a status for a send not yet recorded)."""
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """One item of a verified webhook, ready to store."""
+
+    kind: str
+    provider_id: str
+    payload: dict
+
+
+def message_event(message: payloads.InboundMessage) -> EventIn:
+    return EventIn(Kind.MESSAGE, message.provider_id, message.as_json())
+
+
+def status_event(status: payloads.StatusUpdate) -> EventIn:
+    # One message has several statuses: each (id, status) is one event.
+    return EventIn(Kind.STATUS, f"{status.provider_id}:{status.status}", status.as_json())
+
+
+def email_event(parsed: mail.ParsedEmail, raw: bytes) -> EventIn:
+    # The raw MIME is the record of the email: the message keeps the visible reply.
+    return EventIn(Kind.MESSAGE, parsed.message_id, {"raw": base64.b64encode(raw).decode()})
+
+
+# --- accepting --------------------------------------------------------------------------------
+
+
+def inbound_events_accept(*, events: list[tuple[ChannelAccount, EventIn]]) -> list[int]:
+    """Store verified webhook items once and, after commit, queue the processing of every one
+    not processed yet. Returns those ids."""
+    if not events:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        InboundEvent.objects.bulk_create(
+            [
+                InboundEvent(
+                    account=account,
+                    kind=event.kind,
+                    provider_id=event.provider_id[:255],
+                    payload=event.payload,
+                    received_at=now,
+                )
+                for account, event in events
+            ],
+            ignore_conflicts=True,
+        )
+        match = Q()
+        for account, event in events:
+            match |= Q(account=account, kind=event.kind, provider_id=event.provider_id[:255])
+        ids = list(
+            InboundEvent.objects.filter(match, processed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            from connectors.tasks import inbound_events_process
+
+            transaction.on_commit(lambda: inbound_events_process.delay(event_ids=ids))
+    return ids
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+@dataclass
+class Incoming:
+    """An inbound message made ready to store (media already fetched)."""
+
+    provider_id: str
+    phone: str = ""
+    email: str = ""
+    name: str = ""
+    subject: str = ""
+    thread_keys: list[str] = field(default_factory=list)
+    # (body, file) parts: the first carries the text; each further file is a message of its own.
+    parts: list[tuple[str, PendingFile | None]] = field(default_factory=list)
+
+
+def inbound_event_process(*, event_id: int) -> None:
+    """Process one stored event (see the module docstring). A provider error worth retrying and
+    RetryLater propagate (the task retries); anything else unusable marks the event failed with
+    the reason, logged, and never raises."""
+    event = (
+        InboundEvent.objects.select_related("account", "account__team")
+        .filter(pk=event_id, processed_at__isnull=True)
+        .first()
+    )
+    if event is None:
+        return
+    try:
+        if event.kind == Kind.MESSAGE:
+            _record_message(event, _prepare(event))
+        else:
+            _record_status(event)
+    except ProviderError as error:
+        if error.retryable:
+            raise
+        inbound_event_fail(event_id=event.pk, reason=error.reason)
+    except (payloads.PayloadError, mail.MailError, ServiceError, ValueError, KeyError) as error:
+        inbound_event_fail(event_id=event.pk, reason=str(error) or error.__class__.__name__)
+
+
+def inbound_event_fail(*, event_id: int, reason: str) -> None:
+    """Give up on an event: processed, with the reason (shown in the admin), logged."""
+    log.warning("inbound event %s not processed: %s", event_id, reason)
+    InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(
+        processed_at=timezone.now(), error=reason[:2000]
+    )
+
+
+def _client_id(account: ChannelAccount, provider_id: str, part: int) -> uuid.UUID:
+    suffix = f"#{part}" if part else ""
+    return uuid.uuid5(CLIENT_ID_NAMESPACE, f"{account.pk}:{provider_id}{suffix}")
+
+
+def _file_name(name: str, mime_type: str, fallback: str) -> str:
+    if name:
+        return comms_services.attachment_name(name)
+    extension = mimetypes.guess_extension(mime_type or "") or ""
+    return f"{fallback}{extension}"
+
+
+def _pending(content: bytes, name: str, mime_type: str) -> PendingFile | str:
+    """A checked file for the write path, or the note said in its place when it is refused."""
+    if len(content) > settings.COMMS_ATTACHMENT_MAX_BYTES:
+        return _("(A file was not kept: %(name)s is too large.)") % {"name": name}
+    try:
+        content_type = comms_services.attachment_content_type(name, mime_type)
+    except comms_errors.FileTypeRefused:
+        return _("(A file was not kept: %(name)s, type %(type)s is not accepted.)") % {
+            "name": name,
+            "type": mime_type or "?",
+        }
+    return PendingFile(
+        ContentFile(content, name=name),
+        name,
+        content_type,
+        len(content),
+        hashlib.sha256(content).hexdigest(),
+    )
+
+
+def _parts(text: str, files: list[PendingFile | str]) -> list[tuple[str, PendingFile | None]]:
+    notes = [f for f in files if isinstance(f, str)]
+    kept = [f for f in files if not isinstance(f, str)]
+    body = "\n".join([t for t in [text.strip(), *notes] if t])
+    body = body.replace("\x00", "")[: settings.COMMS_MAX_BODY]
+    parts: list[tuple[str, PendingFile | None]] = [(body, kept[0] if kept else None)]
+    parts += [("", f) for f in kept[1:]]
+    return parts
+
+
+def _prepare(event: InboundEvent) -> Incoming:
+    account = event.account
+    if account.kind == ChannelKind.EMAIL:
+        return _prepare_email(event)
+    message = payloads.InboundMessage.from_json(event.payload)
+    files: list[PendingFile | str] = []
+    for index, media in enumerate(message.media):
+        if message.provider == payloads.WHATSAPP:
+            fetched = configs.whatsapp_client(account).fetch_media(media.media_id)
+        else:
+            fetched = configs.twilio_client(account).fetch_media(media.url)
+        mime_type = media.mime_type or fetched.mime_type
+        name = _file_name(media.filename or fetched.filename, mime_type, f"media-{index + 1}")
+        files.append(_pending(fetched.content, name, mime_type))
+    text = message.text or next((m.caption for m in message.media if m.caption), "")
+    return Incoming(
+        provider_id=message.provider_id,
+        phone=phones.normalise(message.from_address),
+        name=message.contact_name,
+        parts=_parts(text, files),
+    )
+
+
+def _prepare_email(event: InboundEvent) -> Incoming:
+    parsed = mail.parse(base64.b64decode(event.payload["raw"]))
+    files: list[PendingFile | str] = [
+        _pending(a.content, _file_name(a.filename, a.content_type, "attachment"), a.content_type)
+        for a in parsed.attachments
+        if not a.inline
+    ]
+    text = mail.visible_reply(parsed.text) or parsed.subject or _("(no text)")
+    return Incoming(
+        provider_id=parsed.message_id,
+        email=parsed.from_address,
+        name=parsed.from_name,
+        subject=parsed.subject,
+        thread_keys=mail.thread_keys(parsed),
+        parts=_parts(text, files),
+    )
+
+
+def _find_contact(incoming: Incoming) -> Contact | None:
+    qs = Contact.objects.select_related("owner").order_by("archived_at", "pk")
+    if incoming.phone:
+        return qs.filter(phones__number=incoming.phone).first()
+    return qs.filter(emails__email=incoming.email.lower()).first()
+
+
+def _contact_for(account: ChannelAccount, incoming: Incoming) -> Contact:
+    contact = _find_contact(incoming)
+    if contact is not None:
+        return contact
+    # An unknown sender: one contact even when two of their messages are processed at once.
+    ChannelAccount.objects.select_for_update().filter(pk=account.pk).first()
+    contact = _find_contact(incoming)
+    if contact is not None:
+        return contact
+    owner = routing.new_contact_owner(account)
+    if owner is None:
+        raise ValueError(_("Nobody can own a new contact: the channel's team has no one active."))
+    return crm_services.contact_create_inbound(
+        owner=owner,
+        first_name=incoming.name,
+        email=incoming.email,
+        phone=incoming.phone,
+        channel=account.kind,
+    )
+
+
+def _find_conversation(account, contact, incoming: Incoming) -> Conversation | None:
+    qs = Conversation.objects.select_related("contact", "assignee").filter(
+        kind=account.kind, contact=contact
+    )
+    if account.kind == ChannelKind.EMAIL:
+        if not incoming.thread_keys:
+            return None
+        found = (
+            Message.objects.filter(
+                external_id__in=incoming.thread_keys,
+                conversation__kind="email",
+                conversation__contact=contact,
+            )
+            .order_by("-pk")
+            .values_list("conversation_id", flat=True)
+            .first()
+        )
+        return qs.filter(pk=found).first() if found else None
+    return qs.order_by("-last_message_at", "-pk").first()
+
+
+def _conversation_for(account, contact, incoming: Incoming) -> Conversation:
+    conversation = _find_conversation(account, contact, incoming)
+    if conversation is not None:
+        return conversation
+    Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    conversation = _find_conversation(account, contact, incoming)
+    if conversation is not None:
+        return conversation
+    ChannelAccount.objects.select_for_update().filter(pk=account.pk).first()  # round-robin
+    return comms_services.conversation_open_inbound(
+        contact=contact,
+        kind=account.kind,
+        subject=incoming.subject,
+        owner=routing.inbound_owner(account, contact),
+    )
+
+
+def _consent(contact: Contact, kind: str) -> None:
+    """The contact wrote to us on this channel: their consent for it, unless one is recorded."""
+    crm_services.contact_consent_inbound(contact=contact, channel=kind)
+
+
+def _record_message(event: InboundEvent, incoming: Incoming) -> None:
+    account = event.account
+    with transaction.atomic():
+        locked = InboundEvent.objects.select_for_update().filter(
+            pk=event.pk, processed_at__isnull=True
+        )
+        if not locked.exists():
+            return  # another worker did it
+        contact = _contact_for(account, incoming)
+        conversation = _conversation_for(account, contact, incoming)
+        for part, (body, file) in enumerate(incoming.parts):
+            external_id = incoming.provider_id if not part else f"{incoming.provider_id}#{part}"
+            comms_services.message_inbound_record(
+                conversation=conversation,
+                body=body,
+                client_id=_client_id(account, incoming.provider_id, part),
+                external_id=external_id[:200],
+                file=file,
+            )
+        _consent(contact, account.kind)
+        InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
+
+
+def _outbound_message_id(account: ChannelAccount, provider_id: str) -> int | None:
+    found = (
+        Message.objects.filter(
+            external_id=provider_id,
+            direction=Message.Direction.OUTBOUND,
+            conversation__kind=account.kind,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if found is None:
+        found = (
+            OutboundDelivery.objects.filter(account=account, provider_id=provider_id)
+            .values_list("message_id", flat=True)
+            .first()
+        )
+    return found
+
+
+def _record_status(event: InboundEvent) -> None:
+    update = payloads.StatusUpdate.from_json(event.payload)
+    message_id = _outbound_message_id(event.account, update.provider_id)
+    if message_id is None:
+        # The provider may report before the send's own transaction has recorded its id.
+        raise RetryLater(f"no outbound message with provider id {update.provider_id}")
+    with transaction.atomic():
+        locked = InboundEvent.objects.select_for_update().filter(
+            pk=event.pk, processed_at__isnull=True
+        )
+        if not locked.exists():
+            return
+        comms_services.message_status_record(
+            message_id=message_id, status=update.status, at=update.timestamp, reason=update.error
+        )
+        if update.status == payloads.FAILED:
+            OutboundDelivery.objects.filter(message_id=message_id).update(error=update.error)
+        InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")

@@ -1,0 +1,35 @@
+"""Celery tasks of the channels (inbound part): they take ids and call a service."""
+
+from celery import shared_task
+
+from connectors import inbound
+from connectors.providers import ProviderError
+
+# A status may arrive before its send is recorded, a provider may be down for a while: retried
+# with exponential backoff (2, 4, ... 256 s; about 8.5 minutes in all), then given up, recorded.
+MAX_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, task_reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+def inbound_events_process(self, event_ids: list[int]) -> None:
+    """Process stored inbound events in order. Idempotent: a processed event is skipped, and a
+    message's client id is derived from its provider id."""
+    for position, event_id in enumerate(event_ids):
+        attempts = self.request.retries or 0
+        while True:
+            try:
+                inbound.inbound_event_process(event_id=event_id)
+                break
+            except (inbound.RetryLater, ProviderError) as error:
+                if attempts >= self.max_retries:
+                    inbound.inbound_event_fail(event_id=event_id, reason=str(error))
+                    break
+                if self.request.is_eager:
+                    # Inline (no broker, the embedded demo and tests): no later to come back to.
+                    attempts += 1
+                    continue
+                raise self.retry(
+                    kwargs={"event_ids": event_ids[position:]},
+                    countdown=2 ** (attempts + 1),
+                    exc=error,
+                ) from error
