@@ -41,6 +41,7 @@ migrate: bootstrap
 
 run: migrate
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_channels
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
 

@@ -233,6 +233,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         # the head as well as ten.
         "options": {"expires": AUDIT_CHECKPOINT_EVERY_S},
     },
+    # Email accounts with an IMAP host: unseen mail read in (connectors/imap_poll.py). A run not
+    # started within the minute is dropped; the next one reads the same mail.
+    "connectors-imap-poll": {
+        "task": "connectors.tasks.email_accounts_poll",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
 }
 
 # --- Audit ledger: the Ed25519 key that signs checkpoints (audit/signing.py, README). ---

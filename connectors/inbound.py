@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
@@ -157,6 +158,8 @@ def inbound_event_process(*, event_id: int) -> None:
         if error.retryable:
             raise
         inbound_event_fail(event_id=event.pk, reason=error.reason)
+    except ValidationError as error:  # a sender's number libphonenumber cannot take
+        inbound_event_fail(event_id=event.pk, reason="; ".join(error.messages))
     except (payloads.PayloadError, mail.MailError, ServiceError, ValueError, KeyError) as error:
         inbound_event_fail(event_id=event.pk, reason=str(error) or error.__class__.__name__)
 

@@ -66,7 +66,7 @@ class SimulatorSettings:
     email_address: str = "sales@keepline.example"
     inbound_secret: str = "sim-inbound-email-secret"
     email_account_id: str = "1"  # /hooks/email/<id>/
-    customer_number: str = "+15557654321"
+    customer_number: str = "+12025550143"  # valid for libphonenumber (555-01xx)
     customer_name: str = "Casey Customer"
     customer_email: str = "casey@customer.example"
 

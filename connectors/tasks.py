@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from connectors import inbound
+from connectors import imap_poll, inbound
 from connectors.providers import ProviderError
 
 # A status may arrive before its send is recorded, a provider may be down for a while: retried
@@ -33,3 +33,10 @@ def inbound_events_process(self, event_ids: list[int]) -> None:
                     countdown=2 ** (attempts + 1),
                     exc=error,
                 ) from error
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def email_accounts_poll() -> None:
+    """Beat, every minute: read the unseen mail of every email account with IMAP set up
+    (connectors.imap_poll). Idempotent: a message is stored once by its Message-ID."""
+    imap_poll.email_accounts_poll()

@@ -242,7 +242,7 @@ def test_control_api(provider_simulator, webhook_receiver):
 
 def test_command_help_documents_the_prompt():
     help_text = Command().create_parser("manage.py", "channel_simulator").format_help()
-    for word in ("--port", "--target", "sms [+15557654321] <text>", "status <provider id>"):
+    for word in ("--port", "--target", "sms [+12025550143] <text>", "status <provider id>"):
         assert word in help_text
 
 

@@ -23,8 +23,8 @@ to the Keepline at --target.
 
 Type at the prompt (the customer's number and name come from the simulator's settings):
   <text>                           WhatsApp text from the customer
-  wa [+15557654321] <text>         WhatsApp text (from another number)
-  sms [+15557654321] <text>        SMS to the Twilio number
+  wa [+12025550143] <text>         WhatsApp text (from another number)
+  sms [+12025550143] <text>        SMS to the Twilio number
   email <subject> | <text>         email to the email account (raw MIME, shared secret)
   status <provider id> <state>     status callback: sent | delivered | read | failed
   sends                            list the sends the simulator accepted
