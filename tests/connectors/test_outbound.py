@@ -340,3 +340,30 @@ def test_email_reply_threads(
     assert sent["Subject"] == "Re: Proposta" and sent["To"] == "clara@customer.example"
     message.refresh_from_db()
     assert message.status == "sent" and message.external_id == sent["Message-ID"]
+
+
+def test_templates_api_lists_and_sends(
+    conversation, wa, rep, other_rep, client, provider_simulator, django_capture_on_commit_callbacks
+):
+    _close_window(conversation)
+    template = MessageTemplate.objects.create(
+        account=wa, name="hello", language="en", body="Hi {{1}}", approved=True
+    )
+    MessageTemplate.objects.create(account=wa, name="draft", language="en", body="x")
+    url = f"/api/v1/conversations/{conversation.pk}/templates/"
+    client.force_login(other_rep)
+    assert client.get(url).status_code == 404
+    client.force_login(rep)
+    listed = client.get(url).json()
+    assert listed["applies"] and not listed["open"]
+    assert [t["name"] for t in listed["templates"]] == ["hello"]
+    assert listed["templates"][0]["variables"] == 1
+    body = {"template": template.pk, "variables": [], "client_id": str(cid())}
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400 and not OutboundDelivery.objects.exists()
+    body["variables"] = ["Clara"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 201 and response.json()["body"] == "Hi Clara"
+    [sent] = provider_simulator.sends
+    assert (sent.type, sent.template, sent.variables) == ("template", "hello", ("Clara",))
