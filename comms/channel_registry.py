@@ -78,3 +78,22 @@ def register_outbound(fn: Callable[[list[tuple[Message, Conversation, dict]]], N
 def outbound_stored(messages: list[tuple[Message, Conversation, dict]]) -> None:
     for fn in _outbound:
         fn(messages)
+
+
+# conversation -> what the chat composer must show about the channel (WhatsApp's closed window:
+# {"notice": str, "templates": [{"id", "name", "language", "body", "variables"}]}), or None.
+_composer: list[Callable[[Conversation], dict | None]] = []
+
+
+def register_composer(fn: Callable[[Conversation], dict | None]) -> None:
+    if fn not in _composer:
+        _composer.append(fn)
+
+
+def composer_notice(conversation: Conversation) -> dict | None:
+    """The first registered function's notice for this conversation's composer, or None."""
+    for fn in _composer:
+        notice = fn(conversation)
+        if notice:
+            return notice
+    return None

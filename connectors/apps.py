@@ -25,3 +25,4 @@ class ConnectorsConfig(AppConfig):
         channel_registry.register_available_kinds(active_kinds)
         channel_registry.register_send_check(outbound.send_check)
         channel_registry.register_outbound(outbound.deliveries_record)
+        channel_registry.register_composer(outbound.composer_notice)

@@ -422,3 +422,25 @@ def template_send(
             channel_options=options,
         )
     )
+
+
+def composer_notice(conversation: Conversation) -> dict | None:
+    """For comms' chat composer: WhatsApp's window closed, and the templates that may be sent."""
+    if conversation.kind != ChannelKind.WHATSAPP:
+        return None
+    window = whatsapp_window_for(conversation)
+    if window["open"]:
+        return None
+    return {
+        "notice": _("The 24-hour window is closed: only approved templates can be sent."),
+        "templates": [
+            {
+                "id": t.pk,
+                "name": t.name,
+                "language": t.language,
+                "body": t.body,
+                "variables": t.variable_count,
+            }
+            for t in window["templates"]
+        ],
+    }

@@ -367,3 +367,19 @@ def test_templates_api_lists_and_sends(
     assert response.status_code == 201 and response.json()["body"] == "Hi Clara"
     [sent] = provider_simulator.sends
     assert (sent.type, sent.template, sent.variables) == ("template", "hello", ("Clara",))
+
+
+def test_composer_shows_the_closed_window_and_the_templates(conversation, wa, rep, client):
+    from django.urls import reverse
+
+    MessageTemplate.objects.create(
+        account=wa, name="hello", language="en", body="Hi {{1}}", approved=True
+    )
+    client.force_login(rep)
+    url = reverse("comms:conversation-detail", args=[conversation.pk])
+    page = client.get(url).content.decode()
+    assert "24-hour window is closed" not in page
+    _close_window(conversation)
+    page = client.get(url).content.decode()
+    assert "The 24-hour window is closed: only approved templates can be sent" in page
+    assert 'data-testid="template-picker"' in page and "hello (en)" in page
