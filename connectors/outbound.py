@@ -21,6 +21,7 @@ import uuid
 
 import httpx
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -353,14 +354,19 @@ def _send_email(account: ChannelAccount, conversation: Conversation, message, to
     return email.extra_headers["Message-ID"]
 
 
+STUCK_SENDING = dt.timedelta(minutes=15)
+
+
 def due_delivery_ids(*, now: dt.datetime | None = None, limit: int = 500) -> list[int]:
-    """Pending deliveries whose time has come (their queued task was lost, or Celery runs
-    eagerly and nothing came back for them), for the sweeper task."""
+    """For the sweeper task: pending deliveries whose time has come (their queued task was
+    lost, or Celery runs eagerly and nothing came back for them), and deliveries left
+    `sending` long past any provider timeout (their task will mark them failed, not resend)."""
     now = now or timezone.now()
+    due = Q(state=State.PENDING, next_attempt_at__lte=now) | Q(
+        state=State.SENDING, updated_at__lte=now - STUCK_SENDING
+    )
     return list(
-        OutboundDelivery.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+        OutboundDelivery.objects.filter(due).order_by("pk").values_list("pk", flat=True)[:limit]
     )
 
 

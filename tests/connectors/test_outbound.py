@@ -383,3 +383,47 @@ def test_composer_shows_the_closed_window_and_the_templates(conversation, wa, re
     page = client.get(url).content.decode()
     assert "The 24-hour window is closed: only approved templates can be sent" in page
     assert 'data-testid="template-picker"' in page and "hello (en)" in page
+
+
+def test_sweeper_finds_due_and_stuck_deliveries(
+    conversation, rep, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        first, second = (
+            comms_services.message_send(
+                author=rep, conversation=conversation, body=b, client_id=cid()
+            ).message
+            for b in ("a", "b")
+        )
+    due = OutboundDelivery.objects.get(message=first)
+    stuck = OutboundDelivery.objects.get(message=second)
+    OutboundDelivery.objects.filter(pk=due.pk).update(next_attempt_at=timezone.now())
+    OutboundDelivery.objects.filter(pk=stuck.pk).update(
+        state="sending", updated_at=timezone.now() - timedelta(hours=1)
+    )
+    assert outbound.due_delivery_ids() == [due.pk, stuck.pk]
+
+
+def test_batch_refuses_only_the_refused_send_and_answers_a_stored_repeat(conversation, rep):
+    stored = comms_services.message_send(
+        author=rep, conversation=conversation, body="before", client_id=cid()
+    ).message
+    _close_window(conversation)
+
+    def draft(body, client_id=None, note=False):
+        return comms_services.staff_draft(
+            author=rep,
+            conversation=conversation,
+            body=body,
+            client_id=client_id or cid(),
+            note=note,
+        )
+
+    note, free, repeat = comms_services.messages_store(
+        [draft("a note", note=True), draft("free text"), draft("before", stored.client_id)]
+    )
+    assert note.created and note.message.direction == "note"
+    assert isinstance(free, ServiceError) and free.code == "channel_refused"
+    assert (repeat.created, repeat.message.pk) == (False, stored.pk)
+    assert not Message.objects.filter(body="free text").exists()
+    assert OutboundDelivery.objects.count() == 1  # the first send only
