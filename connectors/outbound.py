@@ -180,6 +180,8 @@ def _ambiguous(error: ProviderError) -> bool:
     """The request reached the provider and no answer came back: it may have been sent.
     Connect errors and connect timeouts never reached it (safe to retry); a read timeout, a
     dropped connection while waiting for the answer, a failed write of the body may have."""
+    if getattr(error, "ambiguous", False):  # SMTP: connected, then silence (providers.smtp)
+        return True
     cause = error.__cause__
     return isinstance(
         cause,

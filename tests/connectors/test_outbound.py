@@ -427,3 +427,67 @@ def test_batch_refuses_only_the_refused_send_and_answers_a_stored_repeat(convers
     assert (repeat.created, repeat.message.pk) == (False, stored.pk)
     assert not Message.objects.filter(body="free text").exists()
     assert OutboundDelivery.objects.count() == 1  # the first send only
+
+
+class _SilentAfterData(_Smtp):
+    """Takes the message, then never answers the end of DATA."""
+
+    def handle(self):
+        self.wfile.write(b"220 test\r\n")
+        while line := self.rfile.readline():
+            if line.strip().upper() == b"DATA":
+                self.wfile.write(b"354 go\r\n")
+                while self.rfile.readline() not in (b".\r\n", b""):
+                    pass
+                self.server.received.append(b"")
+                threading.Event().wait(2)
+                return
+            self.wfile.write(b"250 ok\r\n")
+
+
+def test_email_without_an_answer_after_data_is_not_resent(
+    client,
+    provider_simulator,
+    team,
+    customer_contact,
+    reply,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from connectors.providers import smtp
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SilentAfterData)
+    server.daemon_threads = True
+    server.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(smtp.SmtpConfig, "__init__", _short_timeout(smtp.SmtpConfig.__init__))
+    try:
+        mailbox = email_account(provider_simulator, team=team)
+        mailbox.settings.update(
+            smtp_host="127.0.0.1", smtp_port=server.server_address[1], smtp_use_tls=False
+        )
+        mailbox.save(update_fields=["settings"])
+        raw = payloads.build_email(
+            from_address="clara@customer.example",
+            to_address="sales@keepline.example",
+            subject="Proposta",
+            text="Primeira",
+            message_id="<m1@customer.example>",
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post_email(client, mailbox, raw).status_code == 200
+        message = reply(Conversation.objects.get(kind="email"), body="Segue.")
+    finally:
+        server.shutdown()
+        server.server_close()
+    message.refresh_from_db()
+    assert len(server.received) == 1
+    assert message.status == "failed" and "may have been sent" in message.failed_reason
+
+
+def _short_timeout(init):
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        object.__setattr__(self, "timeout", 0.5)
+
+    return patched
