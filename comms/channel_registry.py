@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from comms.models import Conversation
+from comms.models import Conversation, Message
 
 Kind = Conversation.Kind
 ALWAYS = (Kind.WEB.value, Kind.INTERNAL.value)
@@ -39,3 +39,61 @@ def customer_kind_choices() -> list[tuple[str, str]]:
     """(value, label) of the kinds a customer conversation may be started in."""
     offered = set(available_kinds())
     return [(v, label) for v, label in Kind.choices if v in offered and v != Kind.INTERNAL]
+
+
+# --- outbound: a higher app (connectors) sends what staff write in channel conversations ---------
+
+# (conversation, channel options of the draft) -> the words refusing the send, or None.
+_send_checks: list[Callable[[Conversation, dict], str | None]] = []
+# [(stored queued message, its conversation, channel options)] -> None; runs inside the storing
+# transaction.
+_outbound: list[Callable[[list[tuple[Message, Conversation, dict]]], None]] = []
+
+
+def register_send_check(fn: Callable[[Conversation, dict], str | None]) -> None:
+    """Register a check run before a staff message is stored in a WhatsApp, SMS or email
+    conversation (consent, an active account, WhatsApp's 24-hour window): it answers the
+    words refusing the send, or None. `options` are the draft's channel options (a template)."""
+    if fn not in _send_checks:
+        _send_checks.append(fn)
+
+
+def send_refusal(conversation: Conversation, options: dict | None = None) -> str | None:
+    """The first registered check's refusal of a staff send here, or None."""
+    for fn in _send_checks:
+        refusal = fn(conversation, options or {})
+        if refusal:
+            return refusal
+    return None
+
+
+def register_outbound(fn: Callable[[list[tuple[Message, Conversation, dict]]], None]) -> None:
+    """Register the function handed the staff messages just stored as queued in channel
+    conversations, inside the storing transaction (it records their delivery and queues the
+    send after commit)."""
+    if fn not in _outbound:
+        _outbound.append(fn)
+
+
+def outbound_stored(messages: list[tuple[Message, Conversation, dict]]) -> None:
+    for fn in _outbound:
+        fn(messages)
+
+
+# conversation -> what the chat composer must show about the channel (WhatsApp's closed window:
+# {"notice": str, "templates": [{"id", "name", "language", "body", "variables"}]}), or None.
+_composer: list[Callable[[Conversation], dict | None]] = []
+
+
+def register_composer(fn: Callable[[Conversation], dict | None]) -> None:
+    if fn not in _composer:
+        _composer.append(fn)
+
+
+def composer_notice(conversation: Conversation) -> dict | None:
+    """The first registered function's notice for this conversation's composer, or None."""
+    for fn in _composer:
+        notice = fn(conversation)
+        if notice:
+            return notice
+    return None

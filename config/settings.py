@@ -233,6 +233,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         # the head as well as ten.
         "options": {"expires": AUDIT_CHECKPOINT_EVERY_S},
     },
+    # Outbound deliveries whose retry is due or whose task was lost (connectors/outbound.py);
+    # each is sent at most once whatever runs it.
+    "connectors-outbound-due": {
+        "task": "connectors.tasks.outbound_send_due",
+        "schedule": 30,
+        "options": {"expires": 30},
+    },
     # Email accounts with an IMAP host: unseen mail read in (connectors/imap_poll.py). A run not
     # started within the minute is dropped; the next one reads the same mail.
     "connectors-imap-poll": {

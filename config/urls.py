@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("crm.api_urls")),
     path("", include("comms.api_urls")),
+    path("", include("connectors.api_urls")),
 ]
 
 # Swagger UI under the site's CSP: the split view serves its start-up script as a file

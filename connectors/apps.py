@@ -17,6 +17,12 @@ class ConnectorsConfig(AppConfig):
 
     def ready(self):
         from comms import channel_registry
-        from connectors import checks  # noqa: F401  (registers the system checks)
+        from connectors import (
+            checks,  # noqa: F401  (registers the system checks)
+            outbound,
+        )
 
         channel_registry.register_available_kinds(active_kinds)
+        channel_registry.register_send_check(outbound.send_check)
+        channel_registry.register_outbound(outbound.deliveries_record)
+        channel_registry.register_composer(outbound.composer_notice)

@@ -235,6 +235,8 @@ class OutboundDelivery(models.Model):
     provider_id = models.CharField(_("provider id"), max_length=255, blank=True)
     error = models.TextField(_("error"), blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # A WhatsApp template send: {"name", "language", "variables"}; empty for free text.
+    template = models.JSONField(_("template"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -1,4 +1,4 @@
-"""Celery tasks of the channels (inbound part): they take ids and call a service."""
+"""Celery tasks of the channels: they take ids and call a service."""
 
 from celery import shared_task
 
@@ -40,3 +40,27 @@ def email_accounts_poll() -> None:
     """Beat, every minute: read the unseen mail of every email account with IMAP set up
     (connectors.imap_poll). Idempotent: a message is stored once by its Message-ID."""
     imap_poll.email_accounts_poll()
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def outbound_send(delivery_id: int) -> None:
+    """Send one outbound delivery (connectors.outbound.delivery_attempt: at most one provider
+    call). A retryable failure is tried again after its backoff; running eagerly (no broker:
+    tests, the embedded demo) the delivery waits, pending with next_attempt_at, for
+    outbound_send_due or a caller to come back to it."""
+    from connectors import outbound
+
+    delay = outbound.delivery_attempt(delivery_id=delivery_id)
+    if delay is not None and not outbound_send.app.conf.task_always_eager:
+        outbound_send.apply_async(args=[delivery_id], countdown=delay)
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def outbound_send_due() -> int:
+    """Queue the pending deliveries whose next attempt is due (periodic; a lost task's too)."""
+    from connectors import outbound
+
+    ids = outbound.due_delivery_ids()
+    for delivery_id in ids:
+        outbound_send.delay(delivery_id)
+    return len(ids)

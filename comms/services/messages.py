@@ -37,7 +37,7 @@ import audit
 from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
-from comms import assignee_routing, errors, permissions, presenters, realtime
+from comms import assignee_routing, channel_registry, errors, permissions, presenters, realtime
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
 from comms.services.conversations import join
 from comms.services.fanout import broadcast_created, conversation_updated
@@ -108,6 +108,9 @@ class MessageDraft:
     # A socket's session and access_version (accounts.permissions.SocketBinding), checked in
     # the same statement as the write.
     binding: object = None
+    # Staff sends in WhatsApp/SMS/email conversations: how the channel sends it (a template),
+    # opaque to comms; handed to the channel registry's checks and outbound hook.
+    channel_options: dict | None = None
 
     @property
     def contact(self):
@@ -137,6 +140,7 @@ def staff_draft(
     request=None,
     binding=None,
     file: PendingFile | None = None,
+    channel_options: dict | None = None,
 ) -> MessageDraft:
     """A staff member's message or internal note (with an optional file)."""
     body = clean_body(body, allow_empty=file is not None)
@@ -155,6 +159,7 @@ def staff_draft(
         request=request,
         binding=binding,
         file=file,
+        channel_options=channel_options,
     )
 
 
@@ -255,6 +260,26 @@ def _stamp(item: MessageDraft, now, *, only_open: bool = False) -> tuple | None:
     if row is None:
         return None
     return row[0], row[1] if customer else None
+
+
+def _channel_send(item: MessageDraft) -> bool:
+    """A staff message to the customer of a WhatsApp, SMS or email conversation."""
+    return item.source == STAFF and not item.note and item.conversation.kind in CHANNEL_KINDS
+
+
+def _channel_refusal(item: MessageDraft):
+    """A staff send the channel refuses (no consent, no active account, WhatsApp's window
+    closed): Invalid with the channel's words, or the stored message when this client_id was
+    stored before (a resend answers it, whatever changed since). None: not refused."""
+    refusal = channel_registry.send_refusal(item.conversation, item.channel_options)
+    if not refusal:
+        return None
+    existing = _existing(item)
+    if existing is not None and permissions.can_send(item.author, item.conversation):
+        return _repeat(existing)
+    if not permissions.can_send(item.author, item.conversation):
+        return _refusal(item)
+    return errors.Invalid(refusal, code="channel_refused")
 
 
 def _existing(item: MessageDraft) -> Message | None:
@@ -763,8 +788,15 @@ def _store_batch(items: list[MessageDraft]) -> list:
         if key in first_of:
             continue  # the same send twice in one batch: answered with the first, below
         first_of[key] = i
+        # Refused before anything is written: nothing stored, stamped or audited for it.
+        refused = _channel_refusal(items[i]) if _channel_send(items[i]) else None
+        if refused is not None:
+            results[i] = refused
+            continue
         order.append(i)
-    if len(order) == 1:
+    if not order:
+        fresh, reopen_events, numbers = [], [], {}
+    elif len(order) == 1:
         fresh, reopen_events, numbers = _stamp_alone(items[order[0]], order[0], now, results)
     else:
         fresh, reopen, contacts, numbers = _stamp_batch(items, order, now, results)
@@ -782,6 +814,13 @@ def _store_batch(items: list[MessageDraft]) -> list:
     ]
     events += reopen_events
     audit.record_many(events, returning=False)
+    queued = [
+        (message, items[i].conversation, items[i].channel_options or {})
+        for i, message in zip(fresh, stored, strict=True)
+        if message.status == Message.Status.QUEUED
+    ]
+    if queued:
+        channel_registry.outbound_stored(queued)  # connectors: delivery rows, send on commit
     # After commit, in this order: each message.created, then the mentions it carried.
     for i, message in zip(fresh, stored, strict=True):
         result = results[i] = SendResult(message, True, [files[i]] if i in files else [])

@@ -30,6 +30,7 @@ def chat_strings() -> dict:
         "reconnecting": _("Reconnecting…"),
         "paused": _("Live updates are paused; new messages are checked every few seconds."),
         "revoked": _("You no longer have access to this conversation."),
+        "templateSent": _("Template sent."),
     }
 
 
@@ -37,9 +38,12 @@ def chat_strings() -> dict:
 def chat_panel(context, conversation):
     request = context["request"]
     user = request.user
+    can_send = permissions.can_send(user, conversation)
     return {
         "conversation": conversation,
-        "can_send": permissions.can_send(user, conversation),
+        "can_send": can_send,
+        # WhatsApp's closed 24-hour window and its templates (connectors, through the registry).
+        "channel_notice": channel_registry.composer_notice(conversation) if can_send else None,
         "sees_originals": permissions.sees_everything(user),
         "is_customer_facing": not conversation.is_internal,
         "me": user.pk,

@@ -92,11 +92,24 @@ def send_email(config: SmtpConfig, message: EmailMessage) -> None:
     """Send one built message through the account's server; failures as ProviderError."""
     if not message.from_email or message.from_email == _default_from():
         message.from_email = config.from_address or message.from_email
-    message.connection = smtp_connection(config)
+    connection = smtp_connection(config)
+    try:
+        connection.open()
+    except (smtplib.SMTPException, OSError) as error:
+        raise classify(error) from error  # never reached the server: safe to retry
+    message.connection = connection
     try:
         message.send(fail_silently=False)
+    except (smtplib.SMTPServerDisconnected, TimeoutError) as error:
+        # Connected, then no answer: the server may have taken the message before the line went
+        # quiet. `ambiguous` tells the sender not to resend it blindly.
+        failure = classify(error)
+        failure.ambiguous = True
+        raise failure from error
     except (smtplib.SMTPException, OSError) as error:
         raise classify(error) from error
+    finally:
+        connection.close()
 
 
 def _default_from() -> str:

@@ -457,6 +457,8 @@
       });
     }
     if (this.form) this.form.addEventListener("submit", function (e) { e.preventDefault(); self.send(); });
+    var picker = this.root.querySelector("[data-role=template-form]");
+    if (picker) picker.addEventListener("submit", function (e) { e.preventDefault(); self.sendTemplate(picker); });
     if (this.fileInput) this.fileInput.addEventListener("change", function () {
       Array.prototype.forEach.call(self.fileInput.files, function (f) { self.upload(f); });
       self.fileInput.value = "";
@@ -470,6 +472,22 @@
       if (button.dataset.action === "history") self.history(row);
     });
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") self.sendRead(self.lastId); });
+  };
+
+  // WhatsApp's window closed: an approved template, through the API (the message then arrives
+  // over the socket like any other).
+  Chat.prototype.sendTemplate = function (picker) {
+    var self = this;
+    var values = picker.querySelector("[data-role=template-variables]");
+    var body = {
+      template: parseInt(picker.querySelector("[data-role=template]").value, 10),
+      variables: values.value.split("|").map(function (v) { return v.trim(); }).filter(Boolean),
+      client_id: uuid4()
+    };
+    this.fetchJson(this.api + "templates/", {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)
+    }).then(function () { values.value = ""; self.setStatus(self.t.templateSent); },
+            function (e) { self.setStatus(e.message); });
   };
 
   window.KeeplineChat = Chat;

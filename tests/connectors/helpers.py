@@ -91,3 +91,17 @@ def post_twilio(client, simulator, account, params, *, signature=None):
 def post_email(client, account, raw: bytes, *, secret="sim-inbound-email-secret"):
     headers = {"HTTP_X_KEEPLINE_SECRET": secret} if secret else {}
     return client.post(f"/hooks/email/{account.pk}/", raw, content_type="message/rfc822", **headers)
+
+
+def customer_wrote(conversation, text="Oi"):
+    """The customer wrote in `conversation` just now (as inbound processing records it): their
+    consent for the channel is granted and WhatsApp's 24-hour window is open."""
+    import uuid
+
+    from comms import services as comms_services
+    from crm import services as crm_services
+
+    comms_services.message_inbound_record(
+        conversation=conversation, body=text, client_id=uuid.uuid4()
+    )
+    crm_services.contact_consent_inbound(contact=conversation.contact, channel=conversation.kind)

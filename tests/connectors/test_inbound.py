@@ -19,6 +19,7 @@ from crm.models import Contact, ContactConsent
 from tests.comms.conftest import cid
 from tests.connectors.helpers import (
     CUSTOMER,
+    customer_wrote,
     email_account,
     post_email,
     post_twilio,
@@ -208,6 +209,7 @@ def sent_message(wa, rep, customer_contact):
     conversation = comms_services.conversation_start(
         actor=rep, contact=customer_contact, kind="whatsapp"
     )
+    customer_wrote(conversation)
     message = comms_services.message_send(
         author=rep, conversation=conversation, body="Proposta enviada", client_id=cid()
     ).message
@@ -297,6 +299,7 @@ def test_twilio_status_callback(
     conversation = comms_services.conversation_start(
         actor=rep, contact=customer_contact, kind="sms"
     )
+    customer_wrote(conversation)
     message = comms_services.message_send(
         author=rep, conversation=conversation, body="oi", client_id=cid()
     ).message
