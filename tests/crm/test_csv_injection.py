@@ -134,7 +134,7 @@ def test_every_csv_writer_goes_through_spreadsheet_safe():
     root = Path(__file__).resolve().parents[2]
     offenders = []
     for path in root.glob("*/**/*.py"):
-        if ".venv" in path.parts or "tests" in path.parts:
+        if {".venv", "var", "tests"} & set(path.parts):  # var/: make lock's pip-tools venv
             continue
         text = path.read_text(encoding="utf-8", errors="ignore")
         if "csv.writer(" in text or "csv.DictWriter(" in text:
