@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -140,3 +141,22 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def read_media(
+    response: httpx.Response, provider: str, error_of: Callable[[httpx.Response], ProviderError]
+) -> bytes:
+    """The body of a streamed media download, refused past MAX_MEDIA_BYTES; an answer that is
+    not 2xx raises the provider's error (`error_of`)."""
+    if not response.is_success:
+        response.read()
+        raise error_of(response)
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_MEDIA_BYTES:
+            raise ProviderError(
+                _("The media file is too large."), retryable=False, provider=provider
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

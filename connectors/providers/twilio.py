@@ -18,7 +18,6 @@ import httpx
 from django.utils.translation import gettext as _
 
 from connectors.providers import (
-    MAX_MEDIA_BYTES,
     FetchedMedia,
     ProviderError,
     SendResult,
@@ -26,6 +25,7 @@ from connectors.providers import (
     is_retryable_status,
     json_body,
     parse_retry_after,
+    read_media,
     transport_error,
 )
 
@@ -124,24 +124,14 @@ class TwilioClient:
             )
         try:
             with self.http.stream("GET", url, auth=self._auth, follow_redirects=True) as response:
-                if not response.is_success:
-                    response.read()
-                    raise _error_from_response(response)
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_MEDIA_BYTES:
-                        raise ProviderError(
-                            _("The media file is too large."), retryable=False, provider=PROVIDER
-                        )
-                    chunks.append(chunk)
+                content = read_media(response, PROVIDER, _error_from_response)
                 mime_type = response.headers.get("Content-Type", "application/octet-stream")
                 disposition = response.headers.get("Content-Disposition", "")
         except httpx.HTTPError as error:
             raise transport_error(error, PROVIDER) from error
         match = re.search(r'filename="?([^";]+)"?', disposition)
         return FetchedMedia(
-            content=b"".join(chunks),
+            content=content,
             mime_type=mime_type.split(";")[0].strip(),
             filename=match.group(1) if match else "",
         )

@@ -19,7 +19,6 @@ import httpx
 from django.utils.translation import gettext as _
 
 from connectors.providers import (
-    MAX_MEDIA_BYTES,
     FetchedMedia,
     ProviderError,
     SendResult,
@@ -27,6 +26,7 @@ from connectors.providers import (
     is_retryable_status,
     json_body,
     parse_retry_after,
+    read_media,
     transport_error,
 )
 
@@ -188,17 +188,7 @@ class WhatsAppClient:
             )
         try:
             with self.http.stream("GET", url, headers=self._auth) as response:
-                if not response.is_success:
-                    response.read()
-                    raise _error_from_response(response)
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_MEDIA_BYTES:
-                        raise ProviderError(
-                            _("The media file is too large."), retryable=False, provider=PROVIDER
-                        )
-                    chunks.append(chunk)
+                content = read_media(response, PROVIDER, _error_from_response)
                 mime_type = info.get("mime_type") or response.headers.get(
                     "Content-Type", "application/octet-stream"
                 )
@@ -206,7 +196,7 @@ class WhatsAppClient:
         except httpx.HTTPError as error:
             raise transport_error(error, PROVIDER) from error
         return FetchedMedia(
-            content=b"".join(chunks),
+            content=content,
             mime_type=str(mime_type).split(";")[0].strip() if mime_type else "",
             filename=filename,
             sha256=str(info.get("sha256") or ""),
