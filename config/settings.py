@@ -194,11 +194,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# No result backend: nothing reads a task's return value. Celery keeps a backend per thread and
+# Django's ASGI handler runs each request on a new thread, so a Redis backend cost every request
+# that queued a task a new Redis client and connection (2-4 ms; bench/inbound_webhooks.py).
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # What a failure does to a task (docs/operations.md). Acknowledged once it ran: a worker killed
 # mid-task (SIGKILL, out of memory, a lost host) has its task delivered again, so every task is

@@ -10,9 +10,9 @@ then in one transaction: lock the event row (a second worker finds it processed 
 the contact by E.164 phone or email (an unknown sender becomes a contact flagged new), find or
 open the conversation (connectors.routing), store the message through comms' one write path
 (audit and broadcast come from there; external_id = the provider id; client_id derived from it,
-so a replay stores nothing twice), record the contact's consent for the channel, mark the event
-processed. A status event moves the delivery status of the outbound message it names
-(comms.services.message_status_record).
+so a replay stores nothing twice), record the contact's consent for the channel and the account
+the customer wrote to (replies go out from it), mark the event processed. A status event moves
+the delivery status of the outbound message it names (comms.services.message_status_record).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from connectors import configs, mail, payloads, routing
 from connectors.models import (
     ChannelAccount,
     ChannelKind,
+    ConversationAccount,
     InboundEvent,
     OutboundDelivery,
 )
@@ -346,6 +347,9 @@ def _record_message(event: InboundEvent, incoming: Incoming) -> None:
                 file=file,
             )
         _consent(contact, account.kind)
+        ConversationAccount.objects.update_or_create(
+            conversation=conversation, defaults={"account": account, "updated_at": timezone.now()}
+        )
         InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
 
 

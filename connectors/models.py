@@ -255,3 +255,23 @@ class OutboundDelivery(models.Model):
 
     def __str__(self):
         return f"delivery of message {self.message_id}"
+
+
+class ConversationAccount(models.Model):
+    """The company number or address a channel conversation last heard its customer on: replies
+    go out from it (a company with two WhatsApp numbers answers from the one written to)."""
+
+    conversation = models.OneToOneField(
+        "comms.Conversation", on_delete=models.CASCADE, related_name="channel_account_link"
+    )
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.PROTECT, related_name="conversation_links"
+    )
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("conversation's channel account")
+        verbose_name_plural = _("conversations' channel accounts")
+
+    def __str__(self):
+        return f"conversation {self.conversation_id} via account {self.account_id}"

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from comms import services as comms_services
 from comms.models import Conversation, Message
@@ -53,12 +54,15 @@ def ambiguous_reason() -> str:
 
 
 def account_for(conversation: Conversation) -> ChannelAccount | None:
-    """The active account of the conversation's kind that sends its messages. Several active
-    accounts of one kind: the one of the conversation's team, else the oldest (conversations do
-    not record the account their first message came through, so this is a stable choice)."""
+    """The active account of the conversation's kind that sends its messages: the one the
+    customer last wrote to (ConversationAccount), else the one of the conversation's team, else
+    the oldest active one of its kind (a stable choice)."""
     accounts = ChannelAccount.objects.filter(kind=conversation.kind, is_active=True).order_by(
         "created_at", "pk"
     )
+    heard_on = accounts.filter(conversation_links__conversation_id=conversation.pk).first()
+    if heard_on is not None:
+        return heard_on
     if conversation.team_id is not None:
         own = accounts.filter(team_id=conversation.team_id).first()
         if own is not None:
@@ -67,15 +71,16 @@ def account_for(conversation: Conversation) -> ChannelAccount | None:
 
 
 def recipient(conversation: Conversation) -> str:
-    """The contact's address on the conversation's channel: their first phone number (WhatsApp,
-    SMS) or email address, "" when they have none."""
+    """The contact's address on the conversation's channel: their primary phone number (WhatsApp,
+    SMS) or email address, else the first one recorded; "" when they have none."""
     if conversation.contact_id is None:
         return ""
     contact = conversation.contact
     if conversation.kind == ChannelKind.EMAIL:
-        found = contact.emails.order_by("pk").values_list("email", flat=True).first()
+        found = contact.emails.order_by("-is_primary", "pk").values_list("email", flat=True).first()
     else:
-        found = contact.phones.order_by("pk").values_list("number", flat=True).first()
+        found = contact.phones.order_by("-is_primary", "pk").values_list("number", flat=True)
+        found = found.first()
     return found or ""
 
 
@@ -216,6 +221,9 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
         delivery.save(update_fields=["state", "attempts", "updated_at"])
     # Committed: from here a second worker sees `sending` and leaves it alone.
     message = Message.objects.select_related("conversation__contact").get(pk=delivery.message_id)
+    if _window_closed_since(delivery, message.conversation):
+        _fail(delivery, window_closed_reason())
+        return None
     try:
         provider_id = _send(delivery, message)
     except ProviderError as error:
@@ -251,6 +259,22 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
             message_id=message.pk, status=Message.Status.SENT, at=timezone.now()
         )
     return None
+
+
+def window_closed_reason() -> str:
+    return _(
+        "The 24-hour window closed before this could be sent: send an approved template instead."
+    )
+
+
+def _window_closed_since(delivery: OutboundDelivery, conversation: Conversation) -> bool:
+    """Free WhatsApp text whose window closed while it waited (a retry after a provider outage):
+    WhatsApp would refuse it, so it is not sent."""
+    return (
+        conversation.kind == ChannelKind.WHATSAPP
+        and not delivery.template
+        and not whatsapp_window_for(conversation)["open"]
+    )
 
 
 def _fail(delivery: OutboundDelivery, reason: str) -> None:
@@ -409,7 +433,11 @@ def template_send(
         raise errors.Invalid(_("The variables must be a list of texts."))
     if len(variables) != template.variable_count or not all(v.strip() for v in variables):
         raise errors.Invalid(
-            _("This template needs %(count)s filled-in variables.")
+            ngettext(
+                "This template needs %(count)s filled-in variable.",
+                "This template needs %(count)s filled-in variables.",
+                template.variable_count,
+            )
             % {"count": template.variable_count}
         )
     options = {

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from config.events import published_together
 from connectors import imap_poll, inbound
 from connectors.providers import ProviderError
 
@@ -18,7 +19,10 @@ def inbound_events_process(self, event_ids: list[int]) -> None:
         attempts = self.request.retries or 0
         while True:
             try:
-                inbound.inbound_event_process(event_id=event_id)
+                # An event's socket frames go out together from one event loop at its end: one
+                # async_to_sync (a loop thread and a Redis connection) per event, not per frame.
+                with published_together():
+                    inbound.inbound_event_process(event_id=event_id)
                 break
             except (inbound.RetryLater, ProviderError) as error:
                 if attempts >= self.max_retries:

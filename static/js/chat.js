@@ -458,7 +458,11 @@
     }
     if (this.form) this.form.addEventListener("submit", function (e) { e.preventDefault(); self.send(); });
     var picker = this.root.querySelector("[data-role=template-form]");
-    if (picker) picker.addEventListener("submit", function (e) { e.preventDefault(); self.sendTemplate(picker); });
+    if (picker) {
+      picker.addEventListener("submit", function (e) { e.preventDefault(); self.sendTemplate(picker); });
+      picker.querySelector("[data-role=template]").addEventListener("change", function () { self.templateFields(picker); });
+      this.templateFields(picker);
+    }
     if (this.fileInput) this.fileInput.addEventListener("change", function () {
       Array.prototype.forEach.call(self.fileInput.files, function (f) { self.upload(f); });
       self.fileInput.value = "";
@@ -474,19 +478,50 @@
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") self.sendRead(self.lastId); });
   };
 
-  // WhatsApp's window closed: an approved template, through the API (the message then arrives
+  // WhatsApp's window closed: an approved template, one field per {{n}} of its body and a
+  // preview of the text the customer will get; sent through the API (the message then arrives
   // over the socket like any other).
+  Chat.prototype.templateFields = function (picker) {
+    var option = picker.querySelector("[data-role=template]").selectedOptions[0];
+    var box = picker.querySelector("[data-role=template-variables]");
+    var count = option ? parseInt(option.dataset.variables, 10) || 0 : 0;
+    box.textContent = "";
+    for (var n = 1; n <= count; n++) {
+      var label = document.createElement("label");
+      label.textContent = box.dataset.label + " {{" + n + "}} ";
+      var input = document.createElement("input");
+      input.type = "text"; input.required = true; input.maxLength = 1000;
+      input.dataset.variable = String(n);
+      input.addEventListener("input", this.templatePreview.bind(this, picker));
+      label.appendChild(input); box.appendChild(label);
+    }
+    this.templatePreview(picker);
+  };
+
+  Chat.prototype.templateValues = function (picker) {
+    return Array.prototype.map.call(
+      picker.querySelectorAll("input[data-variable]"), function (i) { return i.value.trim(); });
+  };
+
+  Chat.prototype.templatePreview = function (picker) {
+    var option = picker.querySelector("[data-role=template]").selectedOptions[0];
+    var values = this.templateValues(picker);
+    var text = (option ? option.dataset.body : "").replace(/\{\{\s*(\d+)\s*\}\}/g, function (m, n) {
+      return values[parseInt(n, 10) - 1] || m;
+    });
+    picker.querySelector("[data-role=template-preview]").textContent = text;
+  };
+
   Chat.prototype.sendTemplate = function (picker) {
     var self = this;
-    var values = picker.querySelector("[data-role=template-variables]");
     var body = {
       template: parseInt(picker.querySelector("[data-role=template]").value, 10),
-      variables: values.value.split("|").map(function (v) { return v.trim(); }).filter(Boolean),
+      variables: this.templateValues(picker),
       client_id: uuid4()
     };
     this.fetchJson(this.api + "templates/", {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)
-    }).then(function () { values.value = ""; self.setStatus(self.t.templateSent); },
+    }).then(function () { self.templateFields(picker); self.setStatus(self.t.templateSent); },
             function (e) { self.setStatus(e.message); });
   };
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from email import message_from_bytes
 
 import pytest
+from channels.db import database_sync_to_async as sync_to_async
 from django.utils import timezone
 
 from comms import services as comms_services
@@ -16,6 +17,7 @@ from connectors.models import MessageTemplate, OutboundDelivery
 from connectors.tasks import outbound_send
 from crm.models import ContactConsent
 from tests.comms.conftest import cid
+from tests.comms.sockets import frame, staff_socket
 from tests.connectors.helpers import (
     CUSTOMER,
     email_account,
@@ -26,6 +28,7 @@ from tests.connectors.helpers import (
     wa_message,
     whatsapp_account,
 )
+from tests.factories import make_channel_account
 
 pytestmark = pytest.mark.django_db
 
@@ -194,6 +197,26 @@ def test_no_consent_refuses_and_stores_nothing(
     assert Message.objects.count() == before and not OutboundDelivery.objects.exists()
 
 
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_no_consent_is_an_error_frame_on_the_socket(conversation, rep, customer_contact):
+    await sync_to_async(ContactConsent.objects.filter(contact=customer_contact).update)(
+        status="withdrawn"
+    )
+    before = await sync_to_async(Message.objects.count)()
+    ws, ok, _ = await staff_socket(rep, conversation.pk)
+    assert ok
+    await frame(ws, "ready")
+    key = str(cid())
+    await ws.send_json_to({"action": "send", "client_id": key, "body": "oi"})
+    refused = await frame(ws, "error")
+    assert (refused["error"], refused["client_id"]) == ("channel_refused", key)
+    assert "consent" in refused["detail"]
+    assert await sync_to_async(Message.objects.count)() == before
+    assert not await sync_to_async(OutboundDelivery.objects.exists)()
+    await ws.disconnect()
+
+
 def test_no_consent_is_a_400_on_the_api(conversation, rep, customer_contact, client):
     ContactConsent.objects.filter(contact=customer_contact).delete()
     client.force_login(rep)
@@ -209,6 +232,54 @@ def _close_window(conversation):
     Message.objects.filter(conversation=conversation, direction="inbound").update(
         created_at=timezone.now() - timedelta(hours=25)
     )
+
+
+def test_window_closing_during_retries_fails_the_free_text_unsent(
+    conversation, reply, provider_simulator
+):
+    """Queued while the window was open, the provider down until after it closed: WhatsApp would
+    refuse free text now, so it is not sent and the rep is told to use a template."""
+    provider_simulator.fail_next(1, status=503, provider="whatsapp")
+    message = reply(conversation)
+    delivery = OutboundDelivery.objects.get(message=message)
+    assert delivery.state == "pending"
+    _close_window(conversation)
+    _retry_now(delivery)
+    assert provider_simulator.sends == []
+    delivery.refresh_from_db()
+    message.refresh_from_db()
+    assert (delivery.state, message.status) == ("failed", "failed")
+    assert "approved template" in message.failed_reason
+
+
+def test_reply_goes_to_the_primary_number(conversation, reply, provider_simulator):
+    contact = conversation.contact
+    contact.phones.update(is_primary=False)
+    contact.phones.create(number="+5511988887777", is_primary=True)
+    reply(conversation)
+    [sent] = provider_simulator.sends
+    assert sent.to.lstrip("+") == "5511988887777"
+
+
+def test_reply_goes_out_from_the_number_the_customer_wrote_to(
+    client, provider_simulator, customer_contact, reply, django_capture_on_commit_callbacks
+):
+    """Two WhatsApp numbers, neither a team's: the customer wrote to the newer one, so the reply
+    leaves from it, not from the older one (which no provider answers)."""
+    make_channel_account(
+        "whatsapp",
+        name="older number",
+        settings={"phone_number_id": "109999999999999", "api_base_url": "http://127.0.0.1:9"},
+    )
+    written_to = whatsapp_account(provider_simulator)
+    with django_capture_on_commit_callbacks(execute=True):
+        payload = wa_message(provider_simulator, text="Oi")
+        assert post_whatsapp(client, provider_simulator, payload).status_code == 200
+    conversation = Conversation.objects.get(kind="whatsapp")
+    assert outbound.account_for(conversation) == written_to
+    message = reply(conversation)
+    assert len(provider_simulator.sends) == 1
+    assert OutboundDelivery.objects.get(message=message).account == written_to
 
 
 def test_window_closed_refuses_free_text_accepts_template(
