@@ -53,7 +53,8 @@ _outbound: list[Callable[[list[tuple[Message, Conversation, dict]]], None]] = []
 def register_send_check(fn: Callable[[Conversation, dict], str | None]) -> None:
     """Register a check run before a staff message is stored in a WhatsApp, SMS or email
     conversation (consent, an active account, WhatsApp's 24-hour window): it answers the
-    words refusing the send, or None. `options` are the draft's channel options (a template)."""
+    words refusing the send, or None. `options` are the draft's channel options (a template)
+    and "file": whether the message carries a file."""
     if fn not in _send_checks:
         _send_checks.append(fn)
 

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from comms import services as comms_services
-from comms.models import Conversation, Message
+from comms.models import Attachment, Conversation, Message
 from connectors import mail
 from connectors.models import ChannelAccount, ChannelKind, MessageTemplate, OutboundDelivery
 from connectors.providers import ProviderError
@@ -141,6 +141,8 @@ def send_check(conversation: Conversation, options: dict) -> str | None:
             "The contact has not agreed to be contacted by %(channel)s: record their consent "
             "before writing to them."
         ) % {"channel": conversation.get_kind_display()}
+    if conversation.kind == ChannelKind.SMS and options.get("file"):
+        return _("Files cannot be sent by SMS: send it by WhatsApp or email.")
     free_text = conversation.kind == ChannelKind.WHATSAPP and not options.get("template")
     if free_text and not whatsapp_window_for(conversation)["open"]:
         return _("The 24-hour window is closed: only approved templates can be sent.")
@@ -311,6 +313,9 @@ def _send(delivery: OutboundDelivery, message: Message) -> str:
             )
         )
         template = delivery.template or {}
+        attachment = message.attachments.order_by("pk").first()
+        if attachment is not None:
+            return _send_whatsapp_file(client, to, message, attachment)
         if template:
             result = client.send_template(
                 to=to,
@@ -333,6 +338,52 @@ def _send(delivery: OutboundDelivery, message: Message) -> str:
         )
         return client.send_sms(to=to, body=message.body).provider_id
     return _send_email(account, conversation, message, to)
+
+
+# What WhatsApp shows inline (its media limits); anything else goes as a document (100 MB).
+WHATSAPP_INLINE = {
+    "image": ({"image/jpeg", "image/png"}, 5 * 1024 * 1024),
+    "video": ({"video/mp4", "video/3gpp"}, 16 * 1024 * 1024),
+}
+
+
+def _whatsapp_kind(content_type: str, size: int) -> str:
+    for kind, (types, limit) in WHATSAPP_INLINE.items():
+        if content_type in types and size <= limit:
+            return kind
+    return "document"
+
+
+def _read(attachment: Attachment) -> bytes:
+    with attachment.file.open("rb") as stored:
+        return stored.read()
+
+
+def _send_whatsapp_file(client: WhatsAppClient, to: str, message, attachment) -> str:
+    """Upload the message's file, then send it with the text as its caption: one send."""
+    try:
+        media_id = client.upload_media(
+            content=_read(attachment), mime_type=attachment.content_type, filename=attachment.name
+        )
+    except ProviderError as error:
+        # An upload is not a send: whatever became of it, the customer has nothing yet, so a
+        # timeout here is retried like any retryable failure (never "may have been sent").
+        raise ProviderError(
+            error.reason,
+            retryable=error.retryable,
+            status=error.status,
+            code=error.code,
+            retry_after=error.retry_after,
+            provider=error.provider,
+        ) from None
+    kind = _whatsapp_kind(attachment.content_type, attachment.size)
+    return client.send_media(
+        to=to,
+        kind=kind,
+        media_id=media_id,
+        caption=message.body,
+        filename=attachment.name if kind == "document" else "",
+    ).provider_id
 
 
 def _thread_ids(conversation: Conversation) -> tuple[str, list[str]]:
@@ -367,6 +418,9 @@ def _send_email(account: ChannelAccount, conversation: Conversation, message, to
         from_name=message.author_user.get_full_name() if message.author_user_id else "",
         in_reply_to=parent,
         references=references,
+        attachments=[
+            (a.name, _read(a), a.content_type) for a in message.attachments.order_by("pk")
+        ],
     )
     config = SmtpConfig(
         host=account.setting("smtp_host"),

@@ -671,7 +671,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._inject("whatsapp") or not self._whatsapp_auth():
             return
         settings = self.sim.settings
-        if method == "POST" and len(segments) == 2 and segments[1] == "messages":
+        if method == "POST" and len(segments) == 2 and segments[1] in ("messages", "media"):
             if segments[0] != settings.phone_number_id:
                 status, error = _whatsapp_error(
                     400,
@@ -683,7 +683,10 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 self._answer("whatsapp", status, error)
                 return
-            self._whatsapp_send(body)
+            if segments[1] == "media":
+                self._whatsapp_upload(body)
+            else:
+                self._whatsapp_send(body)
         elif method == "GET" and len(segments) == 1:
             media = self.sim._get_media(segments[0])
             if media is None:
@@ -711,6 +714,35 @@ class _Handler(BaseHTTPRequestHandler):
     def _whatsapp_invalid(self, detail: str) -> None:
         status, error = _whatsapp_error(400, f"(#100) Invalid parameter: {detail}", 100)
         self._answer("whatsapp", status, error)
+
+    def _whatsapp_upload(self, body: bytes) -> None:
+        """POST /{phone-number-id}/media, multipart: messaging_product=whatsapp, type (the MIME
+        type) and file. Answers {"id": media id}, usable in a send and downloadable."""
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            self._whatsapp_invalid("the upload must be multipart/form-data")
+            return
+        form = message_from_bytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
+        fields: dict[str, str] = {}
+        upload = None
+        for part in form.get_payload() if form.is_multipart() else []:
+            name = part.get_param("name", header="content-disposition")
+            content = part.get_payload(decode=True) or b""
+            if name == "file":
+                upload = (content, part.get_content_type(), part.get_filename() or "")
+            elif name:
+                fields[name] = content.decode("utf-8", "replace")
+        if fields.get("messaging_product") != "whatsapp":
+            self._whatsapp_invalid("messaging_product must be 'whatsapp'")
+            return
+        if upload is None or not upload[0]:
+            self._whatsapp_invalid("file is required")
+            return
+        content, part_type, filename = upload
+        media_id = self.sim.add_media(content, fields.get("type") or part_type, filename)
+        self._answer("whatsapp", 200, {"id": media_id})
 
     def _whatsapp_send(self, body: bytes) -> None:
         try:

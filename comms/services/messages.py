@@ -271,7 +271,8 @@ def _channel_refusal(item: MessageDraft):
     """A staff send the channel refuses (no consent, no active account, WhatsApp's window
     closed): Invalid with the channel's words, or the stored message when this client_id was
     stored before (a resend answers it, whatever changed since). None: not refused."""
-    refusal = channel_registry.send_refusal(item.conversation, item.channel_options)
+    options = {**(item.channel_options or {}), "file": item.file is not None}
+    refusal = channel_registry.send_refusal(item.conversation, options)
     if not refusal:
         return None
     existing = _existing(item)

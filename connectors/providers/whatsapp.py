@@ -176,6 +176,24 @@ class WhatsAppClient:
             item["filename"] = filename
         return self._send({"to": to, "type": kind, kind: item})
 
+    def upload_media(self, *, content: bytes, mime_type: str, filename: str) -> str:
+        """Upload a file for a later send (POST /{phone-number-id}/media); its media id."""
+        response = self._request(
+            "POST",
+            self._path(self.config.phone_number_id, "media"),
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename, content, mime_type)},
+        )
+        media_id = json_body(response).get("id")
+        if not media_id:
+            raise ProviderError(
+                _("WhatsApp accepted the upload without naming the media."),
+                retryable=True,
+                status=response.status_code,
+                provider=PROVIDER,
+            )
+        return str(media_id)
+
     def fetch_media(self, media_id: str) -> FetchedMedia:
         """The bytes of a media item named in a webhook: its URL first, then the download."""
         info = json_body(self._request("GET", self._path(media_id)))

@@ -7,6 +7,7 @@ from email import message_from_bytes
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from comms import services as comms_services
@@ -346,6 +347,81 @@ def test_sms_reply_through_twilio(
     assert message.status == "sent" and message.external_id == sent.provider_id
 
 
+@pytest.fixture
+def send_file(rep, django_capture_on_commit_callbacks, settings, tmp_path):
+    """Upload a file into the conversation as rep, with a caption, and run the queued send."""
+    settings.MEDIA_ROOT = tmp_path
+
+    def run(conversation, name, content, content_type, body=""):
+        with django_capture_on_commit_callbacks(execute=True):
+            return comms_services.attachment_upload(
+                actor=rep,
+                conversation=conversation,
+                upload=SimpleUploadedFile(name, content, content_type=content_type),
+                body=body,
+                client_id=cid(),
+            ).message
+
+    return run
+
+
+def test_whatsapp_file_is_uploaded_then_sent_once_with_its_caption(
+    conversation, send_file, provider_simulator
+):
+    pdf = b"%PDF-1.4 the quote"
+    message = send_file(conversation, "quote.pdf", pdf, "application/pdf", body="Sua proposta")
+    [sent] = provider_simulator.sends
+    assert (sent.type, sent.text) == ("document", "Sua proposta")
+    assert sent.payload["document"]["filename"] == "quote.pdf"
+    [media_id] = sent.media
+    stored = provider_simulator._get_media(media_id)  # what the upload carried
+    assert (stored.content, stored.mime_type) == (pdf, "application/pdf")
+    message.refresh_from_db()
+    assert message.status == "sent" and message.external_id == sent.provider_id
+
+
+def test_whatsapp_photo_goes_as_an_image(conversation, send_file, provider_simulator):
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    send_file(conversation, "shelf.png", png, "image/png")
+    [sent] = provider_simulator.sends
+    assert sent.type == "image" and "filename" not in sent.payload["image"]
+
+
+def test_a_failed_upload_is_retried_and_the_file_sent_once(
+    conversation, send_file, provider_simulator
+):
+    provider_simulator.fail_next(1, status=503, provider="whatsapp")  # the upload
+    message = send_file(conversation, "quote.pdf", b"%PDF-1.4 q", "application/pdf")
+    delivery = OutboundDelivery.objects.get(message=message)
+    assert delivery.state == "pending" and provider_simulator.sends == []
+    _retry_now(delivery)
+    assert len(provider_simulator.sends) == 1
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("sent", 2)
+
+
+def test_a_file_is_refused_on_sms_with_the_reason(
+    client,
+    provider_simulator,
+    team,
+    customer_contact,
+    send_file,
+    django_capture_on_commit_callbacks,
+):
+    sms_account(provider_simulator, team=team)
+    ContactConsent.objects.create(
+        contact=customer_contact, channel="sms", status="granted", recorded_at=timezone.now()
+    )
+    conversation = comms_services.conversation_start(
+        actor=customer_contact.owner, contact=customer_contact, kind="sms", subject="SMS"
+    )
+    with pytest.raises(ServiceError) as refused:
+        send_file(conversation, "quote.pdf", b"%PDF-1.4 q", "application/pdf")
+    assert refused.value.status == 400 and "by SMS" in refused.value.detail
+    assert not Message.objects.filter(conversation=conversation).exists()
+    assert provider_simulator.sends == []
+
+
 class _Smtp(socketserver.StreamRequestHandler):
     """Just enough SMTP for Django's backend without TLS: records each DATA."""
 
@@ -411,6 +487,39 @@ def test_email_reply_threads(
     assert sent["Subject"] == "Re: Proposta" and sent["To"] == "clara@customer.example"
     message.refresh_from_db()
     assert message.status == "sent" and message.external_id == sent["Message-ID"]
+
+
+def test_email_reply_carries_its_file(
+    client, provider_simulator, team, customer_contact, send_file, smtp_server,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    mailbox = email_account(provider_simulator, team=team)
+    mailbox.settings.update(
+        smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1], smtp_use_tls=False
+    )
+    mailbox.save(update_fields=["settings"])
+    raw = payloads.build_email(
+        from_address="clara@customer.example",
+        to_address="sales@keepline.example",
+        subject="Proposta",
+        text="Pode mandar o PDF?",
+        message_id="<m2@customer.example>",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_email(client, mailbox, raw).status_code == 200
+    conversation = Conversation.objects.get(kind="email")
+    send_file(conversation, "quote.pdf", b"%PDF-1.4 q", "application/pdf", body="Segue.")
+    [data] = smtp_server.received
+    sent = message_from_bytes(data)
+    [attached] = [p for p in sent.walk() if p.get_filename()]
+    assert attached.get_filename() == "quote.pdf"
+    assert attached.get_payload(decode=True) == b"%PDF-1.4 q"
+    assert (
+        "Segue."
+        in next(p for p in sent.walk() if p.get_content_type() == "text/plain")
+        .get_payload(decode=True)
+        .decode()
+    )
 
 
 def test_templates_api_lists_and_sends(
