@@ -3,10 +3,12 @@ checked for Origin and session first."""
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+
+from config.http import get_http_application  # noqa: E402
+
+# Django's ASGI handler with its middleware run in one hop per request (config/http.py).
+django_asgi_app = get_http_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
