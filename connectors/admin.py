@@ -94,13 +94,17 @@ class ChannelAccountFormBase(forms.ModelForm):
         super().__init__(*args, **kwargs)
         instance = self.instance
         is_set = instance.secret_names_set() if instance.pk else set()
+        unreadable = is_set is None
+        is_set = is_set or set()
         for kind, defaults in SETTING_FIELDS.items():
             if instance.pk and instance.kind == kind:
                 for name in defaults:
                     if name in (instance.settings or {}):
                         self.initial[_setting_key(kind, name)] = instance.settings[name]
             for name in SECRET_FIELDS[kind]:
-                if instance.pk and instance.kind == kind and name in is_set:
+                if instance.pk and instance.kind == kind and unreadable:
+                    state = gettext("unreadable with the configured keys: enter it again")
+                elif instance.pk and instance.kind == kind and name in is_set:
                     state = gettext("set")
                 else:
                     state = gettext("not set")

@@ -10,14 +10,35 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
-__all__ = ["InvalidToken", "decrypt_json", "encrypt_json", "rotate"]
+from config.errors import ServiceError
+
+__all__ = ["SecretsUnreadable", "decrypt_json", "encrypt_json", "rotate"]
+log = logging.getLogger(__name__)
+
+
+class SecretsUnreadable(ServiceError):
+    """No configured key opens an account's stored secrets (KEEPLINE_CHANNEL_KEYS changed
+    without rotating them first). The account cannot verify or send until the key is back or its
+    secrets are entered again: webhooks answer 503, which providers retry; sends wait and retry."""
+
+    code = "channel_secrets_unreadable"
+    status = 503
+
+    def default_detail(self) -> str:
+        return _(
+            "This channel account's secrets cannot be read with the configured keys "
+            "(KEEPLINE_CHANNEL_KEYS): restore the key, or enter the secrets again."
+        )
+
 
 _cache: dict[tuple, MultiFernet] = {}
 
@@ -56,10 +77,15 @@ def encrypt_json(values: dict[str, str]) -> str:
 
 
 def decrypt_json(token: str) -> dict[str, str]:
-    """The values in a token made by encrypt_json. InvalidToken when no configured key opens it."""
+    """The values in a token made by encrypt_json. SecretsUnreadable when no configured key
+    opens it (logged as an error: an operator must act)."""
     if not token:
         return {}
-    return json.loads(_fernet().decrypt(token.encode()))
+    try:
+        return json.loads(_fernet().decrypt(token.encode()))
+    except InvalidToken:
+        log.error("channel account secrets cannot be read with KEEPLINE_CHANNEL_KEYS")
+        raise SecretsUnreadable() from None
 
 
 def rotate(token: str) -> str:

@@ -14,7 +14,7 @@ import logging
 
 from django.conf import settings
 
-from connectors import imap, inbound, mail
+from connectors import crypto, imap, inbound, mail
 from connectors.models import ChannelAccount, ChannelKind
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,6 @@ def email_accounts_poll() -> dict[int, int]:
             continue
         try:
             out[account.pk] = email_account_poll(account=account)
-        except imap.ImapError as error:
+        except (imap.ImapError, crypto.SecretsUnreadable) as error:
             log.warning("IMAP poll of email account %s failed: %s", account.pk, error)
     return out

@@ -37,7 +37,7 @@ from comms import services as comms_services
 from comms.models import Conversation, Message
 from comms.services.messages import PendingFile
 from config.errors import ServiceError
-from connectors import configs, mail, payloads, routing
+from connectors import configs, crypto, mail, payloads, routing
 from connectors.models import (
     ChannelAccount,
     ChannelKind,
@@ -159,6 +159,8 @@ def inbound_event_process(*, event_id: int) -> None:
         if error.retryable:
             raise
         inbound_event_fail(event_id=event.pk, reason=error.reason)
+    except crypto.SecretsUnreadable as error:  # the key is being fixed: try again later
+        raise RetryLater(error.detail) from None
     except ValidationError as error:  # a sender's number libphonenumber cannot take
         inbound_event_fail(event_id=event.pk, reason="; ".join(error.messages))
     except (payloads.PayloadError, mail.MailError, ServiceError, ValueError, KeyError) as error:

@@ -119,15 +119,23 @@ class ChannelAccount(models.Model):
         """A decrypted secret ("" when not set). Never log or render the result."""
         return crypto.decrypt_json(self.secrets).get(name, "")
 
-    def secret_names_set(self) -> set[str]:
-        """Which secrets hold a value (for the admin's "set" / "not set")."""
-        return {k for k, v in crypto.decrypt_json(self.secrets).items() if v}
+    def secret_names_set(self) -> set[str] | None:
+        """Which secrets hold a value (for the admin's "set" / "not set"); None when no configured
+        key opens them."""
+        try:
+            return {k for k, v in crypto.decrypt_json(self.secrets).items() if v}
+        except crypto.SecretsUnreadable:
+            return None
 
     def set_secrets(self, values: dict[str, str]) -> list[str]:
         """Merge `values` into the stored secrets (a value of None removes one; "" is ignored:
         left blank in a form means unchanged) and re-encrypt with the current key. Returns the
-        names that changed."""
-        current = crypto.decrypt_json(self.secrets)
+        names that changed. Secrets no configured key opens are lost already: the values given
+        replace them (entering them again is how an account recovers)."""
+        try:
+            current = crypto.decrypt_json(self.secrets)
+        except crypto.SecretsUnreadable:
+            current = {}
         changed = []
         for name, value in values.items():
             if value is None:

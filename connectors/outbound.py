@@ -28,7 +28,7 @@ from django.utils.translation import ngettext
 
 from comms import services as comms_services
 from comms.models import Attachment, Conversation, Message
-from connectors import mail
+from connectors import crypto, mail
 from connectors.models import ChannelAccount, ChannelKind, MessageTemplate, OutboundDelivery
 from connectors.providers import ProviderError
 from connectors.providers.smtp import SmtpConfig, send_email
@@ -227,7 +227,7 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
         _fail(delivery, window_closed_reason())
         return None
     try:
-        provider_id = _send(delivery, message)
+        provider_id = _call_provider(delivery, message)
     except ProviderError as error:
         if _ambiguous(error):
             # A read timeout after the request went out: the provider may have accepted it and
@@ -293,6 +293,14 @@ def _fail(delivery: OutboundDelivery, reason: str) -> None:
             at=timezone.now(),
             reason=reason,
         )
+
+
+def _call_provider(delivery: OutboundDelivery, message: Message) -> str:
+    try:
+        return _send(delivery, message)
+    except crypto.SecretsUnreadable as error:
+        # Nothing reached the provider: waited for and retried like a provider that is down.
+        raise ProviderError(error.detail, retryable=True) from None
 
 
 def _send(delivery: OutboundDelivery, message: Message) -> str:

@@ -1,7 +1,8 @@
 """Provider webhooks: thin views. Each reads the raw body within its limit, verifies the
 provider's signature, parses, and hands the items to connectors.inbound, which stores them once
 and queues their processing. Answers: 200 accepted (a repeat too), 400 malformed (JSON
-{"error": ...}), 403 bad or missing signature, 404 unknown account, 413 too large; never a 500
+{"error": ...}), 403 bad or missing signature, 404 unknown account, 413 too large, 503 when the
+account's secrets cannot be read (the provider retries); never a 500
 for bad input, and nothing stored unless verified and parsed whole.
 """
 
@@ -14,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from connectors import inbound, mail, payloads, signatures
+from connectors import crypto, inbound, mail, payloads, signatures
 from connectors.models import ChannelAccount, ChannelKind
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
         return _whatsapp_post(request)
     except Refusal as refusal:
         return _refuse(request, refusal)
+    except crypto.SecretsUnreadable as error:
+        return _refuse(request, Refusal(503, error.detail))
 
 
 # --- Twilio -----------------------------------------------------------------------------------
@@ -144,6 +147,8 @@ def twilio(request: HttpRequest, account_id: int) -> HttpResponse:
         inbound.inbound_events_accept(events=events)
     except Refusal as refusal:
         return _refuse(request, refusal)
+    except crypto.SecretsUnreadable as error:
+        return _refuse(request, Refusal(503, error.detail))
     return HttpResponse(TWIML_EMPTY, content_type="text/xml")
 
 
@@ -168,4 +173,6 @@ def email(request: HttpRequest, account_id: int) -> HttpResponse:
         inbound.inbound_events_accept(events=[(account, inbound.email_event(parsed, raw))])
     except Refusal as refusal:
         return _refuse(request, refusal)
+    except crypto.SecretsUnreadable as error:
+        return _refuse(request, Refusal(503, error.detail))
     return HttpResponse(status=200)

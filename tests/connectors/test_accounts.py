@@ -35,8 +35,9 @@ def test_unknown_key_cannot_open(settings):
     settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
     token = crypto.encrypt_json({"a": "b"})
     settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
-    with pytest.raises(crypto.InvalidToken):
+    with pytest.raises(crypto.SecretsUnreadable) as unreadable:
         crypto.decrypt_json(token)
+    assert unreadable.value.status == 503 and "KEEPLINE_CHANNEL_KEYS" in unreadable.value.detail
 
 
 def test_without_keys_a_key_is_derived_from_secret_key(settings):
@@ -133,3 +134,27 @@ def test_deploy_check_warns_without_channel_keys(settings):
     assert [w.id for w in channel_keys_set(None)] == ["connectors.W001"]
     settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
     assert channel_keys_set(None) == []
+
+
+def test_admin_page_of_an_account_whose_key_was_lost_says_so_and_takes_the_secrets_again(
+    client, admin_user, settings
+):
+    settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
+    account = make_channel_account("sms")
+    settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]  # replaced, not rotated
+    client.force_login(admin_user)
+    url = f"/admin/connectors/channelaccount/{account.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "unreadable with the configured keys" in page.content.decode()
+    form = {
+        "kind": "sms",
+        "name": account.name,
+        "is_active": "on",
+        "sms__account_sid": account.setting("account_sid"),
+        "sms__from_number": account.setting("from_number"),
+        "sms__base_url": account.setting("base_url"),
+        "sms__secret__auth_token": "entered-again",
+    }
+    assert client.post(url, form).status_code == 302
+    assert ChannelAccount.objects.get(pk=account.pk).secret("auth_token") == "entered-again"

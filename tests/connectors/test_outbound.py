@@ -119,6 +119,24 @@ def test_500_then_200_sends_exactly_once(conversation, reply, provider_simulator
     assert (delivery.state, delivery.attempts, message.status) == ("sent", 2, "sent")
 
 
+def test_a_send_whose_account_key_was_lost_waits_and_goes_once_the_key_is_back(
+    conversation, reply, provider_simulator, settings
+):
+    from cryptography.fernet import Fernet
+
+    restored = list(settings.KEEPLINE_CHANNEL_KEYS)
+    settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
+    message = reply(conversation)
+    delivery = OutboundDelivery.objects.get(message=message)
+    assert delivery.state == "pending" and "KEEPLINE_CHANNEL_KEYS" in delivery.error
+    assert provider_simulator.sends == []
+    settings.KEEPLINE_CHANNEL_KEYS = restored
+    _retry_now(delivery)
+    assert len(provider_simulator.sends) == 1
+    delivery.refresh_from_db()
+    assert delivery.state == "sent"
+
+
 def test_429_waits_for_retry_after(conversation, reply, provider_simulator):
     provider_simulator.fail_next(1, status=429, provider="whatsapp", retry_after=120)
     message = reply(conversation)

@@ -310,3 +310,23 @@ def test_email_oversized_is_413(client, mailbox, settings):
     settings.CONNECTORS_EMAIL_MAX_BYTES = 1024
     assert post_email(client, mailbox, _email(text="x" * 4000)).status_code == 413
     assert _nothing_stored()
+
+
+def test_an_account_whose_key_was_lost_answers_503_and_stores_nothing(
+    client, provider_simulator, team, settings
+):
+    """The provider retries a 503 later: once the key is back, the same delivery is stored."""
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    settings.KEEPLINE_CHANNEL_KEYS = [key]
+    whatsapp_account(provider_simulator, team=team)
+    payload = wa_message(provider_simulator)
+    settings.KEEPLINE_CHANNEL_KEYS = [Fernet.generate_key().decode()]
+    response = post_whatsapp(client, provider_simulator, payload)
+    assert response.status_code == 503
+    assert response.json()["error"] and "KEEPLINE_CHANNEL_KEYS" in response.json()["error"]
+    assert _nothing_stored()
+    settings.KEEPLINE_CHANNEL_KEYS = [key]
+    assert post_whatsapp(client, provider_simulator, payload).status_code == 200
+    assert InboundEvent.objects.count() == 1
