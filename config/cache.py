@@ -28,6 +28,7 @@ import time
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
+from django.utils.functional import cached_property
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -52,6 +53,10 @@ DEFAULT_DOWN_RETRY_S = 2.0
 # daphne process should stop asking once one of them found Redis down.
 _down_until: dict[str, float] = {}
 _state_lock = threading.Lock()
+# Process-wide too, per LOCATION and OPTIONS: the redis-py client and its connection pool. Each
+# request thread's own backend instance used to build its own pool, so every request under
+# daphne (a thread each) that touched the cache opened a new Redis connection.
+_clients: dict[tuple[str, str], object] = {}
 
 
 class CacheUnavailable(ConnectionError):  # noqa: N818 - reads as the condition it names
@@ -71,6 +76,17 @@ class DegradingRedisCache(RedisCache):
         params = {**params, "OPTIONS": {**DEFAULT_OPTIONS, **options}}
         super().__init__(server, params)
         self._breaker_key = ",".join(self._servers)
+
+    @cached_property
+    def _cache(self):
+        key = (self._breaker_key, repr(sorted(self._options.items(), key=lambda item: item[0])))
+        client = _clients.get(key)
+        if client is None:
+            with _state_lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = self._class(self._servers, **self._options)
+        return client
 
     # --- the breaker ---
 

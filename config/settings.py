@@ -236,6 +236,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         # the head as well as ten.
         "options": {"expires": AUDIT_CHECKPOINT_EVERY_S},
     },
+    # Inbound events whose retry is due or whose drain was lost (connectors/inbound.py).
+    "inbound-events-due": {
+        "task": "connectors.tasks.inbound_events_due",
+        "schedule": 30,
+        "options": {"expires": 30},
+    },
     # Outbound deliveries whose retry is due or whose task was lost (connectors/outbound.py);
     # each is sent at most once whatever runs it.
     "connectors-outbound-due": {

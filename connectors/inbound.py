@@ -1,23 +1,31 @@
-"""Inbound channel events: accepted once by the webhooks, processed by a Celery task.
+"""Inbound channel events: accepted once by the webhooks, processed by Celery in batches.
 
-Accepting (`inbound_events_accept`) is two statements: an INSERT that skips rows whose (account,
-kind, provider id) is stored already, and a SELECT of those not yet processed; after commit one
-task takes their ids. A provider repeating a delivery, even five times at the same moment, adds
-no row; a repeat of an event whose processing was lost queues it again.
+Accepting (`inbound_events_accept`) is one statement: an INSERT that skips rows whose (account,
+kind, provider id) is stored already, so a provider repeating a delivery, even five times at the
+same moment, adds no row. After commit `drain_soon` queues a drain unless one is queued and not
+started yet (a mark in the cache), so a burst of webhooks costs one task, not one each.
 
-Processing (`inbound_event_process`) fetches media first (network, outside any transaction),
-then in one transaction: lock the event row (a second worker finds it processed and stops), find
-the contact by E.164 phone or email (an unknown sender becomes a contact flagged new), find or
-open the conversation (connectors.routing), store the message through comms' one write path
-(audit and broadcast come from there; external_id = the provider id; client_id derived from it,
-so a replay stores nothing twice), record the contact's consent for the channel and the account
-the customer wrote to (replies go out from it), mark the event processed. A status event moves
-the delivery status of the outbound message it names (comms.services.message_status_record).
+Draining (`inbound_events_drain`, the task `inbound_events_process`) takes the due pending events
+oldest first, BATCH at a time: media are fetched first (network, outside any transaction), then
+in one transaction the rows are locked (SKIP LOCKED: two drains never take the same event) and
+each event, in a savepoint of its own, finds the contact by E.164 phone or email (an unknown
+sender becomes a contact flagged new), finds or opens the conversation (connectors.routing),
+stores the message through comms' one write path (audit and broadcast come from there;
+external_id = the provider id; client_id derived from it, so a replay stores nothing twice),
+records the contact's consent for the channel and the account the customer wrote to (replies go
+out from it). A status event moves the delivery status of the outbound message it names
+(comms.services.message_status_record). The batch's events are marked processed and committed
+together; their socket frames go out together after the commit. An event that cannot be stored
+now (a provider down, a status before its send is recorded) waits with a backoff
+(next_attempt_at) and is given up, recorded with its reason, after MAX_ATTEMPTS; one that never
+can is recorded failed at once. The beat task `inbound_events_due` queues a drain when events
+are due and no webhook came to do it.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import logging
 import mimetypes
@@ -25,9 +33,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +46,7 @@ from comms import services as comms_services
 from comms.models import Conversation, Message
 from comms.services.messages import PendingFile
 from config.errors import ServiceError
+from config.events import published_together
 from connectors import configs, crypto, mail, payloads, routing
 from connectors.models import (
     ChannelAccount,
@@ -87,39 +97,39 @@ def email_event(parsed: mail.ParsedEmail, raw: bytes) -> EventIn:
 # --- accepting --------------------------------------------------------------------------------
 
 
-def inbound_events_accept(*, events: list[tuple[ChannelAccount, EventIn]]) -> list[int]:
-    """Store verified webhook items once and, after commit, queue the processing of every one
-    not processed yet. Returns those ids."""
+def inbound_events_accept(*, events: list[tuple[ChannelAccount, EventIn]]) -> None:
+    """Store verified webhook items once (one INSERT that skips those stored already) and, after
+    commit, make sure a drain will run (`drain_soon`)."""
     if not events:
-        return []
+        return
     now = timezone.now()
-    with transaction.atomic():
-        InboundEvent.objects.bulk_create(
-            [
-                InboundEvent(
-                    account=account,
-                    kind=event.kind,
-                    provider_id=event.provider_id[:255],
-                    payload=event.payload,
-                    received_at=now,
-                )
-                for account, event in events
-            ],
-            ignore_conflicts=True,
-        )
-        match = Q()
-        for account, event in events:
-            match |= Q(account=account, kind=event.kind, provider_id=event.provider_id[:255])
-        ids = list(
-            InboundEvent.objects.filter(match, processed_at__isnull=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        if ids:
-            from connectors.tasks import inbound_events_process
+    InboundEvent.objects.bulk_create(
+        [
+            InboundEvent(
+                account=account,
+                kind=event.kind,
+                provider_id=event.provider_id[:255],
+                payload=event.payload,
+                received_at=now,
+            )
+            for account, event in events
+        ],
+        ignore_conflicts=True,
+    )
+    transaction.on_commit(drain_soon)
 
-            transaction.on_commit(lambda: inbound_events_process.delay(event_ids=ids))
-    return ids
+
+def drain_soon() -> None:
+    """Queue a drain unless one is queued and not started yet: the mark (a cache key, set once,
+    expiring after DRAIN_MARK_TTL_S in case the queued task is lost) is cleared by the drain
+    before it looks for work, so an event stored after that look queues the next drain. Inline
+    (no broker: tests, the embedded demo) every call drains."""
+    from connectors.tasks import inbound_events_process
+
+    eager = inbound_events_process.app.conf.task_always_eager
+    if not eager and not cache.add(DRAIN_MARK, 1, timeout=DRAIN_MARK_TTL_S):
+        return
+    inbound_events_process.delay()
 
 
 # --- processing -------------------------------------------------------------------------------
@@ -139,32 +149,124 @@ class Incoming:
     parts: list[tuple[str, PendingFile | None]] = field(default_factory=list)
 
 
-def inbound_event_process(*, event_id: int) -> None:
-    """Process one stored event (see the module docstring). A provider error worth retrying and
-    RetryLater propagate (the task retries); anything else unusable marks the event failed with
-    the reason, logged, and never raises."""
-    event = (
-        InboundEvent.objects.select_related("account", "account__team")
-        .filter(pk=event_id, processed_at__isnull=True)
-        .first()
+BATCH = 50  # events per transaction
+# Tries before an event is given up (recorded with its reason): retried after 2, 4, ... 256 s,
+# about 8.5 minutes in all (a status may come before its send is recorded; a provider may be
+# down for a while). Inline (no broker) the tries follow one another at once.
+MAX_ATTEMPTS = 9
+DRAIN_MARK = "connectors:inbound:drain-queued"
+DRAIN_MARK_TTL_S = 10
+
+
+def inbound_events_drain() -> int:
+    """Process every due pending event, oldest first, BATCH to a transaction (one commit, their
+    socket frames published together after it). Returns how many were settled. Stops when none
+    is due, or when those due are being processed by another drain (rows locked: SKIP LOCKED)."""
+    settled = 0
+    while True:
+        ids = _due_ids()
+        if not ids:
+            return settled
+        done = _process_batch(ids)
+        if not done:
+            return settled
+        settled += done
+
+
+def inbound_events_due_exist() -> bool:
+    return bool(_due_ids(limit=1))
+
+
+def _due_ids(limit: int = BATCH) -> list[int]:
+    return list(
+        InboundEvent.objects.filter(processed_at__isnull=True)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
     )
-    if event is None:
+
+
+def _needs_network(event: InboundEvent) -> bool:
+    """A WhatsApp or Twilio message with media: fetched before the batch's transaction opens."""
+    return (
+        event.kind == Kind.MESSAGE
+        and event.account.kind != ChannelKind.EMAIL
+        and bool(event.payload.get("media"))
+    )
+
+
+def _process_batch(ids: list[int]) -> int:
+    events = list(
+        InboundEvent.objects.select_related("account", "account__team")
+        .filter(pk__in=ids, processed_at__isnull=True)
+        .order_by("pk")
+    )
+    prepared: dict[int, Incoming] = {}
+    verdicts: dict[int, tuple[str, str]] = {}
+    for event in events:
+        if _needs_network(event):
+            try:
+                prepared[event.pk] = _prepare(event)  # network, outside any transaction
+            except Exception as error:  # noqa: BLE001 (sorted by _verdict; a database error re-raised)
+                verdicts[event.pk] = _verdict(event, error)
+    with published_together(), transaction.atomic():
+        locked = set(
+            InboundEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[e.pk for e in events], processed_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        stored = []
+        for event in events:
+            if event.pk not in locked:
+                continue  # another drain has it
+            verdict = verdicts.get(event.pk)
+            if verdict is None:
+                try:
+                    with transaction.atomic():  # one event's savepoint
+                        if event.kind == Kind.MESSAGE:
+                            _store_message(event, prepared.get(event.pk) or _prepare(event))
+                        else:
+                            _store_status(event)
+                    stored.append(event.pk)
+                    continue
+                except Exception as error:  # noqa: BLE001 (sorted by _verdict)
+                    verdict = _verdict(event, error)
+            _settle(event, *verdict)
+        InboundEvent.objects.filter(pk__in=stored).update(processed_at=timezone.now(), error="")
+    return len(locked)
+
+
+def _verdict(event: InboundEvent, error: Exception) -> tuple[str, str]:
+    """("retry" | "fail", reason) for an event that could not be stored. A database error is
+    raised again (the batch rolls back and is tried again whole); anything else unexpected fails
+    this event alone, logged with its traceback, so one bad event never holds up the others."""
+    if isinstance(error, DatabaseError):
+        raise error
+    if isinstance(error, ProviderError):
+        return ("retry" if error.retryable else "fail", error.reason)
+    if isinstance(error, RetryLater | crypto.SecretsUnreadable):
+        return "retry", str(error)
+    if isinstance(error, ValidationError):  # a sender's number libphonenumber cannot take
+        return "fail", "; ".join(error.messages)
+    if isinstance(error, payloads.PayloadError | mail.MailError | ServiceError | ValueError):
+        return "fail", str(error) or error.__class__.__name__
+    log.exception("inbound event %s could not be processed", event.pk)
+    return "fail", f"{error.__class__.__name__}: {error}"
+
+
+def _settle(event: InboundEvent, verdict: str, reason: str) -> None:
+    attempts = event.attempts + 1
+    if verdict == "fail" or attempts >= MAX_ATTEMPTS:
+        inbound_event_fail(event_id=event.pk, reason=reason)
         return
-    try:
-        if event.kind == Kind.MESSAGE:
-            _record_message(event, _prepare(event))
-        else:
-            _record_status(event)
-    except ProviderError as error:
-        if error.retryable:
-            raise
-        inbound_event_fail(event_id=event.pk, reason=error.reason)
-    except crypto.SecretsUnreadable as error:  # the key is being fixed: try again later
-        raise RetryLater(error.detail) from None
-    except ValidationError as error:  # a sender's number libphonenumber cannot take
-        inbound_event_fail(event_id=event.pk, reason="; ".join(error.messages))
-    except (payloads.PayloadError, mail.MailError, ServiceError, ValueError, KeyError) as error:
-        inbound_event_fail(event_id=event.pk, reason=str(error) or error.__class__.__name__)
+    from celery import current_app
+
+    later = 0 if current_app.conf.task_always_eager else 2**attempts
+    InboundEvent.objects.filter(pk=event.pk).update(
+        attempts=attempts,
+        error=reason[:2000],
+        next_attempt_at=timezone.now() + dt.timedelta(seconds=later),
+    )
 
 
 def inbound_event_fail(*, event_id: int, reason: str) -> None:
@@ -329,30 +431,30 @@ def _consent(contact: Contact, kind: str) -> None:
     crm_services.contact_consent_inbound(contact=contact, channel=kind)
 
 
-def _record_message(event: InboundEvent, incoming: Incoming) -> None:
+def _store_message(event: InboundEvent, incoming: Incoming) -> None:
     account = event.account
-    with transaction.atomic():
-        locked = InboundEvent.objects.select_for_update().filter(
-            pk=event.pk, processed_at__isnull=True
+    contact = _contact_for(account, incoming)
+    conversation = _conversation_for(account, contact, incoming)
+    for part, (body, file) in enumerate(incoming.parts):
+        external_id = incoming.provider_id if not part else f"{incoming.provider_id}#{part}"
+        comms_services.message_inbound_record(
+            conversation=conversation,
+            body=body,
+            client_id=_client_id(account, incoming.provider_id, part),
+            external_id=external_id[:200],
+            file=file,
         )
-        if not locked.exists():
-            return  # another worker did it
-        contact = _contact_for(account, incoming)
-        conversation = _conversation_for(account, contact, incoming)
-        for part, (body, file) in enumerate(incoming.parts):
-            external_id = incoming.provider_id if not part else f"{incoming.provider_id}#{part}"
-            comms_services.message_inbound_record(
-                conversation=conversation,
-                body=body,
-                client_id=_client_id(account, incoming.provider_id, part),
-                external_id=external_id[:200],
-                file=file,
+    _consent(contact, account.kind)
+    ConversationAccount.objects.bulk_create(
+        [
+            ConversationAccount(
+                conversation=conversation, account=account, updated_at=timezone.now()
             )
-        _consent(contact, account.kind)
-        ConversationAccount.objects.update_or_create(
-            conversation=conversation, defaults={"account": account, "updated_at": timezone.now()}
-        )
-        InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
+        ],
+        update_conflicts=True,
+        unique_fields=["conversation"],
+        update_fields=["account", "updated_at"],
+    )
 
 
 def _outbound_message_id(account: ChannelAccount, provider_id: str) -> int | None:
@@ -374,21 +476,14 @@ def _outbound_message_id(account: ChannelAccount, provider_id: str) -> int | Non
     return found
 
 
-def _record_status(event: InboundEvent) -> None:
+def _store_status(event: InboundEvent) -> None:
     update = payloads.StatusUpdate.from_json(event.payload)
     message_id = _outbound_message_id(event.account, update.provider_id)
     if message_id is None:
         # The provider may report before the send's own transaction has recorded its id.
         raise RetryLater(f"no outbound message with provider id {update.provider_id}")
-    with transaction.atomic():
-        locked = InboundEvent.objects.select_for_update().filter(
-            pk=event.pk, processed_at__isnull=True
-        )
-        if not locked.exists():
-            return
-        comms_services.message_status_record(
-            message_id=message_id, status=update.status, at=update.timestamp, reason=update.error
-        )
-        if update.status == payloads.FAILED:
-            OutboundDelivery.objects.filter(message_id=message_id).update(error=update.error)
-        InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
+    comms_services.message_status_record(
+        message_id=message_id, status=update.status, at=update.timestamp, reason=update.error
+    )
+    if update.status == payloads.FAILED:
+        OutboundDelivery.objects.filter(message_id=message_id).update(error=update.error)

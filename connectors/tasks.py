@@ -1,42 +1,27 @@
 """Celery tasks of the channels: they take ids and call a service."""
 
 from celery import shared_task
+from django.core.cache import cache
 
-from config.events import published_together
 from connectors import imap_poll, inbound
-from connectors.providers import ProviderError
-
-# A status may arrive before its send is recorded, a provider may be down for a while: retried
-# with exponential backoff (2, 4, ... 256 s; about 8.5 minutes in all), then given up, recorded.
-MAX_RETRIES = 8
 
 
-@shared_task(bind=True, acks_late=True, task_reject_on_worker_lost=True, max_retries=MAX_RETRIES)
-def inbound_events_process(self, event_ids: list[int]) -> None:
-    """Process stored inbound events in order. Idempotent: a processed event is skipped, and a
-    message's client id is derived from its provider id."""
-    for position, event_id in enumerate(event_ids):
-        attempts = self.request.retries or 0
-        while True:
-            try:
-                # An event's socket frames go out together from one event loop at its end: one
-                # async_to_sync (a loop thread and a Redis connection) per event, not per frame.
-                with published_together():
-                    inbound.inbound_event_process(event_id=event_id)
-                break
-            except (inbound.RetryLater, ProviderError) as error:
-                if attempts >= self.max_retries:
-                    inbound.inbound_event_fail(event_id=event_id, reason=str(error))
-                    break
-                if self.request.is_eager:
-                    # Inline (no broker, the embedded demo and tests): no later to come back to.
-                    attempts += 1
-                    continue
-                raise self.retry(
-                    kwargs={"event_ids": event_ids[position:]},
-                    countdown=2 ** (attempts + 1),
-                    exc=error,
-                ) from error
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def inbound_events_process(event_ids: list[int] | None = None) -> int:
+    """Drain the due inbound events (connectors.inbound). Queued by the webhooks, at most one
+    waiting at a time; `event_ids`, from tasks queued before drains, is ignored: a drain takes
+    every due event. Idempotent: rows are locked and marked processed in one transaction."""
+    cache.delete(inbound.DRAIN_MARK)  # before looking: an event stored after it queues another
+    return inbound.inbound_events_drain()
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def inbound_events_due() -> bool:
+    """Beat: queue a drain when events wait whose retry is due (or whose drain was lost)."""
+    if inbound.inbound_events_due_exist():
+        inbound_events_process.delay()
+        return True
+    return False
 
 
 @shared_task(acks_late=True, task_reject_on_worker_lost=True)

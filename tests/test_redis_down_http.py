@@ -214,3 +214,28 @@ def test_a_send_over_http_while_redis_pauses_is_stored_and_answered(
     assert sent.status_code == 201
     assert [m["body"] for m in listed.json()["results"]] == ["hello"]
     assert elapsed < 3, elapsed
+
+
+def test_request_threads_share_one_redis_connection_pool(settings, redis_server):
+    """Under daphne each request runs on a thread of its own, with its own cache backend
+    instance: they share the process's connection pool instead of connecting anew each."""
+    import threading
+
+    import redis
+    from django.core.cache import caches
+
+    point_redis_at(settings, redis_server.url)
+    caches["default"].set("warm", 1)  # the process's first connection
+    stats = redis.Redis.from_url(redis_server.url)
+    before = stats.info("stats")["total_connections_received"]
+
+    def request_thread(n):
+        caches["default"].set(f"k{n}", n)
+        assert caches["default"].get(f"k{n}") == n
+
+    for n in range(20):
+        thread = threading.Thread(target=request_thread, args=(n,))
+        thread.start()
+        thread.join()
+    opened = stats.info("stats")["total_connections_received"] - before
+    assert opened <= 2, f"20 request threads opened {opened} Redis connections"
