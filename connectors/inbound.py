@@ -181,7 +181,7 @@ def _due_ids(limit: int = BATCH) -> list[int]:
     return list(
         InboundEvent.objects.filter(processed_at__isnull=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
-        .order_by("pk")
+        .order_by("received_at", "pk")  # the pending rows' partial index, not the whole table
         .values_list("pk", flat=True)[:limit]
     )
 
@@ -199,7 +199,7 @@ def _process_batch(ids: list[int]) -> int:
     events = list(
         InboundEvent.objects.select_related("account", "account__team")
         .filter(pk__in=ids, processed_at__isnull=True)
-        .order_by("pk")
+        .order_by("received_at", "pk")
     )
     prepared: dict[int, Incoming] = {}
     verdicts: dict[int, tuple[str, str]] = {}
