@@ -2,8 +2,8 @@
 
 Accepting (`inbound_events_accept`) is one statement: an INSERT that skips rows whose (account,
 kind, provider id) is stored already, so a provider repeating a delivery, even five times at the
-same moment, adds no row. After commit `drain_soon` queues a drain unless one is queued and not
-started yet (a mark in the cache), so a burst of webhooks costs one task, not one each.
+same moment, adds no row. After commit `drain_soon` queues a drain unless one is queued or
+running (a mark in the cache), so a burst of webhooks costs one task, not one each.
 
 Draining (`inbound_events_drain`, the task `inbound_events_process`) takes the due pending events
 oldest first, BATCH at a time: media are fetched first (network, outside any transaction), then
@@ -120,10 +120,11 @@ def inbound_events_accept(*, events: list[tuple[ChannelAccount, EventIn]]) -> No
 
 
 def drain_soon() -> None:
-    """Queue a drain unless one is queued and not started yet: the mark (a cache key, set once,
-    expiring after DRAIN_MARK_TTL_S in case the queued task is lost) is cleared by the drain
-    before it looks for work, so an event stored after that look queues the next drain. Inline
-    (no broker: tests, the embedded demo) every call drains."""
+    """Queue a drain unless one is queued or running: the mark (a cache key, expiring after
+    DRAIN_MARK_TTL_S in case its drain is lost) is set here and kept fresh by the running drain,
+    which clears it only once it finds nothing due, and then looks once more (an event stored
+    while the mark was still set queued nothing). Inline (no broker: tests, the embedded demo)
+    every call drains."""
     from connectors.tasks import inbound_events_process
 
     eager = inbound_events_process.app.conf.task_always_eager
@@ -161,15 +162,22 @@ DRAIN_MARK_TTL_S = 10
 def inbound_events_drain() -> int:
     """Process every due pending event, oldest first, BATCH to a transaction (one commit, their
     socket frames published together after it). Returns how many were settled. Stops when none
-    is due, or when those due are being processed by another drain (rows locked: SKIP LOCKED)."""
+    is due (see `drain_soon` for the mark), or when those due are being processed by another
+    drain (rows locked: SKIP LOCKED), which carries on."""
     settled = 0
     while True:
         ids = _due_ids()
         if not ids:
-            return settled
+            cache.delete(DRAIN_MARK)
+            if not _due_ids(limit=1):
+                return settled
+            if not cache.add(DRAIN_MARK, 1, timeout=DRAIN_MARK_TTL_S):
+                return settled  # stored meanwhile, and its webhook queued the next drain
+            continue
         done = _process_batch(ids)
         if not done:
             return settled
+        cache.set(DRAIN_MARK, 1, timeout=DRAIN_MARK_TTL_S)  # still draining: no new drain needed
         settled += done
 
 

@@ -1,17 +1,15 @@
 """Celery tasks of the channels: they take ids and call a service."""
 
 from celery import shared_task
-from django.core.cache import cache
 
 from connectors import imap_poll, inbound
 
 
 @shared_task(acks_late=True, task_reject_on_worker_lost=True)
 def inbound_events_process(event_ids: list[int] | None = None) -> int:
-    """Drain the due inbound events (connectors.inbound). Queued by the webhooks, at most one
-    waiting at a time; `event_ids`, from tasks queued before drains, is ignored: a drain takes
-    every due event. Idempotent: rows are locked and marked processed in one transaction."""
-    cache.delete(inbound.DRAIN_MARK)  # before looking: an event stored after it queues another
+    """Drain the due inbound events (connectors.inbound). Queued by the webhooks, one at a time
+    while none is queued or running; `event_ids`, from tasks queued before drains, is ignored: a
+    drain takes every due event. Idempotent: rows are locked and marked processed together."""
     return inbound.inbound_events_drain()
 
 

@@ -143,3 +143,20 @@ def test_each_event_of_a_batch_costs_the_same_few_statements(
     # Savepoints included; SQLite's ledger append is 4 statements (PostgreSQL's is 1).
     assert per_event <= 18, f"{per_event:.1f} statements per event"
     assert Message.objects.filter(direction="inbound").count() == 50
+
+
+def test_webhooks_while_a_drain_runs_queue_nothing_and_that_drain_stores_them(
+    wa,
+    client,
+    provider_simulator,
+    customer_contact,
+    with_a_broker,
+    django_capture_on_commit_callbacks,
+):
+    cache.set(inbound.DRAIN_MARK, 1, timeout=inbound.DRAIN_MARK_TTL_S)  # a drain is running
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            post_whatsapp(client, provider_simulator, wa_message(provider_simulator, text=f"m{n}"))
+    assert with_a_broker == []
+    assert tasks.inbound_events_process() == 3  # the running drain's next look finds them
+    assert cache.get(inbound.DRAIN_MARK) is None  # done: the next webhook queues a drain
