@@ -473,15 +473,16 @@ def smtp_server():
     server.server_close()
 
 
-def test_email_reply_threads(
+@pytest.fixture
+def email_conversation(
     client,
     provider_simulator,
     team,
     customer_contact,
-    reply,
     smtp_server,
     django_capture_on_commit_callbacks,
 ):
+    """Clara emailed the mailbox (Message-ID <m1@customer.example>); replies go to smtp_server."""
     mailbox = email_account(provider_simulator, team=team)
     mailbox.settings.update(
         smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1], smtp_use_tls=False
@@ -496,8 +497,11 @@ def test_email_reply_threads(
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert post_email(client, mailbox, raw).status_code == 200
-    conversation = Conversation.objects.get(kind="email")
-    message = reply(conversation, body="Segue a proposta.")
+    return Conversation.objects.get(kind="email")
+
+
+def test_email_reply_threads(email_conversation, reply, smtp_server):
+    message = reply(email_conversation, body="Segue a proposta.")
     [data] = smtp_server.received
     sent = message_from_bytes(data)
     assert sent["In-Reply-To"] == "<m1@customer.example>"
@@ -507,25 +511,8 @@ def test_email_reply_threads(
     assert message.status == "sent" and message.external_id == sent["Message-ID"]
 
 
-def test_email_reply_carries_its_file(
-    client, provider_simulator, team, customer_contact, send_file, smtp_server,
-    django_capture_on_commit_callbacks,
-):  # fmt: skip
-    mailbox = email_account(provider_simulator, team=team)
-    mailbox.settings.update(
-        smtp_host="127.0.0.1", smtp_port=smtp_server.server_address[1], smtp_use_tls=False
-    )
-    mailbox.save(update_fields=["settings"])
-    raw = payloads.build_email(
-        from_address="clara@customer.example",
-        to_address="sales@keepline.example",
-        subject="Proposta",
-        text="Pode mandar o PDF?",
-        message_id="<m2@customer.example>",
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        assert post_email(client, mailbox, raw).status_code == 200
-    conversation = Conversation.objects.get(kind="email")
+def test_email_reply_carries_its_file(email_conversation, send_file, smtp_server):
+    conversation = email_conversation
     send_file(conversation, "quote.pdf", b"%PDF-1.4 q", "application/pdf", body="Segue.")
     [data] = smtp_server.received
     sent = message_from_bytes(data)
