@@ -50,9 +50,12 @@ def email_account_poll(*, account: ChannelAccount) -> int:
                 error,
             )
         else:
-            inbound.inbound_events_accept(
-                events=[(account, inbound.email_event(parsed, message.raw))]
-            )
+            try:
+                inbound.inbound_events_accept(
+                    events=[(account, inbound.email_event(parsed, message.raw))]
+                )
+            except inbound.AccountChanged:
+                break  # changed or switched off meanwhile: the next poll reads it again
             accepted += 1
         done.append(message.uid)
     imap.mark_seen(

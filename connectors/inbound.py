@@ -36,7 +36,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -97,26 +97,102 @@ def email_event(parsed: mail.ParsedEmail, raw: bytes) -> EventIn:
 # --- accepting --------------------------------------------------------------------------------
 
 
+class AccountChanged(Exception):
+    """A channel account was changed or switched off after the webhook read it: its events were
+    not stored; read it again (fresh) and verify again."""
+
+
+# Per process: (kind, key) -> the active ChannelAccount as last read (key: the WhatsApp
+# phone_number_id, else the account id), so a webhook costs no query to find its account. Never
+# trusted alone: the INSERT that stores events matches its account's row (id, active,
+# updated_at, which every save moves) in the same statement, so an account changed, its secrets
+# rotated or switched off since it was read stores nothing (AccountChanged), and a signature
+# that the remembered secret refuses is checked again against a fresh read (connectors.webhooks).
+_accounts: dict[tuple[str, str], ChannelAccount] = {}
+
+
+def webhook_accounts(
+    kind: str, keys: set[str], *, fresh: bool = False
+) -> tuple[dict[str, ChannelAccount], bool]:
+    """The active accounts of `kind` for `keys` (absent: no such active account), and whether any
+    came from this process's memory rather than a read just now."""
+    found = {} if fresh else {k: a for k in keys if (a := _accounts.get((kind, k))) is not None}
+    remembered = bool(found)
+    missing = set(keys) - set(found)
+    if missing:
+        active = ChannelAccount.objects.filter(kind=kind, is_active=True).order_by()
+        whatsapp = kind == ChannelKind.WHATSAPP
+        if whatsapp:
+            active = active.filter(settings__phone_number_id__in=sorted(missing))
+        else:
+            active = active.filter(pk__in=[int(k) for k in missing if k.isdigit()])
+        for account in active:
+            key = str(account.setting("phone_number_id") if whatsapp else account.pk)
+            if key in missing:
+                found[key] = _accounts[(kind, key)] = account
+        for key in missing - set(found):
+            _accounts.pop((kind, key), None)
+    return found, remembered
+
+
 def inbound_events_accept(*, events: list[tuple[ChannelAccount, EventIn]]) -> None:
-    """Store verified webhook items once (one INSERT that skips those stored already) and, after
-    commit, make sure a drain will run (`drain_soon`)."""
+    """Store verified webhook items once and, after commit, make sure a drain will run
+    (`drain_soon`). One INSERT ... SELECT: a row is stored only while its account's row is as the
+    caller read it (id, active, updated_at), and none whose (account, kind, provider id) is
+    stored already (a repeat). Raises AccountChanged when an account no longer matches."""
     if not events:
         return
-    now = timezone.now()
-    InboundEvent.objects.bulk_create(
-        [
-            InboundEvent(
-                account=account,
-                kind=event.kind,
-                provider_id=event.provider_id[:255],
-                payload=event.payload,
-                received_at=now,
+    with connection.cursor() as cursor:
+        cursor.execute(*_insert_sql(events))
+        stored = cursor.rowcount
+    if stored < len(events):
+        # Repeats, or an account that changed since it was read: ask which (repeats only).
+        read = {account.pk: account.updated_at for account, _ in events}
+        now = dict(
+            ChannelAccount.objects.filter(pk__in=read, is_active=True).values_list(
+                "pk", "updated_at"
             )
-            for account, event in events
-        ],
-        ignore_conflicts=True,
+        )
+        changed = {pk for pk, at in read.items() if now.get(pk) != at}
+        if changed:
+            for key, account in list(_accounts.items()):
+                if account.pk in changed:
+                    _accounts.pop(key, None)
+            raise AccountChanged
+    if stored:
+        transaction.on_commit(drain_soon)
+
+
+def _insert_sql(events: list[tuple[ChannelAccount, EventIn]]) -> tuple[str, list]:
+    """INSERT ... SELECT of the events, each row on the condition that its account row is
+    unchanged; ON CONFLICT DO NOTHING skips repeats (PostgreSQL and SQLite alike)."""
+    meta, accounts = InboundEvent._meta, ChannelAccount._meta.db_table
+    quote = connection.ops.quote_name
+    payload_field, at_field = meta.get_field("payload"), meta.get_field("received_at")
+    updated_field = ChannelAccount._meta.get_field("updated_at")
+    now = at_field.get_db_prep_save(timezone.now(), connection)
+    a_id, a_active, a_updated = quote("id"), quote("is_active"), quote("updated_at")
+    # Names from the models' meta, values as parameters.
+    select = f"SELECT a.{a_id}, %s, %s, %s, %s, '', 0 FROM {quote(accounts)} a "  # noqa: S608
+    select += f"WHERE a.{a_id} = %s AND a.{a_active} AND a.{a_updated} = %s"
+    params: list = []
+    for account, event in events:
+        params += [
+            event.kind,
+            event.provider_id[:255],
+            payload_field.get_db_prep_save(event.payload, connection),
+            now,
+            account.pk,
+            updated_field.get_db_prep_save(account.updated_at, connection),
+        ]
+    names = ("account", "kind", "provider_id", "payload", "received_at", "error", "attempts")
+    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+        + " UNION ALL ".join([select] * len(events))
+        + " ON CONFLICT DO NOTHING"
     )
-    transaction.on_commit(drain_soon)
+    return sql, params
 
 
 def drain_soon() -> None:

@@ -25,7 +25,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -65,6 +65,12 @@ class PayloadError(ValueError):
         self.message = message
 
 
+def _fields(item) -> dict[str, Any]:
+    """A flat dataclass's fields as a dict (dataclasses.asdict deep-copies every value: a third
+    of a millisecond per webhook)."""
+    return {f.name: getattr(item, f.name) for f in fields(item)}
+
+
 @dataclass(frozen=True)
 class Media:
     """One attachment as announced by the provider: WhatsApp gives an id to fetch through the
@@ -95,8 +101,9 @@ class InboundMessage:
     reply_to: str = ""  # provider id of the message this one answers, when given
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _fields(self)
         data["timestamp"] = self.timestamp.isoformat()
+        data["media"] = [_fields(m) for m in self.media]
         return data
 
     @classmethod
@@ -119,7 +126,7 @@ class StatusUpdate:
     error_code: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _fields(self)
         data["timestamp"] = self.timestamp.isoformat()
         return data
 

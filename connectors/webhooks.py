@@ -54,11 +54,25 @@ def _active(kind: str):
     return ChannelAccount.objects.filter(kind=kind, is_active=True)
 
 
-def _account(kind: str, account_id: int) -> ChannelAccount:
-    account = _active(kind).filter(pk=account_id).first()
-    if account is None:
-        raise Refusal(404, "unknown account")
-    return account
+def _with_accounts(kind: str, keys: set[str], store) -> None:
+    """store(accounts) with the accounts as this process remembers them (no query); once more
+    with a fresh read when they fail it (an account changed, switched off, or its secrets
+    rotated since: a 403, 404 or unreadable secret on remembered accounts is not trusted, and
+    inbound_events_accept stores nothing for a changed account)."""
+    accounts, remembered = inbound.webhook_accounts(kind, keys)
+    if remembered:
+        try:
+            return store(accounts)
+        except (inbound.AccountChanged, crypto.SecretsUnreadable):
+            pass
+        except Refusal as refusal:
+            if refusal.status not in (403, 404):
+                raise
+        accounts, _ = inbound.webhook_accounts(kind, keys, fresh=True)
+    try:
+        return store(accounts)
+    except inbound.AccountChanged:
+        raise Refusal(503, "channel account changed; try again") from None
 
 
 # --- WhatsApp ---------------------------------------------------------------------------------
@@ -84,18 +98,18 @@ def _whatsapp_post(request: HttpRequest) -> HttpResponse:
     keys = batch.account_keys
     if not keys:
         return HttpResponse(status=200)  # nothing to store (e.g. reactions only)
-    accounts = {
-        str(account.setting("phone_number_id")): account
-        for account in _active(ChannelKind.WHATSAPP).filter(settings__phone_number_id__in=keys)
-    }
-    if set(accounts) != keys:
-        raise Refusal(404, "unknown phone_number_id")
-    for account in accounts.values():
-        if not signatures.verify_whatsapp_signature(account.secret("app_secret"), body, header):
-            raise Refusal(403, "bad signature")
-    events = [(accounts[m.account_key], inbound.message_event(m)) for m in batch.messages]
-    events += [(accounts[s.account_key], inbound.status_event(s)) for s in batch.statuses]
-    inbound.inbound_events_accept(events=events)
+
+    def store(accounts: dict[str, ChannelAccount]) -> None:
+        if set(accounts) != keys:
+            raise Refusal(404, "unknown phone_number_id")
+        for account in accounts.values():
+            if not signatures.verify_whatsapp_signature(account.secret("app_secret"), body, header):
+                raise Refusal(403, "bad signature")
+        events = [(accounts[m.account_key], inbound.message_event(m)) for m in batch.messages]
+        events += [(accounts[s.account_key], inbound.status_event(s)) for s in batch.statuses]
+        inbound.inbound_events_accept(events=events)
+
+    _with_accounts(ChannelKind.WHATSAPP, keys, store)
     return HttpResponse(status=200)
 
 
@@ -121,7 +135,6 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
 def twilio(request: HttpRequest, account_id: int) -> HttpResponse:
     """Twilio messaging webhook of one SMS account: incoming messages and status callbacks."""
     try:
-        account = _account(ChannelKind.SMS, account_id)
         body = _body(request, settings.CONNECTORS_WEBHOOK_MAX_BYTES)
         if not request.content_type.startswith("application/x-www-form-urlencoded"):
             raise Refusal(400, "expected a form body")
@@ -129,22 +142,29 @@ def twilio(request: HttpRequest, account_id: int) -> HttpResponse:
             params = QueryDict(body, encoding="utf-8")
         except UnicodeDecodeError:
             raise Refusal(400, "form body is not UTF-8") from None
-        if not signatures.verify_twilio_signature(
-            account.secret("auth_token"),
-            request.build_absolute_uri(),
-            params,
-            request.META.get(signatures.TWILIO_SIGNATURE_META),
-        ):
-            raise Refusal(403, "bad or missing signature")
-        try:
-            batch = payloads.parse_twilio(params)
-        except payloads.PayloadError as error:
-            raise Refusal(400, error.message) from None
-        if batch.account_keys - {str(account.setting("account_sid"))}:
-            raise Refusal(400, "AccountSid does not match this account")
-        events = [(account, inbound.message_event(m)) for m in batch.messages]
-        events += [(account, inbound.status_event(s)) for s in batch.statuses]
-        inbound.inbound_events_accept(events=events)
+
+        def store(accounts: dict[str, ChannelAccount]) -> None:
+            account = accounts.get(str(account_id))
+            if account is None:
+                raise Refusal(404, "unknown account")
+            if not signatures.verify_twilio_signature(
+                account.secret("auth_token"),
+                request.build_absolute_uri(),
+                params,
+                request.META.get(signatures.TWILIO_SIGNATURE_META),
+            ):
+                raise Refusal(403, "bad or missing signature")
+            try:
+                batch = payloads.parse_twilio(params)
+            except payloads.PayloadError as error:
+                raise Refusal(400, error.message) from None
+            if batch.account_keys - {str(account.setting("account_sid"))}:
+                raise Refusal(400, "AccountSid does not match this account")
+            events = [(account, inbound.message_event(m)) for m in batch.messages]
+            events += [(account, inbound.status_event(s)) for s in batch.statuses]
+            inbound.inbound_events_accept(events=events)
+
+        _with_accounts(ChannelKind.SMS, {str(account_id)}, store)
     except Refusal as refusal:
         return _refuse(request, refusal)
     except crypto.SecretsUnreadable as error:
@@ -160,17 +180,26 @@ def twilio(request: HttpRequest, account_id: int) -> HttpResponse:
 def email(request: HttpRequest, account_id: int) -> HttpResponse:
     """Raw MIME posted by the mail relay, authenticated by the account's shared secret."""
     try:
-        account = _account(ChannelKind.EMAIL, account_id)
-        if not signatures.verify_email_secret(
-            account.secret("inbound_secret"), request.META.get(signatures.EMAIL_SECRET_META)
-        ):
-            raise Refusal(403, "bad or missing secret")
-        raw = _body(request, settings.CONNECTORS_EMAIL_MAX_BYTES)
-        try:
-            parsed = mail.parse(raw)
-        except mail.MailError as error:
-            raise Refusal(400, str(error)) from None
-        inbound.inbound_events_accept(events=[(account, inbound.email_event(parsed, raw))])
+        read: list[bytes] = []  # the body, read once: after the secret is checked
+
+        def store(accounts: dict[str, ChannelAccount]) -> None:
+            account = accounts.get(str(account_id))
+            if account is None:
+                raise Refusal(404, "unknown account")
+            if not signatures.verify_email_secret(
+                account.secret("inbound_secret"), request.META.get(signatures.EMAIL_SECRET_META)
+            ):
+                raise Refusal(403, "bad or missing secret")
+            if not read:
+                read.append(_body(request, settings.CONNECTORS_EMAIL_MAX_BYTES))
+            raw = read[0]
+            try:
+                parsed = mail.parse(raw)
+            except mail.MailError as error:
+                raise Refusal(400, str(error)) from None
+            inbound.inbound_events_accept(events=[(account, inbound.email_event(parsed, raw))])
+
+        _with_accounts(ChannelKind.EMAIL, {str(account_id)}, store)
     except Refusal as refusal:
         return _refuse(request, refusal)
     except crypto.SecretsUnreadable as error:

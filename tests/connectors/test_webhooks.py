@@ -107,6 +107,68 @@ def test_inactive_account_is_404(client, wa, provider_simulator):
     )
 
 
+def test_remembered_account_costs_no_query_and_is_never_trusted_stale(
+    client, wa, provider_simulator, django_assert_num_queries
+):
+    """Each process remembers the accounts webhooks name; a change made elsewhere (another
+    process: nothing here forgets it) takes effect on the next webhook all the same."""
+    from connectors import services
+
+    assert (
+        post_whatsapp(client, provider_simulator, wa_message(provider_simulator)).status_code == 200
+    )
+    with django_assert_num_queries(1):  # the INSERT, which also checks the account row
+        assert (
+            post_whatsapp(client, provider_simulator, wa_message(provider_simulator)).status_code
+            == 200
+        )
+    old_secret = provider_simulator.settings.app_secret
+    services.channel_account_save(actor=None, account=wa, secrets={"app_secret": "rotated-secret"})
+    old = payloads.encode_json(wa_message(provider_simulator, text="signed with the old secret"))
+    response = post_whatsapp(
+        client,
+        provider_simulator,
+        body=old,
+        signature=signatures.whatsapp_signature(old_secret, old),
+    )
+    assert response.status_code == 403
+    new = payloads.encode_json(wa_message(provider_simulator, text="signed with the new secret"))
+    response = post_whatsapp(
+        client,
+        provider_simulator,
+        body=new,
+        signature=signatures.whatsapp_signature("rotated-secret", new),
+    )
+    assert response.status_code == 200
+    assert InboundEvent.objects.count() == 3
+    wa.refresh_from_db()
+    wa.is_active = False
+    services.channel_account_save(actor=None, account=wa)
+    late = payloads.encode_json(wa_message(provider_simulator, text="after the switch-off"))
+    response = post_whatsapp(
+        client,
+        provider_simulator,
+        body=late,
+        signature=signatures.whatsapp_signature("rotated-secret", late),
+    )
+    assert response.status_code == 404
+    assert InboundEvent.objects.count() == 3
+
+
+def test_account_changed_between_read_and_insert_stores_nothing(wa, provider_simulator):
+    from connectors import inbound, services
+
+    accounts, _ = inbound.webhook_accounts("whatsapp", {wa.setting("phone_number_id")})
+    services.channel_account_save(actor=None, account=wa, secrets={"app_secret": "rotated"})
+    batch = payloads.parse_whatsapp(payloads.encode_json(wa_message(provider_simulator)))
+    stale = next(iter(accounts.values()))
+    with pytest.raises(inbound.AccountChanged):
+        inbound.inbound_events_accept(
+            events=[(stale, inbound.message_event(m)) for m in batch.messages]
+        )
+    assert not InboundEvent.objects.exists()
+
+
 def _mutate(payload, path, value):
     target = payload
     for key in path[:-1]:
