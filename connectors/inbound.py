@@ -37,7 +37,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -299,6 +299,15 @@ def _process_batch(ids: list[int]) -> int:
             .filter(pk__in=[e.pk for e in events], processed_at__isnull=True)
             .values_list("pk", flat=True)
         )
+        for event in events:  # parsing only: the network ones are prepared above
+            if event.kind != Kind.MESSAGE or event.pk not in locked:
+                continue
+            if event.pk not in prepared and event.pk not in verdicts:
+                try:
+                    prepared[event.pk] = _prepare(event)
+                except Exception as error:  # noqa: BLE001 (sorted by _verdict)
+                    verdicts[event.pk] = _verdict(event, error)
+        seen = _BatchLookups.fetch([e for e in events if e.pk in prepared], prepared)
         stored = []
         for event in events:
             if event.pk not in locked:
@@ -308,12 +317,14 @@ def _process_batch(ids: list[int]) -> int:
                 try:
                     with transaction.atomic():  # one event's savepoint
                         if event.kind == Kind.MESSAGE:
-                            _store_message(event, prepared.get(event.pk) or _prepare(event))
+                            _store_message(event, prepared[event.pk], seen)
                         else:
                             _store_status(event)
+                    seen.keep()
                     stored.append(event.pk)
                     continue
                 except Exception as error:  # noqa: BLE001 (sorted by _verdict)
+                    seen.drop()
                     verdict = _verdict(event, error)
             _settle(event, *verdict)
         InboundEvent.objects.filter(pk__in=stored).update(processed_at=timezone.now(), error="")
@@ -444,38 +455,123 @@ def _prepare_email(event: InboundEvent) -> Incoming:
     )
 
 
+@dataclass
+class _BatchLookups:
+    """What one batch (one transaction) has read or written already: the senders' contacts and
+    their latest conversation per channel, read for the whole batch in one query each instead of
+    two per event, and the consents and reply accounts recorded. What an event learns is kept
+    only once its savepoint is released (`keep`); a rolled-back event's contact or conversation
+    never existed (`drop`)."""
+
+    contacts: dict[str, Contact | None] = field(default_factory=dict)  # "phone:…" / "email:…"
+    conversations: dict[tuple[int, str], Conversation] = field(default_factory=dict)
+    consents: set[tuple[int, str]] = field(default_factory=set)
+    replies_from: set[tuple[int, int]] = field(default_factory=set)  # (conversation, account)
+    staged: list[tuple[str, object, object]] = field(default_factory=list)
+
+    @classmethod
+    def fetch(cls, events: list[InboundEvent], prepared: dict[int, Incoming]) -> _BatchLookups:
+        seen = cls()
+        phones = {prepared[e.pk].phone for e in events if prepared[e.pk].phone}
+        emails = {
+            prepared[e.pk].email.lower()
+            for e in events
+            if not prepared[e.pk].phone and prepared[e.pk].email
+        }
+        found: list[Contact] = []
+        if phones:
+            rows = _contacts().filter(phones__number__in=phones).annotate(key=F("phones__number"))
+            for contact in rows:
+                seen.contacts.setdefault(f"phone:{contact.key}", contact)
+                found.append(contact)
+        if emails:
+            rows = _contacts().filter(emails__email__in=emails).annotate(key=F("emails__email"))
+            for contact in rows:
+                seen.contacts.setdefault(f"email:{contact.key}", contact)
+                found.append(contact)
+        for key in {f"phone:{p}" for p in phones} | {f"email:{e}" for e in emails}:
+            seen.contacts.setdefault(key, None)  # looked up: nobody has it (yet)
+        kinds = {e.account.kind for e in events} - {ChannelKind.EMAIL}  # email: by thread
+        ids = {c.pk for c in found}
+        for kind in kinds if ids else ():
+            latest = _conversations(kind).filter(contact=OuterRef("pk")).values("pk")[:1]
+            wanted = Contact.objects.filter(pk__in=ids).annotate(c=Subquery(latest)).values("c")
+            for conversation in _conversations(kind).filter(pk__in=wanted):
+                seen.conversations[(conversation.contact_id, kind)] = conversation
+        return seen
+
+    def stage(self, kind: str, key, value) -> None:
+        self.staged.append((kind, key, value))
+
+    def keep(self) -> None:
+        for kind, key, value in self.staged:
+            if kind == "contact":
+                self.contacts[key] = value
+            elif kind == "conversation":
+                self.conversations[key] = value
+            elif kind == "consent":
+                self.consents.add(key)
+            else:
+                self.replies_from.add(key)
+        self.staged.clear()
+
+    def drop(self) -> None:
+        self.staged.clear()
+
+
+def _contacts():
+    """Contacts as a sender is matched to one: the active before the archived, then the oldest."""
+    return Contact.objects.select_related("owner").order_by(
+        F("archived_at").asc(nulls_first=True), "pk"
+    )
+
+
+def _conversations(kind: str):
+    """A contact's conversations of one channel, the latest first."""
+    return (
+        Conversation.objects.select_related("contact", "assignee")
+        .filter(kind=kind)
+        .order_by("-last_message_at", "-pk")
+    )
+
+
 def _find_contact(incoming: Incoming) -> Contact | None:
-    qs = Contact.objects.select_related("owner").order_by("archived_at", "pk")
     if incoming.phone:
-        return qs.filter(phones__number=incoming.phone).first()
-    return qs.filter(emails__email=incoming.email.lower()).first()
+        return _contacts().filter(phones__number=incoming.phone).first()
+    return _contacts().filter(emails__email=incoming.email.lower()).first()
 
 
-def _contact_for(account: ChannelAccount, incoming: Incoming) -> Contact:
-    contact = _find_contact(incoming)
+def _contact_key(incoming: Incoming) -> str:
+    return f"phone:{incoming.phone}" if incoming.phone else f"email:{incoming.email.lower()}"
+
+
+def _contact_for(account: ChannelAccount, incoming: Incoming, seen: _BatchLookups) -> Contact:
+    key = _contact_key(incoming)
+    contact = seen.contacts[key] if key in seen.contacts else _find_contact(incoming)
     if contact is not None:
         return contact
     # An unknown sender: one contact even when two of their messages are processed at once.
     ChannelAccount.objects.select_for_update().filter(pk=account.pk).first()
     contact = _find_contact(incoming)
     if contact is not None:
+        seen.stage("contact", key, contact)
         return contact
     owner = routing.new_contact_owner(account)
     if owner is None:
         raise ValueError(_("Nobody can own a new contact: the channel's team has no one active."))
-    return crm_services.contact_create_inbound(
+    contact = crm_services.contact_create_inbound(
         owner=owner,
         first_name=incoming.name,
         email=incoming.email,
         phone=incoming.phone,
         channel=account.kind,
     )
+    seen.stage("contact", key, contact)
+    return contact
 
 
 def _find_conversation(account, contact, incoming: Incoming) -> Conversation | None:
-    qs = Conversation.objects.select_related("contact", "assignee").filter(
-        kind=account.kind, contact=contact
-    )
+    qs = _conversations(account.kind).filter(contact=contact)
     if account.kind == ChannelKind.EMAIL:
         if not incoming.thread_keys:
             return None
@@ -490,35 +586,42 @@ def _find_conversation(account, contact, incoming: Incoming) -> Conversation | N
             .first()
         )
         return qs.filter(pk=found).first() if found else None
-    return qs.order_by("-last_message_at", "-pk").first()
+    return qs.first()
 
 
-def _conversation_for(account, contact, incoming: Incoming) -> Conversation:
-    conversation = _find_conversation(account, contact, incoming)
+def _conversation_for(account, contact, incoming: Incoming, seen: _BatchLookups) -> Conversation:
+    key = (contact.pk, account.kind)
+    conversation = seen.conversations.get(key)
     if conversation is not None:
         return conversation
-    Contact.objects.select_for_update().filter(pk=contact.pk).first()
     conversation = _find_conversation(account, contact, incoming)
-    if conversation is not None:
-        return conversation
-    ChannelAccount.objects.select_for_update().filter(pk=account.pk).first()  # round-robin
-    return comms_services.conversation_open_inbound(
-        contact=contact,
-        kind=account.kind,
-        subject=incoming.subject,
-        owner=routing.inbound_owner(account, contact),
-    )
+    if conversation is None:
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        conversation = _find_conversation(account, contact, incoming)
+    if conversation is None:
+        ChannelAccount.objects.select_for_update().filter(pk=account.pk).first()  # round-robin
+        conversation = comms_services.conversation_open_inbound(
+            contact=contact,
+            kind=account.kind,
+            subject=incoming.subject,
+            owner=routing.inbound_owner(account, contact),
+        )
+    if account.kind != ChannelKind.EMAIL:  # email: each message's thread decides
+        seen.stage("conversation", key, conversation)
+    return conversation
 
 
-def _consent(contact: Contact, kind: str) -> None:
+def _consent(contact: Contact, kind: str, seen: _BatchLookups) -> None:
     """The contact wrote to us on this channel: their consent for it, unless one is recorded."""
-    crm_services.contact_consent_inbound(contact=contact, channel=kind)
+    if (contact.pk, kind) not in seen.consents:
+        crm_services.contact_consent_inbound(contact=contact, channel=kind)
+        seen.stage("consent", (contact.pk, kind), None)
 
 
-def _store_message(event: InboundEvent, incoming: Incoming) -> None:
+def _store_message(event: InboundEvent, incoming: Incoming, seen: _BatchLookups) -> None:
     account = event.account
-    contact = _contact_for(account, incoming)
-    conversation = _conversation_for(account, contact, incoming)
+    contact = _contact_for(account, incoming, seen)
+    conversation = _conversation_for(account, contact, incoming, seen)
     for part, (body, file) in enumerate(incoming.parts):
         external_id = incoming.provider_id if not part else f"{incoming.provider_id}#{part}"
         comms_services.message_inbound_record(
@@ -528,17 +631,19 @@ def _store_message(event: InboundEvent, incoming: Incoming) -> None:
             external_id=external_id[:200],
             file=file,
         )
-    _consent(contact, account.kind)
-    ConversationAccount.objects.bulk_create(
-        [
-            ConversationAccount(
-                conversation=conversation, account=account, updated_at=timezone.now()
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["conversation"],
-        update_fields=["account", "updated_at"],
-    )
+    _consent(contact, account.kind, seen)
+    if (conversation.pk, account.pk) not in seen.replies_from:
+        ConversationAccount.objects.bulk_create(
+            [
+                ConversationAccount(
+                    conversation=conversation, account=account, updated_at=timezone.now()
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["conversation"],
+            update_fields=["account", "updated_at"],
+        )
+        seen.stage("replies_from", (conversation.pk, account.pk), None)
 
 
 def _outbound_message_id(account: ChannelAccount, provider_id: str) -> int | None:

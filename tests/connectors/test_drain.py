@@ -99,10 +99,10 @@ def test_one_event_that_breaks_is_recorded_and_the_others_are_stored(
 ):
     store = inbound._store_message
 
-    def breaks_on_one(event, incoming):
+    def breaks_on_one(event, incoming, seen):
         if "poison" in event.payload.get("text", ""):
             raise RuntimeError("a bug")
-        return store(event, incoming)
+        return store(event, incoming, seen)
 
     monkeypatch.setattr(inbound, "_store_message", breaks_on_one)
     with django_capture_on_commit_callbacks(execute=True):
@@ -140,9 +140,25 @@ def test_each_event_of_a_batch_costs_the_same_few_statements(
     small = _drain_queries(client, provider_simulator, senders[:5])
     large = _drain_queries(client, provider_simulator, senders[5:25])
     per_event = (large - small) / 15
-    # Savepoints included; SQLite's ledger append is 4 statements (PostgreSQL's is 1).
-    assert per_event <= 18, f"{per_event:.1f} statements per event"
+    # Savepoints included; SQLite's ledger append is 4 statements (PostgreSQL's is 1); the
+    # senders' contacts and conversations are read once per batch.
+    assert per_event <= 14, f"{per_event:.1f} statements per event"
     assert Message.objects.filter(direction="inbound").count() == 50
+
+
+def test_one_senders_messages_in_a_batch_cost_only_their_own_writes(
+    wa, client, provider_simulator, with_a_broker, rep
+):
+    """Consent and the account replies leave from are recorded once per sender and batch."""
+    sender = _senders(1)[0]
+    _drain_queries(client, provider_simulator, [sender])  # their contact and conversation
+    small = _drain_queries(client, provider_simulator, [sender] * 5)
+    large = _drain_queries(client, provider_simulator, [sender] * 25)
+    per_event = (large - small) / 20
+    # savepoints, the conversation stamp, the INSERT, the ledger append (4 statements on SQLite)
+    assert per_event <= 10, f"{per_event:.1f} statements per event"
+    messages = Message.objects.filter(direction="inbound")
+    assert messages.count() == 31 and len({m.conversation_id for m in messages}) == 1
 
 
 def test_webhooks_while_a_drain_runs_queue_nothing_and_that_drain_stores_them(
@@ -160,3 +176,19 @@ def test_webhooks_while_a_drain_runs_queue_nothing_and_that_drain_stores_them(
     assert with_a_broker == []
     assert tasks.inbound_events_process() == 3  # the running drain's next look finds them
     assert cache.get(inbound.DRAIN_MARK) is None  # done: the next webhook queues a drain
+
+
+def test_a_sender_is_matched_to_the_active_contact_before_an_archived_one(
+    wa, client, provider_simulator, rep, django_capture_on_commit_callbacks
+):
+    from tests.crm.factories import ContactFactory
+
+    sender = _senders(1)[0]
+    archived = ContactFactory(first_name="Old", owner=rep, phone=sender)
+    archived.archived_at = timezone.now()
+    archived.save(update_fields=["archived_at"])
+    active = ContactFactory(first_name="Current", owner=rep, phone=sender)
+    with django_capture_on_commit_callbacks(execute=True):
+        payload = wa_message(provider_simulator, text="Olá", from_number=sender)
+        assert post_whatsapp(client, provider_simulator, payload).status_code == 200
+    assert Message.objects.get(direction="inbound").author_contact == active
