@@ -26,3 +26,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+import gc  # noqa: E402
+
+# Everything loaded so far (Django, the apps, their modules) lives as long as the process: out of
+# the collector's reach, so a full collection walks what requests made, not all of it again.
+# Without this, each full collection stalled every request in flight for about a quarter second
+# every few seconds under load (bench/inbound_webhooks.py: accept p99 224 ms -> 51 ms at 300/s).
+gc.freeze()

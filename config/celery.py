@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -25,3 +25,13 @@ def _database_connections_settled(sender=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _freeze_what_was_loaded(**kwargs):
+    """As config/asgi.py: what a worker process loaded lives as long as it, out of the garbage
+    collector's walks (a full walk of all of Django stalled a busy worker for a quarter second
+    every few seconds, and the web processes beside it with it)."""
+    import gc
+
+    gc.freeze()
