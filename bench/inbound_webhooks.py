@@ -10,15 +10,26 @@ processes, connection by connection.
 Setup (in this process): a rep, customer contacts with run-unique phone numbers, a WhatsApp
 conversation of each assigned to the rep, and a WhatsApp channel account whose app secret the
 load generator signs with. The load generator is a separate process (this script with
---generate): it opens one staff WebSocket per conversation as the rep, then posts the signed
-webhooks over keep-alive connections as fast as they are answered (distinct provider message ids,
-one in ten sent twice, the repeat close behind its first), and waits for the message.created
-frames. Afterwards every accepted id is looked up in the database.
+--generate): it opens one staff WebSocket per conversation as the rep, then posts signed webhooks
+(distinct provider message ids, one in ten sent twice, the repeat close behind its first) in two
+phases, each waiting for its message.created frames before the next:
 
-Figures: accepted_per_s (2xx/s), accept_p99_ms, end_to_end_p99_ms (webhook sent -> frame on the
-rep's socket), lost (accepted ids with no stored message or no frame), duplicated (stored
-messages per provider id beyond one). Baseline: the same requests, the same two daphne
-processes, against a view that only answers 200 (bench/hooks_bare/, not in the product).
+- saturated: as fast as they are answered over `--concurrency` keep-alive connections: how many
+  a second the servers accept;
+- paced: at the target rate (300 a second), open loop over enough connections that none is
+  waited for unless the server is slow, each webhook timed from when it was due, so a stall is
+  counted for every webhook it delayed (no coordinated omission). At saturation a closed loop's
+  latency is its connection count divided by the rate (16 connections at 400/s: 40 ms on
+  average, whatever the server), so the latency target is read here, at the rate it names.
+
+Afterwards every accepted id is looked up in the database.
+
+Figures: accepted_per_s (saturated, 2xx/s), accept_p99_ms and accept_p50_ms (paced),
+accept_p99_saturated_ms, end_to_end_p99_ms (paced: webhook due -> frame on the rep's socket),
+end_to_end_p99_saturated_ms (includes the backlog a burst at full speed leaves the worker), lost
+(accepted ids with no stored message or no frame), duplicated (stored messages per provider id
+beyond one). Baseline: the same requests, the same two daphne processes, against a view that
+only answers 200 (bench/hooks_bare/, not in the product).
 """
 
 from __future__ import annotations
