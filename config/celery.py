@@ -17,6 +17,12 @@ app.conf.CELERY_DB_REUSE_MAX = 10**9
 app.autodiscover_tasks()
 
 
+def runs_inline() -> bool:
+    """Tasks run in the caller, at once (no broker: the tests, the embedded demo): a retry
+    cannot wait for a countdown, and nothing else will run what is queued."""
+    return bool(app.conf.task_always_eager)
+
+
 @task_prerun.connect
 @task_postrun.connect
 def _database_connections_settled(sender=None, **kwargs):

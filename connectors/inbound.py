@@ -45,6 +45,7 @@ from comms import errors as comms_errors
 from comms import services as comms_services
 from comms.models import Conversation, Message
 from comms.services.messages import PendingFile
+from config.celery import runs_inline
 from config.errors import ServiceError
 from config.events import published_together
 from connectors import configs, crypto, mail, payloads, routing
@@ -203,8 +204,7 @@ def drain_soon() -> None:
     every call drains."""
     from connectors.tasks import inbound_events_process
 
-    eager = inbound_events_process.app.conf.task_always_eager
-    if not eager and not cache.add(DRAIN_MARK, 1, timeout=DRAIN_MARK_TTL_S):
+    if not runs_inline() and not cache.add(DRAIN_MARK, 1, timeout=DRAIN_MARK_TTL_S):
         return
     inbound_events_process.delay()
 
@@ -354,9 +354,7 @@ def _settle(event: InboundEvent, verdict: str, reason: str) -> None:
     if verdict == "fail" or attempts >= MAX_ATTEMPTS:
         inbound_event_fail(event_id=event.pk, reason=reason)
         return
-    from celery import current_app
-
-    later = 0 if current_app.conf.task_always_eager else 2**attempts
+    later = 0 if runs_inline() else 2**attempts
     InboundEvent.objects.filter(pk=event.pk).update(
         attempts=attempts,
         error=reason[:2000],

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from config.celery import runs_inline
 from connectors import imap_poll, inbound
 
 
@@ -38,7 +39,7 @@ def outbound_send(delivery_id: int) -> None:
     from connectors import outbound
 
     delay = outbound.delivery_attempt(delivery_id=delivery_id)
-    if delay is not None and not outbound_send.app.conf.task_always_eager:
+    if delay is not None and not runs_inline():
         outbound_send.apply_async(args=[delivery_id], countdown=delay)
 
 

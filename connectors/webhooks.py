@@ -8,6 +8,7 @@ for bad input, and nothing stored unless verified and parsed whole.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.conf import settings
@@ -33,6 +34,22 @@ class Refusal(Exception):
 def _refuse(request: HttpRequest, refusal: Refusal) -> JsonResponse:
     log.warning("webhook %s refused (%s): %s", request.path, refusal.status, refusal.error)
     return JsonResponse({"error": refusal.error}, status=refusal.status)
+
+
+def _refusals_answered(view):
+    """A Refusal raised by the view answers its status and error; secrets no configured key
+    opens answer 503, which providers retry."""
+
+    @functools.wraps(view)
+    def answering(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Refusal as refusal:
+            return _refuse(request, refusal)
+        except crypto.SecretsUnreadable as error:
+            return _refuse(request, Refusal(503, error.detail))
+
+    return answering
 
 
 def _body(request: HttpRequest, limit: int) -> bytes:
@@ -115,16 +132,12 @@ def _whatsapp_post(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@_refusals_answered
 def whatsapp(request: HttpRequest) -> HttpResponse:
     """Meta's webhook: GET subscription handshake, POST signed notifications."""
-    try:
-        if request.method == "GET":
-            return _whatsapp_handshake(request)
-        return _whatsapp_post(request)
-    except Refusal as refusal:
-        return _refuse(request, refusal)
-    except crypto.SecretsUnreadable as error:
-        return _refuse(request, Refusal(503, error.detail))
+    if request.method == "GET":
+        return _whatsapp_handshake(request)
+    return _whatsapp_post(request)
 
 
 # --- Twilio -----------------------------------------------------------------------------------
@@ -132,43 +145,39 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@_refusals_answered
 def twilio(request: HttpRequest, account_id: int) -> HttpResponse:
     """Twilio messaging webhook of one SMS account: incoming messages and status callbacks."""
+    body = _body(request, settings.CONNECTORS_WEBHOOK_MAX_BYTES)
+    if not request.content_type.startswith("application/x-www-form-urlencoded"):
+        raise Refusal(400, "expected a form body")
     try:
-        body = _body(request, settings.CONNECTORS_WEBHOOK_MAX_BYTES)
-        if not request.content_type.startswith("application/x-www-form-urlencoded"):
-            raise Refusal(400, "expected a form body")
+        params = QueryDict(body, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "form body is not UTF-8") from None
+
+    def store(accounts: dict[str, ChannelAccount]) -> None:
+        account = accounts.get(str(account_id))
+        if account is None:
+            raise Refusal(404, "unknown account")
+        if not signatures.verify_twilio_signature(
+            account.secret("auth_token"),
+            request.build_absolute_uri(),
+            params,
+            request.META.get(signatures.TWILIO_SIGNATURE_META),
+        ):
+            raise Refusal(403, "bad or missing signature")
         try:
-            params = QueryDict(body, encoding="utf-8")
-        except UnicodeDecodeError:
-            raise Refusal(400, "form body is not UTF-8") from None
+            batch = payloads.parse_twilio(params)
+        except payloads.PayloadError as error:
+            raise Refusal(400, error.message) from None
+        if batch.account_keys - {str(account.setting("account_sid"))}:
+            raise Refusal(400, "AccountSid does not match this account")
+        events = [(account, inbound.message_event(m)) for m in batch.messages]
+        events += [(account, inbound.status_event(s)) for s in batch.statuses]
+        inbound.inbound_events_accept(events=events)
 
-        def store(accounts: dict[str, ChannelAccount]) -> None:
-            account = accounts.get(str(account_id))
-            if account is None:
-                raise Refusal(404, "unknown account")
-            if not signatures.verify_twilio_signature(
-                account.secret("auth_token"),
-                request.build_absolute_uri(),
-                params,
-                request.META.get(signatures.TWILIO_SIGNATURE_META),
-            ):
-                raise Refusal(403, "bad or missing signature")
-            try:
-                batch = payloads.parse_twilio(params)
-            except payloads.PayloadError as error:
-                raise Refusal(400, error.message) from None
-            if batch.account_keys - {str(account.setting("account_sid"))}:
-                raise Refusal(400, "AccountSid does not match this account")
-            events = [(account, inbound.message_event(m)) for m in batch.messages]
-            events += [(account, inbound.status_event(s)) for s in batch.statuses]
-            inbound.inbound_events_accept(events=events)
-
-        _with_accounts(ChannelKind.SMS, {str(account_id)}, store)
-    except Refusal as refusal:
-        return _refuse(request, refusal)
-    except crypto.SecretsUnreadable as error:
-        return _refuse(request, Refusal(503, error.detail))
+    _with_accounts(ChannelKind.SMS, {str(account_id)}, store)
     return HttpResponse(TWIML_EMPTY, content_type="text/xml")
 
 
@@ -177,31 +186,26 @@ def twilio(request: HttpRequest, account_id: int) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@_refusals_answered
 def email(request: HttpRequest, account_id: int) -> HttpResponse:
     """Raw MIME posted by the mail relay, authenticated by the account's shared secret."""
-    try:
-        read: list[bytes] = []  # the body, read once: after the secret is checked
+    read: list[bytes] = []  # the body, read once: after the secret is checked
 
-        def store(accounts: dict[str, ChannelAccount]) -> None:
-            account = accounts.get(str(account_id))
-            if account is None:
-                raise Refusal(404, "unknown account")
-            if not signatures.verify_email_secret(
-                account.secret("inbound_secret"), request.META.get(signatures.EMAIL_SECRET_META)
-            ):
-                raise Refusal(403, "bad or missing secret")
-            if not read:
-                read.append(_body(request, settings.CONNECTORS_EMAIL_MAX_BYTES))
-            raw = read[0]
-            try:
-                parsed = mail.parse(raw)
-            except mail.MailError as error:
-                raise Refusal(400, str(error)) from None
-            inbound.inbound_events_accept(events=[(account, inbound.email_event(parsed, raw))])
+    def store(accounts: dict[str, ChannelAccount]) -> None:
+        account = accounts.get(str(account_id))
+        if account is None:
+            raise Refusal(404, "unknown account")
+        if not signatures.verify_email_secret(
+            account.secret("inbound_secret"), request.META.get(signatures.EMAIL_SECRET_META)
+        ):
+            raise Refusal(403, "bad or missing secret")
+        if not read:
+            read.append(_body(request, settings.CONNECTORS_EMAIL_MAX_BYTES))
+        try:
+            parsed = mail.parse(read[0])
+        except mail.MailError as error:
+            raise Refusal(400, str(error)) from None
+        inbound.inbound_events_accept(events=[(account, inbound.email_event(parsed, read[0]))])
 
-        _with_accounts(ChannelKind.EMAIL, {str(account_id)}, store)
-    except Refusal as refusal:
-        return _refuse(request, refusal)
-    except crypto.SecretsUnreadable as error:
-        return _refuse(request, Refusal(503, error.detail))
+    _with_accounts(ChannelKind.EMAIL, {str(account_id)}, store)
     return HttpResponse(status=200)
