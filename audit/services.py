@@ -5,7 +5,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from audit import client_address, signing
+from audit import client_address, signing, witness
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from audit.serialization import (
     VERSION,
@@ -518,6 +518,14 @@ def checkpoint_create(*, force: bool = False) -> AuditCheckpoint | None:
         if existing is None:
             raise
         return existing
+
+
+def checkpoint_witness(checkpoint: AuditCheckpoint) -> None:
+    """Copy a checkpoint to every witness directory (audit.witness; after its commit: the
+    callers run in autocommit). Raises witness.WitnessError when one cannot be written: the
+    checkpoint stays in the database, and the next run writes it, or a later one, again."""
+    if witness.configured():
+        witness.record(checkpoint_document(checkpoint))
 
 
 def _checkpoint_at(seq: int, public_key: str) -> AuditCheckpoint | None:

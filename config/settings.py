@@ -261,6 +261,11 @@ CELERY_BEAT_SCHEDULE: dict = {
 # --- Audit ledger: the Ed25519 key that signs checkpoints (audit/signing.py, README). ---
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
 AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE", "")
+# Directories (comma-separated), each best on another machine, that keep a copy of every signed
+# checkpoint; verify_audit holds the chain to them (audit/witness.py, docs/operations.md).
+AUDIT_WITNESS_DIRS = [
+    d.strip() for d in os.environ.get("AUDIT_WITNESS_DIRS", "").split(",") if d.strip()
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

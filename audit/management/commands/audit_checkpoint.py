@@ -2,13 +2,14 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import services
+from audit import services, witness
 
 
 class Command(BaseCommand):
     help = (
-        "Sign a checkpoint of the audit chain's head and print it as one JSON line: append it to "
-        "a file kept outside the database and pass that file to verify_audit --checkpoint."
+        "Sign a checkpoint of the audit chain's head, copy it to the witness directories "
+        "(AUDIT_WITNESS_DIRS) and print it as one JSON line (a file of such lines can be passed "
+        "to verify_audit --checkpoint)."
     )
 
     def add_arguments(self, parser):
@@ -25,4 +26,8 @@ class Command(BaseCommand):
         checkpoint = services.checkpoint_create(force=force)
         if checkpoint is None:
             raise CommandError("the audit ledger is empty: nothing to checkpoint")
+        try:
+            services.checkpoint_witness(checkpoint)
+        except witness.WitnessError as error:
+            raise CommandError(f"checkpoint {checkpoint.seq} not witnessed: {error}") from None
         self.stdout.write(json.dumps(services.checkpoint_document(checkpoint), sort_keys=True))

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import verification
+from audit import verification, witness
 
 
 def read_checkpoint_file(path: str) -> list[dict]:
@@ -20,10 +20,20 @@ def read_checkpoint_file(path: str) -> list[dict]:
     return documents
 
 
+NO_WITNESS = (
+    "WARNING: no audit witness is configured (AUDIT_WITNESS_DIRS) and no checkpoint file was "
+    "given. This check compared the ledger only with checkpoints stored in the same database: "
+    "whoever controls the database could have deleted the newest events, or rewritten the chain "
+    "and its checkpoints, and it would still pass. Keep a witness on another machine "
+    '(docs/operations.md, "Audit witnesses").'
+)
+
+
 class Command(BaseCommand):
     help = (
-        "Recompute the audit chain and check the signed checkpoints. Exit 0 when intact; exit 1 "
-        "naming the first bad sequence number and the kind of damage."
+        "Recompute the audit chain and check the signed checkpoints, those in the database and "
+        "those the witnesses keep. Exit 0 when intact; exit 1 naming the first bad sequence "
+        "number and the kind of damage; exit 2 when a witness cannot be read."
     )
 
     def add_arguments(self, parser):
@@ -35,10 +45,32 @@ class Command(BaseCommand):
             metavar="FILE",
             help="checkpoint file kept outside the database (repeatable)",
         )
+        parser.add_argument(
+            "--witness",
+            dest="witness_dir",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="a witness directory (repeatable; default: AUDIT_WITNESS_DIRS)",
+        )
 
-    def handle(self, *args, from_seq, checkpoint, **options):
+    def handle(self, *args, from_seq, checkpoint, witness_dir, **options):
         documents = [doc for path in checkpoint for doc in read_checkpoint_file(path)]
-        result = verification.verify(from_seq=from_seq, checkpoints=documents)
+        directories = [Path(d) for d in witness_dir] or witness.directories()
+        try:
+            witnessed = witness.documents(directories)
+        except witness.WitnessError as error:
+            raise CommandError(f"a witness cannot be read: {error}", returncode=2) from None
+        if not directories and not documents:
+            self.stderr.write(self.style.ERROR(NO_WITNESS))
+        elif directories and not witnessed:
+            self.stderr.write(
+                self.style.WARNING(
+                    "warning: the witness directories hold no checkpoint yet: nothing outside "
+                    "the database was compared"
+                )
+            )
+        result = verification.verify(from_seq=from_seq, checkpoints=documents + witnessed)
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         if not result.ok:
