@@ -13,6 +13,12 @@ class CommsConfig(AppConfig):
 
         book.register_book_part(CommsBook())
 
+        from audit import record_checks
+        from comms import integrity
+
+        record_checks.register(integrity.check_messages)
+        record_checks.register(integrity.check_files)
+
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"
         )

@@ -15,13 +15,13 @@ EVENTS = ddl.EVENT_TABLE
 
 
 def verify(*args) -> tuple[int, str]:
-    """(exit code, the line printed) of `manage.py verify_audit *args`."""
+    """(exit code, the ledger's line printed, or the error) of `manage.py verify_audit *args`."""
     out, err = StringIO(), StringIO()
     try:
         call_command("verify_audit", *args, stdout=out, stderr=err)
     except CommandError as exc:
         return exc.returncode, str(exc)
-    return 0, out.getvalue().strip()
+    return 0, out.getvalue().strip().splitlines()[0]
 
 
 def sql(statement: str, params=()) -> list:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import verification, witness
+from audit import record_checks, verification, witness
 
 
 def read_checkpoint_file(path: str) -> list[dict]:
@@ -32,8 +32,10 @@ NO_WITNESS = (
 class Command(BaseCommand):
     help = (
         "Recompute the audit chain and check the signed checkpoints, those in the database and "
-        "those the witnesses keep. Exit 0 when intact; exit 1 naming the first bad sequence "
-        "number and the kind of damage; exit 2 when a witness cannot be read."
+        "those the witnesses keep, then the messages, their earlier versions and files against "
+        "the digests their events hold. Exit 0 when intact; exit 1 naming the first bad sequence "
+        "number and the kind of damage, or the first record that differs; exit 2 when a witness "
+        "cannot be read."
     )
 
     def add_arguments(self, parser):
@@ -53,8 +55,16 @@ class Command(BaseCommand):
             metavar="DIR",
             help="a witness directory (repeatable; default: AUDIT_WITNESS_DIRS)",
         )
+        parser.add_argument(
+            "--skip-records",
+            action="store_true",
+            help=(
+                "check the ledger only, not the messages, revisions and files against the "
+                "digests their events hold"
+            ),
+        )
 
-    def handle(self, *args, from_seq, checkpoint, witness_dir, **options):
+    def handle(self, *args, from_seq, checkpoint, witness_dir, skip_records, **options):
         documents = [doc for path in checkpoint for doc in read_checkpoint_file(path)]
         directories = [Path(d) for d in witness_dir] or witness.directories()
         try:
@@ -76,3 +86,9 @@ class Command(BaseCommand):
         if not result.ok:
             raise CommandError(f"audit ledger damaged at {result.damage}", returncode=1)
         self.stdout.write(result.summary())
+        if not skip_records:
+            mismatch, tally = record_checks.run()
+            if mismatch is not None:
+                raise CommandError(f"record damaged: {mismatch}", returncode=1)
+            checked = ", ".join(f"{n} {what}" for what, n in sorted(tally.items()))
+            self.stdout.write(f"record agrees with its events: {checked or 'nothing to check'}")
