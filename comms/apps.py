@@ -8,13 +8,11 @@ class CommsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from accounts import book
-        from comms import permissions, receivers  # noqa: F401  (connects receivers)
+        from audit import record_checks
+        from comms import ddl, integrity, permissions, receivers  # noqa: F401 (receivers connect)
         from comms.book import CommsBook
 
         book.register_book_part(CommsBook())
-
-        from audit import record_checks
-        from comms import integrity
 
         record_checks.register(integrity.check_messages)
         record_checks.register(integrity.check_files)
@@ -22,3 +20,4 @@ class CommsConfig(AppConfig):
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"
         )
+        post_migrate.connect(ddl.ensure_sqlite_guards, sender=self, dispatch_uid="comms.ddl")

@@ -48,7 +48,10 @@ def _audit_ledger_flushable(request):
         with connection.cursor() as cursor:
             cursor.execute(f"SET {ddl.MAINTENANCE_SETTING} = 'on'")
     else:
+        from comms import ddl as record_ddl
+
         ddl.remove_immutability(connection)
+        record_ddl.remove(connection)  # put back by comms' post_migrate hook
 
 
 def _close_audit_maintenance(sender, using="default", **kwargs):

@@ -1,16 +1,19 @@
-"""verify_audit holds messages, their earlier versions and files to the digests their audit events
-recorded: a direct change of the record, which no event notices, is named."""
+"""The database guards of the record, and verify_audit holding messages, their earlier versions
+and files to the digests their audit events recorded: a direct change of the record, which no
+event notices, is refused, and named when the guards were dropped."""
 
 from io import StringIO
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import DatabaseError, transaction
 
 from comms import services
 from comms.models import Attachment, Message, MessageRevision
 from tests.audit.ledger import sql
 from tests.comms.conftest import cid
+from tests.comms.guards import record_guards_off
 
 
 @pytest.fixture
@@ -50,7 +53,8 @@ def test_an_untouched_record_agrees_with_its_events(record):
 
 def test_a_direct_update_of_a_message_body_is_named(record):
     message, _ = record
-    sql("UPDATE comms_message SET body = %s WHERE id = %s", ["Preço: 90", message.pk])
+    with record_guards_off():
+        sql("UPDATE comms_message SET body = %s WHERE id = %s", ["Preço: 90", message.pk])
     code, error = _verify()
     assert code == 1
     assert f"record damaged: message {message.pk}: its text differs" in error
@@ -60,7 +64,8 @@ def test_a_direct_update_of_a_message_body_is_named(record):
 def test_a_changed_earlier_version_is_named(record):
     message, _ = record
     revision = MessageRevision.objects.filter(message=message).order_by("pk").first()
-    sql("UPDATE comms_messagerevision SET body = %s WHERE id = %s", ["Preço: 1", revision.pk])
+    with record_guards_off():
+        sql("UPDATE comms_messagerevision SET body = %s WHERE id = %s", ["Preço: 1", revision.pk])
     code, error = _verify()
     assert code == 1 and f"revision {revision.pk} of message {message.pk}" in error
 
@@ -68,7 +73,8 @@ def test_a_changed_earlier_version_is_named(record):
 def test_a_deleted_earlier_version_is_named(record):
     message, _ = record
     revision = MessageRevision.objects.filter(message=message).order_by("pk").last()
-    sql("DELETE FROM comms_messagerevision WHERE id = %s", [revision.pk])
+    with record_guards_off():
+        sql("DELETE FROM comms_messagerevision WHERE id = %s", [revision.pk])
     code, error = _verify()
     assert code == 1 and "1 earlier versions kept, 2 edits audited" in error
 
@@ -91,3 +97,42 @@ def test_a_message_no_event_recorded_is_named(record, conversation):
     code, error = _verify()
     assert code == 1 and f"message {forged.pk}: no audit event records" in error
     assert Attachment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE comms_message SET body = 'Preço: 90' WHERE id = {message}",
+        "UPDATE comms_message SET author_user_id = NULL WHERE id = {message}",
+        "UPDATE comms_message SET direction = 'inbound' WHERE id = {message}",
+        "UPDATE comms_message SET conversation_id = conversation_id + 1 WHERE id = {message}",
+        "DELETE FROM comms_message WHERE id = {message}",
+        "UPDATE comms_messagerevision SET body = 'x' WHERE message_id = {message}",
+        "DELETE FROM comms_messagerevision WHERE message_id = {message}",
+        "UPDATE comms_attachment SET sha256 = 'x' WHERE id = {file}",
+        "UPDATE comms_attachment SET name = 'other.txt' WHERE id = {file}",
+        "DELETE FROM comms_attachment WHERE id = {file}",
+    ],
+)
+def test_the_database_refuses_a_change_of_what_was_said(record, statement):
+    message, attachment = record
+    with pytest.raises(DatabaseError, match="record is kept"), transaction.atomic():
+        sql(statement.format(message=message.pk, file=attachment.pk))
+    assert _verify()[0] == 0
+
+
+def test_what_the_services_change_still_changes(record, rep, conversation):
+    message, _ = record
+    services.message_edit(
+        editor=rep, conversation=conversation, message_id=message.pk, body="Preço: 105"
+    )
+    services.message_retract(actor=rep, conversation=conversation, message_id=message.pk)
+    sql(
+        "UPDATE comms_message SET external_id = 'wamid.1', status = 'delivered' WHERE id = %s",
+        [message.pk],
+    )
+    message.refresh_from_db()
+    assert message.body == "Preço: 105" and message.retracted and message.external_id == "wamid.1"
+    with pytest.raises(DatabaseError, match="record is kept"), transaction.atomic():
+        sql("UPDATE comms_message SET retracted = %s WHERE id = %s", [False, message.pk])
+    assert _verify()[0] == 0
