@@ -31,6 +31,21 @@ def emit(bench: str, metric: str, value: float, unit: str, n: int, baseline: flo
     return line
 
 
+async def read_http_response(reader) -> int:
+    """Read one HTTP/1.1 response (Content-Length bodies) off a keep-alive connection: its
+    status."""
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while True:
+        header = await reader.readline()
+        if header in (b"\r\n", b""):
+            break
+        if header.lower().startswith(b"content-length:"):
+            length = int(header.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,16 +121,7 @@ async def _worker(port: int, path: str, stop_at: float, counts: list, statuses: 
         while time.monotonic() < stop_at:
             writer.write(request)
             await writer.drain()
-            status_line = await reader.readline()
-            status = int(status_line.split()[1])
-            length = 0
-            while True:
-                header = await reader.readline()
-                if header in (b"\r\n", b""):
-                    break
-                if header.lower().startswith(b"content-length:"):
-                    length = int(header.split(b":")[1])
-            await reader.readexactly(length)
+            status = await read_http_response(reader)
             statuses[status] = statuses.get(status, 0) + 1
             done += 1
     finally:

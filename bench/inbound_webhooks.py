@@ -51,7 +51,14 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import VENV_BIN, Daphne, _die_with_parent, emit, terminate_on_sigterm  # noqa: E402
+from bench.common import (  # noqa: E402
+    VENV_BIN,
+    Daphne,
+    _die_with_parent,
+    emit,
+    read_http_response,
+    terminate_on_sigterm,
+)
 
 BENCH = "inbound_webhooks"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/keepline_bench_hooks"
@@ -100,19 +107,6 @@ def _head(request: dict, body: bytes) -> bytes:
     ).encode()
 
 
-async def _read_response(reader) -> int:
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while True:
-        header = await reader.readline()
-        if header in (b"\r\n", b""):
-            break
-        if header.lower().startswith(b"content-length:"):
-            length = int(header.split(b":")[1])
-    await reader.readexactly(length)
-    return status
-
-
 async def _post_all(ports, requests, concurrency, sent_at, results):
     """Each connection takes the next request off the shared queue, keep-alive, until none is
     left. results: (index, status, accept ms)."""
@@ -128,7 +122,7 @@ async def _post_all(ports, requests, concurrency, sent_at, results):
                 sent_at.setdefault(requests[i]["client_id"], start)
                 writer.write(_head(requests[i], body) + body)
                 await writer.drain()
-                status = await _read_response(reader)
+                status = await read_http_response(reader)
                 results.append((i, status, 1000 * (time.monotonic() - start)))
         finally:
             writer.close()
@@ -149,7 +143,7 @@ async def _post_paced(ports, requests, rate, connections, sent_at, results):
         body = requests[i]["body"].encode()
         writer.write(_head(requests[i], body) + body)
         await writer.drain()
-        status = await _read_response(reader)
+        status = await read_http_response(reader)
         results.append((i, status, 1000 * (time.monotonic() - due)))
         free.put_nowait((reader, writer))
 

@@ -123,35 +123,20 @@ def test_remembered_account_costs_no_query_and_is_never_trusted_stale(
             == 200
         )
     old_secret = provider_simulator.settings.app_secret
+
+    def post_signed(text, secret):
+        body = payloads.encode_json(wa_message(provider_simulator, text=text))
+        signature = signatures.whatsapp_signature(secret, body)
+        return post_whatsapp(client, provider_simulator, body=body, signature=signature)
+
     services.channel_account_save(actor=None, account=wa, secrets={"app_secret": "rotated-secret"})
-    old = payloads.encode_json(wa_message(provider_simulator, text="signed with the old secret"))
-    response = post_whatsapp(
-        client,
-        provider_simulator,
-        body=old,
-        signature=signatures.whatsapp_signature(old_secret, old),
-    )
-    assert response.status_code == 403
-    new = payloads.encode_json(wa_message(provider_simulator, text="signed with the new secret"))
-    response = post_whatsapp(
-        client,
-        provider_simulator,
-        body=new,
-        signature=signatures.whatsapp_signature("rotated-secret", new),
-    )
-    assert response.status_code == 200
+    assert post_signed("signed with the old secret", old_secret).status_code == 403
+    assert post_signed("signed with the new secret", "rotated-secret").status_code == 200
     assert InboundEvent.objects.count() == 3
     wa.refresh_from_db()
     wa.is_active = False
     services.channel_account_save(actor=None, account=wa)
-    late = payloads.encode_json(wa_message(provider_simulator, text="after the switch-off"))
-    response = post_whatsapp(
-        client,
-        provider_simulator,
-        body=late,
-        signature=signatures.whatsapp_signature("rotated-secret", late),
-    )
-    assert response.status_code == 404
+    assert post_signed("after the switch-off", "rotated-secret").status_code == 404
     assert InboundEvent.objects.count() == 3
 
 
