@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "crm",
     "comms",
     "connectors",
+    "governance",
 ]
 
 MIDDLEWARE = [

@@ -19,7 +19,7 @@ import pytest
 from django.apps import apps
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("audit", "accounts", "crm", "comms", "connectors")  # lowest first
+LAYERS = ("audit", "accounts", "crm", "comms", "connectors", "governance")  # lowest first
 
 # (file, why): strings a lower app may hold about a higher one. Only permission codenames
 # ("crm.view_deal"), not modules, models or URLs: accounts/roles.py is the one table of what each
