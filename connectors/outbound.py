@@ -102,8 +102,7 @@ def whatsapp_window_for(conversation: Conversation) -> dict:
     the sending account when it may not."""
     if conversation.kind != ChannelKind.WHATSAPP:
         return {"applies": False, "open": True, "closes_at": None, "templates": []}
-    last = last_inbound_at(conversation)
-    closes_at = last + WINDOW if last is not None else None
+    closes_at = whatsapp_window_closes_at(conversation)
     is_open = closes_at is not None and timezone.now() < closes_at
     templates = []
     if not is_open:
@@ -111,6 +110,13 @@ def whatsapp_window_for(conversation: Conversation) -> dict:
         if account is not None:
             templates = list(approved_templates(account))
     return {"applies": True, "open": is_open, "closes_at": closes_at, "templates": templates}
+
+
+def whatsapp_window_closes_at(conversation: Conversation):
+    """When free text stops being allowed (24 hours after the customer's last message; None:
+    the customer never wrote)."""
+    last = last_inbound_at(conversation)
+    return last + WINDOW if last is not None else None
 
 
 def approved_templates(account: ChannelAccount):
@@ -272,11 +278,10 @@ def window_closed_reason() -> str:
 def _window_closed_since(delivery: OutboundDelivery, conversation: Conversation) -> bool:
     """Free WhatsApp text whose window closed while it waited (a retry after a provider outage):
     WhatsApp would refuse it, so it is not sent."""
-    return (
-        conversation.kind == ChannelKind.WHATSAPP
-        and not delivery.template
-        and not whatsapp_window_for(conversation)["open"]
-    )
+    if conversation.kind != ChannelKind.WHATSAPP or delivery.template:
+        return False
+    closes_at = whatsapp_window_closes_at(conversation)
+    return closes_at is None or timezone.now() >= closes_at
 
 
 def _fail(delivery: OutboundDelivery, reason: str) -> None:
