@@ -195,3 +195,22 @@ def test_audit_filter_with_a_far_offset_is_compared_in_utc(client, compliance, q
     client.force_login(compliance)
     response = client.get(f"/api/v1/audit/events/?{query}")
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db
+def test_times_are_shown_in_the_viewers_time_zone(client, compliance, audit_signing_key):
+    (event,) = add_events(1)
+    services.checkpoint_create()
+    compliance.timezone = "America/Sao_Paulo"
+    compliance.save(update_fields=["timezone"])
+    client.force_login(compliance)
+    local = timezone.localtime(event.created_at, timezone=dt.timezone(dt.timedelta(hours=-3)))
+    for url in (LIST, reverse("audit:event-detail", args=[event.seq])):
+        page = client.get(url).content.decode()
+        assert "Time (America/Sao_Paulo)" in page and "UTC" not in page
+        assert local.strftime("%Y-%m-%d %H:%M:%S") in page
+    compliance.timezone = ""
+    compliance.save(update_fields=["timezone"])
+    page = client.get(LIST).content.decode()
+    assert "Time (UTC)" in page
+    assert event.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") in page
