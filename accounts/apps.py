@@ -15,5 +15,10 @@ class AccountsConfig(AppConfig):
         receivers.connect()
         # audit knows no other app: it asks this policy who may read the ledger.
         audit_permissions.register_ledger_reader(permissions.can_read_audit_ledger)
+        # ... nor who a person is: the ledger's actor filter finds staff by name through this.
+        from accounts import selectors
+        from audit import selectors as audit_selectors
+
+        audit_selectors.register_actor_finder(selectors.audit_actors_named)
         # Later apps add models (and so permissions); keep the role groups' grants complete.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="accounts.roles.sync")

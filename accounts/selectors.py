@@ -98,3 +98,26 @@ def api_token_get_for(user: User, token_id) -> ApiToken:
     if token is None:
         raise Http404
     return token
+
+
+FINDER_LIMIT = 200
+
+
+def audit_actors_named(text: str) -> list[tuple[str, int]]:
+    """For the audit ledger's actor filter: staff whose name ("Rita Ramos", "ramos") or username
+    holds the text, ignoring case (at most FINDER_LIMIT)."""
+    from django.db.models import Q, Value
+    from django.db.models.functions import Concat
+
+    from audit.models import AuditEvent
+
+    text = " ".join(text.split())
+    if not text:
+        return []
+    ids = (
+        User.objects.annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+        .filter(Q(full_name__icontains=text) | Q(username__icontains=text))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:FINDER_LIMIT]
+    )
+    return [(AuditEvent.ActorType.USER, pk) for pk in ids]

@@ -28,13 +28,16 @@ class EventFilterForm(forms.Form):
         label=_("Actor"),
         required=False,
         max_length=200,
-        help_text=_("Username as recorded, 'system', or a numeric id."),
+        help_text=_("A person's name or username, 'system', or a numeric id."),
     )
     action = forms.CharField(
         label=_("Action"),
         required=False,
         max_length=100,
-        help_text=_("Exact, or a prefix ending in a dot: accounts.user."),
+        help_text=_(
+            "What happened, in a word or two (retracted, downloaded, signed in), an exact "
+            "action, or a prefix ending in a dot: accounts.user."
+        ),
     )
     target_type = forms.CharField(label=_("Target type"), required=False, max_length=100)
     target_id = forms.CharField(label=_("Target id"), required=False, max_length=64)

@@ -1,13 +1,48 @@
 """Every read of the ledger a person sees, already permission-checked (forbidden: Http404)."""
 
-from collections.abc import Collection
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from audit import permissions
 from audit.models import AuditCheckpoint, AuditEvent
 
 PAGE_SIZE = 50
+
+# The ledger knows no other app, so it cannot look a person up by name: the apps that own
+# people (accounts: staff, crm: customer contacts) register a finder, text -> [(actor type, id)].
+ActorFinder = Callable[[str], Iterable[tuple[str, int]]]
+_actor_finders: list[ActorFinder] = []
+
+
+def register_actor_finder(finder: ActorFinder) -> None:
+    if finder not in _actor_finders:
+        _actor_finders.append(finder)
+
+
+def _actor_q(text: str) -> Q:
+    """Events by the actor recorded with this label (a username, "system"), or by anyone the
+    finders match by name ("Rita Ramos", "rita")."""
+    q = Q(actor_label=text)
+    found: dict[str, set[int]] = defaultdict(set)
+    for finder in _actor_finders:
+        for actor_type, pk in finder(text):
+            found[actor_type].add(pk)
+    for actor_type, ids in found.items():
+        q |= Q(actor_type=actor_type, actor_id__in=sorted(ids))
+    return q
+
+
+def _action_q(text: str) -> Q:
+    """An exact action ("comms.message.retracted"), a prefix ending in a dot or "*"
+    ("accounts."), or words of what happened ("retracted", "retract", "signed in"), matched
+    within the action's name."""
+    if text.endswith((".", "*")):
+        return Q(action__startswith=text.rstrip("*"))
+    if "." in text:
+        return Q(action=text)
+    return Q(action__contains="_".join(text.lower().split()))
 
 
 def _filtered(
@@ -21,12 +56,9 @@ def _filtered(
     until=None,
 ) -> QuerySet:
     if actor:
-        qs = qs.filter(actor_id=int(actor)) if actor.isdigit() else qs.filter(actor_label=actor)
+        qs = qs.filter(actor_id=int(actor)) if actor.isdigit() else qs.filter(_actor_q(actor))
     if action:
-        if action.endswith((".", "*")):
-            qs = qs.filter(action__startswith=action.rstrip("*"))
-        else:
-            qs = qs.filter(action=action)
+        qs = qs.filter(_action_q(action.strip()))
     if target_type:
         qs = qs.filter(target_type=target_type)
     if target_id:

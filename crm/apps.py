@@ -37,6 +37,10 @@ class CrmConfig(AppConfig):
 
         # A customer contact writing in the chat acts in the ledger as a contact, not a user.
         audit_services.register_actor_type(Contact, AuditEvent.ActorType.CONTACT)
+        from audit import selectors as audit_selectors
+        from crm import selectors
+
+        audit_selectors.register_actor_finder(selectors.audit_contacts_named)
         # A person's book (accounts.book): crm's records, before comms's conversations.
         book.register_book_part(CrmBook())
 

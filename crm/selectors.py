@@ -318,3 +318,23 @@ def contact_ids_visible_to(user, ids) -> list[int]:
     return list(
         contact_list_for(user).filter(pk__in=ids).order_by("pk").values_list("pk", flat=True)
     )
+
+
+def audit_contacts_named(text: str) -> list[tuple[str, int]]:
+    """For the audit ledger's actor filter: customer contacts whose name holds the text,
+    ignoring case (at most 200)."""
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    from audit.models import AuditEvent
+
+    text = " ".join(text.split())
+    if not text:
+        return []
+    ids = (
+        Contact.objects.annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+        .filter(full_name__icontains=text)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:200]
+    )
+    return [(AuditEvent.ActorType.CONTACT, pk) for pk in ids]

@@ -214,3 +214,35 @@ def test_times_are_shown_in_the_viewers_time_zone(client, compliance, audit_sign
     page = client.get(LIST).content.decode()
     assert "Time (UTC)" in page
     assert event.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") in page
+
+
+@pytest.mark.django_db
+def test_filters_by_a_persons_name_and_by_what_happened_in_plain_words(client, compliance):
+    from tests.crm.factories import ContactFactory
+    from tests.factories import make_user
+
+    rita = make_user(None, username="r.ramos", first_name="Rita", last_name="Ramos")
+    other = make_user(None, username="raul", first_name="Raul", last_name="Reis")
+    customer = ContactFactory(first_name="Clara", last_name="Souza")
+    retracted = audit.record(actor=rita, action="comms.message.retracted", data={"x": 1})
+    downloaded = audit.record(actor=customer, action="comms.attachment.downloaded", data={})
+    signed_in = audit.record(actor=rita, action="accounts.user.signed_in", data={})
+    audit.record(actor=other, action="comms.message.edited", data={})
+    client.force_login(compliance)
+
+    def seqs(**params):
+        return sorted(e["seq"] for e in client.get(API, params).json()["results"])
+
+    assert seqs(actor="Rita Ramos") == [retracted.seq, signed_in.seq]
+    assert seqs(actor="ramos") == [retracted.seq, signed_in.seq]
+    assert seqs(actor="r.ramos") == [retracted.seq, signed_in.seq]
+    assert seqs(actor="Clara Souza") == [downloaded.seq]
+    assert seqs(action="retracted") == seqs(action="retract") == [retracted.seq]
+    assert seqs(action="downloaded") == [downloaded.seq]
+    signed_in_all = AuditEvent.objects.filter(action="accounts.user.signed_in")  # compliance's too
+    assert seqs(action="signed in") == sorted(signed_in_all.values_list("seq", flat=True))
+    assert signed_in.seq in seqs(action="signed in")
+    assert seqs(actor="Rita", action="retract") == [retracted.seq]
+    assert seqs(actor="Nobody Here") == []
+    page = client.get(LIST, {"actor": "Rita Ramos", "action": "retracted"}).content.decode()
+    assert page.count('data-testid="audit-event-row"') == 1
