@@ -34,6 +34,37 @@ def _actor_q(text: str) -> Q:
     return q
 
 
+# ... nor where a record is shown, nor who may open it: the app owning a target type registers a
+# linker, (viewer, target ids) -> {target id: URL} for the ids that viewer may open, one query.
+TargetLinker = Callable[[object, list[str]], dict[str, str]]
+_target_linkers: dict[str, TargetLinker] = {}
+
+
+def register_target_links(target_type: str, linker: TargetLinker) -> None:
+    _target_linkers[target_type] = linker
+
+
+def target_links_for(user, events: Iterable[AuditEvent]) -> dict[int, str]:
+    """seq -> the URL of what the event concerns, for the events whose target `user` may open
+    (one query per target type on the page, whatever the page's length)."""
+    events = list(events)
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        if event.target_id and event.target_type in _target_linkers:
+            wanted[event.target_type].add(event.target_id)
+    urls = {kind: _target_linkers[kind](user, sorted(ids)) for kind, ids in wanted.items()}
+    return {
+        event.seq: urls[event.target_type][event.target_id]
+        for event in events
+        if event.target_id in urls.get(event.target_type, {})
+    }
+
+
+def ids_of(target_ids: list[str]) -> list[int]:
+    """The numeric ids among a linker's target ids."""
+    return [int(i) for i in target_ids if i.isdigit() and len(i) < 19]
+
+
 def _action_q(text: str) -> Q:
     """An exact action ("comms.message.retracted"), a prefix ending in a dot or "*"
     ("accounts."), or words of what happened ("retracted", "retract", "signed in"), matched

@@ -21,6 +21,9 @@ def event_list(request):
         else:
             before = None
         events, next_before = selectors.event_page_for(request.user, before=before, **filters)
+    links = selectors.target_links_for(request.user, events)
+    for event in events:
+        event.target_link = links.get(event.seq)  # what it concerns, when the viewer may open it
     query = request.GET.copy()
     query.pop("before", None)
     return render(
@@ -47,6 +50,7 @@ def event_detail(request, seq: int):
             "data_json": json.dumps(event.data, indent=2, ensure_ascii=False, sort_keys=True),
             "changes": _changes(event.data),
             "checkpoint": selectors.checkpoint_covering(event),
+            "link": selectors.target_links_for(request.user, [event]).get(event.seq),
         },
     )
 

@@ -16,6 +16,12 @@ class CommsConfig(AppConfig):
 
         record_checks.register(integrity.check_messages)
         record_checks.register(integrity.check_files)
+        from audit import selectors as audit_selectors
+        from comms import audit_links
+
+        audit_selectors.register_target_links("comms.conversation", audit_links.conversations)
+        audit_selectors.register_target_links("comms.message", audit_links.messages)
+        audit_selectors.register_target_links("comms.attachment", audit_links.files)
 
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"

@@ -41,6 +41,11 @@ class CrmConfig(AppConfig):
         from crm import selectors
 
         audit_selectors.register_actor_finder(selectors.audit_contacts_named)
+        from crm import audit_links
+
+        audit_selectors.register_target_links("crm.company", audit_links.companies)
+        audit_selectors.register_target_links("crm.contact", audit_links.contacts)
+        audit_selectors.register_target_links("crm.deal", audit_links.deals)
         # A person's book (accounts.book): crm's records, before comms's conversations.
         book.register_book_part(CrmBook())
 

@@ -246,3 +246,32 @@ def test_filters_by_a_persons_name_and_by_what_happened_in_plain_words(client, c
     assert seqs(actor="Nobody Here") == []
     page = client.get(LIST, {"actor": "Rita Ramos", "action": "retracted"}).content.decode()
     assert page.count('data-testid="audit-event-row"') == 1
+
+
+@pytest.mark.django_db
+def test_each_event_links_to_what_it_concerns(client, compliance, rep, settings, tmp_path):
+    from comms import services as comms_services
+    from tests.crm.factories import ContactFactory, DealFactory
+
+    settings.MEDIA_ROOT = tmp_path
+    contact = ContactFactory(owner=rep)
+    deal = DealFactory(owner=rep, primary_contact=contact)
+    conversation = comms_services.conversation_start(actor=rep, contact=contact, deal=deal)
+    sent = comms_services.message_send(
+        author=rep, conversation=conversation, body="oops", client_id="0" * 32
+    )
+    comms_services.message_retract(actor=rep, conversation=conversation, message_id=sent.message.pk)
+    audit.record(actor=rep, action="crm.deal.changed", target=deal, data={})
+    missing = audit.record(
+        actor=None, action="crm.deal.changed", target=("crm.deal", "999999", "Gone")
+    )
+    client.force_login(compliance)
+    page = client.get(LIST).content.decode()
+    conversation_url = reverse("comms:conversation-detail", args=[conversation.pk])
+    retracted = AuditEvent.objects.get(action="comms.message.retracted")
+    assert f'href="{conversation_url}" data-testid="audit-target-link"' in page
+    assert f'href="{reverse("crm:deal-detail", args=[deal.pk])}"' in page
+    detail = client.get(reverse("audit:event-detail", args=[retracted.seq])).content.decode()
+    assert f'href="{conversation_url}" data-testid="audit-target-link"' in detail
+    detail = client.get(reverse("audit:event-detail", args=[missing.seq])).content.decode()
+    assert 'data-testid="audit-target-link"' not in detail and "Gone" in detail
