@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.db import connections, transaction
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -35,10 +37,18 @@ def register(check: Callable[[Tally], Iterable[Mismatch]]) -> None:
         _checks.append(check)
 
 
-def run() -> tuple[Mismatch | None, Tally]:
-    """The first mismatch of any registered check (None when all agree), and what was checked."""
+def run(using: str = "default") -> tuple[Mismatch | None, Tally]:
+    """The first mismatch of any registered check (None when all agree), and what was checked.
+    On PostgreSQL in one snapshot, so an edit committed while it reads cannot look like damage
+    (a body read before the edit, its events after)."""
     tally: Tally = Counter()
-    for check in _checks:
-        for mismatch in check(tally):
-            return mismatch, tally
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        for check in _checks:
+            for mismatch in check(tally):
+                return mismatch, tally
     return None, tally
