@@ -136,3 +136,22 @@ def test_what_the_services_change_still_changes(record, rep, conversation):
     with pytest.raises(DatabaseError, match="record is kept"), transaction.atomic():
         sql("UPDATE comms_message SET retracted = %s WHERE id = %s", [False, message.pk])
     assert _verify()[0] == 0
+
+
+def test_the_record_check_costs_the_same_queries_for_more_messages(record, rep, conversation):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import record_checks
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            mismatch, tally = record_checks.run()
+        assert mismatch is None
+        return len(captured), tally["messages"]
+
+    few, counted = queries()
+    for n in range(30):
+        services.message_send(author=rep, conversation=conversation, body=f"m{n}", client_id=cid())
+    many, counted_after = queries()
+    assert counted_after == counted + 30 and many == few
