@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db import connections, transaction
+from audit.verification import snapshot
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,7 @@ def run(using: str = "default") -> tuple[Mismatch | None, Tally]:
     On PostgreSQL in one snapshot, so an edit committed while it reads cannot look like damage
     (a body read before the edit, its events after)."""
     tally: Tally = Counter()
-    connection = connections[using]
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(using=using):
-        if connection.vendor == "postgresql" and outermost:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with snapshot(using):
         for check in _checks:
             for mismatch in check(tally):
                 return mismatch, tally

@@ -25,6 +25,7 @@ linear anyway (150k-270k events/s on a 2-core machine, see bench/audit_append.py
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 
@@ -334,15 +335,23 @@ def _checkpoint_expectations(
     return expected, damages
 
 
-def verify(*, from_seq: int = 1, checkpoints: list[dict] | None = None, using="default") -> Result:
-    """Verify events from from_seq to the end, and every checkpoint from from_seq on."""
+@contextmanager
+def snapshot(using: str = "default"):
+    """A read-only transaction that, on PostgreSQL, reads one snapshot throughout (REPEATABLE
+    READ), so what commits meanwhile (an append, an edit) cannot look like damage."""
     connection = connections[using]
     outermost = not connection.in_atomic_block
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql" and outermost:
-            # One snapshot for the whole run, so concurrent appends cannot look like damage.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def verify(*, from_seq: int = 1, checkpoints: list[dict] | None = None, using="default") -> Result:
+    """Verify events from from_seq to the end, and every checkpoint from from_seq on, in one
+    snapshot."""
+    with snapshot(using):
         return _verify(_Ledger(using), max(from_seq, 1), checkpoints or [])
 
 

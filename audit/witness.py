@@ -25,6 +25,14 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 PATTERN = "checkpoint-*.json"
+FIELDS = {"seq", "head_hash", "time", "public_key", "signature"}  # a checkpoint document's
+
+
+def missing_fields(document) -> str:
+    """The fields a checkpoint document lacks, named ("" when it is whole)."""
+    if not isinstance(document, dict):
+        return ", ".join(sorted(FIELDS))
+    return ", ".join(sorted(FIELDS - set(document)))
 
 
 class WitnessError(Exception):
@@ -107,8 +115,7 @@ def documents(paths: list[Path] | None = None) -> list[dict]:
                 document = json.loads(path.read_text())
             except (OSError, ValueError) as error:
                 raise WitnessError(f"{path}: not a checkpoint ({error})") from None
-            missing = {"seq", "head_hash", "time", "public_key", "signature"} - set(document)
-            if missing:
-                raise WitnessError(f"{path}: a checkpoint lacks {', '.join(sorted(missing))}")
+            if lacks := missing_fields(document):
+                raise WitnessError(f"{path}: a checkpoint lacks {lacks}")
             out.append(document)
     return out

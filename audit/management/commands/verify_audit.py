@@ -14,9 +14,8 @@ def read_checkpoint_file(path: str) -> list[dict]:
     except json.JSONDecodeError:
         documents = [json.loads(line) for line in text.splitlines() if line.strip()]
     for doc in documents:
-        missing = {"seq", "head_hash", "time", "public_key", "signature"} - set(doc)
-        if missing:
-            raise CommandError(f"{path}: a checkpoint lacks {', '.join(sorted(missing))}")
+        if lacks := witness.missing_fields(doc):
+            raise CommandError(f"{path}: a checkpoint lacks {lacks}")
     return documents
 
 
