@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("crm.api_urls")),
     path("", include("comms.api_urls")),
     path("", include("connectors.api_urls")),
+    path("", include("governance.api_urls")),
 ]
 
 # Swagger UI under the site's CSP: the split view serves its start-up script as a file
@@ -45,6 +46,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("audit/", include("audit.urls")),
+    path("compliance/", include("governance.urls")),
     # Provider webhooks (WhatsApp, Twilio, inbound email): signed, no session, no CSRF.
     path("", include("connectors.urls")),
     path("", include("crm.urls")),

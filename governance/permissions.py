@@ -1,0 +1,27 @@
+"""Who may use the compliance console: the one policy its pages, API and navigation use.
+
+Compliance officers and admins; everyone else (reps, managers, the signed-out) gets 404, so the
+console's existence is not disclosed. Retention policies are admin-only (`can_set_retention`).
+"""
+
+from django.http import Http404
+
+from accounts import permissions as people
+
+
+def can_use_console(user) -> bool:
+    return bool(people.is_compliance(user) or people.is_admin(user))
+
+
+def require_console(user) -> None:
+    if not can_use_console(user):
+        raise Http404
+
+
+def can_set_retention(user) -> bool:
+    return bool(people.is_admin(user))
+
+
+def require_set_retention(user) -> None:
+    if not can_set_retention(user):
+        raise Http404
