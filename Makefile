@@ -38,6 +38,7 @@ bootstrap-dev: $(DEV_STAMP)
 
 migrate: bootstrap
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py compile_catalogues
 
 run: migrate
 	$(PY) manage.py seed_demo

@@ -12,6 +12,13 @@ from tests.factories import TeamFactory, make_user
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+def pytest_sessionstart(session):
+    # Pages are read in Spanish and Portuguese too: compile the catalogues as `make run` does.
+    from accounts.management.commands.compile_catalogues import compile_catalogues
+
+    compile_catalogues()
+
+
 def pytest_collection_modifyitems(config, items):
     engine = settings.DATABASES["default"]["ENGINE"]
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
