@@ -8,4 +8,14 @@ SECTIONS: list[tuple[str, object, object]] = [
         _("Audit ledger"),
         _("Every recorded action, filterable by person, action and record."),
     ),
+    (
+        "governance:hold-list",
+        _("Legal holds"),
+        _("Keep everything about a person, customer, deal or period from being purged or erased."),
+    ),
+    (
+        "governance:retention",
+        _("Retention"),
+        _("How long each kind of record is kept, and what the nightly purge would remove."),
+    ),
 ]
