@@ -8,4 +8,9 @@ SECTIONS: list[tuple[str, object, object]] = [
         _("Audit ledger"),
         _("Every recorded action, filterable by person, action and record."),
     ),
+    (
+        "governance:dsr-list",
+        _("Data-subject requests"),
+        _("GDPR and LGPD requests to see, erase or restrict someone's data, and their deadlines."),
+    ),
 ]
