@@ -8,7 +8,12 @@ What a person said stays as it was recorded, whatever statement reaches the data
   the edit's time) — comms.services.edits does exactly that;
 - revisions (earlier versions): never changed or deleted;
 - files: never deleted; their message, conversation, name, size, stored path and SHA-256 never
-  change.
+  change;
+- tombstones (comms.services.purge, since migration 0008): the one sanctioned removal of text.
+  Purging sets `purged_at`, empties the text and keeps its SHA-256 in `body_sha256` (the guard
+  recomputes it from the old text); a revision is purged only once its message is; a file's
+  row is marked purged (its bytes are deleted from storage, outside the database). A tombstone
+  is never un-purged nor changed again.
 
 Delivery status, change numbers, the provider's id and retraction marks still move, through the
 services' own statements. TRUNCATE yields only to `keepline.audit_maintenance = 'on'` (the test
@@ -23,22 +28,58 @@ REVISION = "comms_messagerevision"
 ATTACHMENT = "comms_attachment"
 TABLES = (MESSAGE, REVISION, ATTACHMENT)
 
-_MESSAGE_KEPT = (
-    "NEW.conversation_id IS DISTINCT FROM OLD.conversation_id"
-    " OR NEW.direction IS DISTINCT FROM OLD.direction"
-    " OR NEW.client_id IS DISTINCT FROM OLD.client_id"
-    " OR NEW.created_at IS DISTINCT FROM OLD.created_at"
-    " OR NEW.author_user_id IS DISTINCT FROM OLD.author_user_id"
-    " OR NEW.author_contact_id IS DISTINCT FROM OLD.author_contact_id"
-    " OR (OLD.retracted AND NOT NEW.retracted)"
-    " OR (NEW.body IS DISTINCT FROM OLD.body AND NOT EXISTS (SELECT 1 FROM comms_messagerevision"
-    " r WHERE r.message_id = OLD.id AND r.body = OLD.body AND r.edited_at = NEW.edited_at))"
-)
+# The SQL of a text's SHA-256 in lowercase hex, as hashlib's of its UTF-8 (SQLite: the SHA256
+# function Django registers on each of its connections).
+_SHA256 = {
+    "postgresql": "encode(sha256(convert_to({}, 'UTF8')), 'hex')",
+    "sqlite": "SHA256({})",
+}
+
+
+def _message_kept(vendor: str) -> str:
+    """When an UPDATE of a message is refused. A tombstone (purged_at set) never changes again;
+    purging empties the text and keeps its digest, nothing else; otherwise the digest column
+    stays empty and the text changes only by an edit that stored a revision."""
+    sha = _SHA256[vendor].format("OLD.body")
+    return (
+        "NEW.conversation_id IS DISTINCT FROM OLD.conversation_id"
+        " OR NEW.direction IS DISTINCT FROM OLD.direction"
+        " OR NEW.client_id IS DISTINCT FROM OLD.client_id"
+        " OR NEW.created_at IS DISTINCT FROM OLD.created_at"
+        " OR NEW.author_user_id IS DISTINCT FROM OLD.author_user_id"
+        " OR NEW.author_contact_id IS DISTINCT FROM OLD.author_contact_id"
+        " OR (OLD.retracted AND NOT NEW.retracted)"
+        " OR (OLD.purged_at IS NOT NULL AND (NEW.purged_at IS DISTINCT FROM OLD.purged_at"
+        " OR NEW.body IS DISTINCT FROM OLD.body"
+        " OR NEW.body_sha256 IS DISTINCT FROM OLD.body_sha256))"
+        " OR (OLD.purged_at IS NULL AND NEW.purged_at IS NOT NULL"
+        " AND NOT (NEW.body = '' AND NEW.body_sha256 = @OLD_BODY_SHA256@))"
+        " OR (NEW.purged_at IS NULL AND NEW.body_sha256 IS DISTINCT FROM OLD.body_sha256)"
+        " OR (NEW.purged_at IS NULL AND NEW.body IS DISTINCT FROM OLD.body"
+        " AND NOT EXISTS (SELECT 1 FROM comms_messagerevision r WHERE r.message_id = OLD.id"
+        " AND r.body = OLD.body AND r.edited_at = NEW.edited_at))"
+    ).replace("@OLD_BODY_SHA256@", sha)
+
+
+def _revision_kept(vendor: str) -> str:
+    """When an UPDATE of a revision is refused: always, but purging it once its message is a
+    tombstone (the text emptied, its digest kept)."""
+    sha = _SHA256[vendor].format("OLD.body")
+    return (
+        "NOT (OLD.purged_at IS NULL AND NEW.purged_at IS NOT NULL"
+        " AND NEW.body = '' AND NEW.body_sha256 = @OLD_BODY_SHA256@"
+        " AND NEW.message_id = OLD.message_id AND NEW.editor_id = OLD.editor_id"
+        " AND NEW.edited_at = OLD.edited_at AND EXISTS (SELECT 1 FROM comms_message m"
+        " WHERE m.id = OLD.message_id AND m.purged_at IS NOT NULL))"
+    ).replace("@OLD_BODY_SHA256@", sha)
+
+
 _FILE_KEPT = (
     "NEW.message_id IS DISTINCT FROM OLD.message_id"
     " OR NEW.conversation_id IS DISTINCT FROM OLD.conversation_id"
     " OR NEW.name IS DISTINCT FROM OLD.name OR NEW.size IS DISTINCT FROM OLD.size"
     " OR NEW.file IS DISTINCT FROM OLD.file OR NEW.sha256 IS DISTINCT FROM OLD.sha256"
+    " OR (OLD.purged_at IS NOT NULL AND NEW.purged_at IS DISTINCT FROM OLD.purged_at)"
 )
 REFUSED = "the conversation record is kept: % on % is refused"
 
@@ -52,7 +93,11 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         -- Nested: a condition names the columns of its own table only.
         IF TG_TABLE_NAME = '{MESSAGE}' THEN
-            IF NOT ({_MESSAGE_KEPT}) THEN
+            IF NOT ({_message_kept("postgresql")}) THEN
+                RETURN NEW;
+            END IF;
+        ELSIF TG_TABLE_NAME = '{REVISION}' THEN
+            IF NOT ({_revision_kept("postgresql")}) THEN
                 RETURN NEW;
             END IF;
         ELSIF TG_TABLE_NAME = '{ATTACHMENT}' THEN
@@ -86,7 +131,11 @@ def _sqlite(table: str) -> list[str]:
             f"{f' WHEN {when}' if when else ''} BEGIN SELECT RAISE(ABORT, '{message}'); END;"
         )
 
-    update_when = {MESSAGE: _MESSAGE_KEPT, ATTACHMENT: _FILE_KEPT}.get(table, "")
+    update_when = {
+        MESSAGE: _message_kept("sqlite"),
+        REVISION: _revision_kept("sqlite"),
+        ATTACHMENT: _FILE_KEPT,
+    }[table]
     return [trigger("UPDATE", update_when), trigger("DELETE")]
 
 

@@ -7,6 +7,9 @@
   (`previous_sha256` of the n-th comms.message.edited event), and there are as many of each.
 - A file: its stored bytes hash to `sha256` of its comms.attachment.uploaded event (and of its
   row).
+- A tombstone (comms.services.purge): its text is empty and the digest it kept (`body_sha256`,
+  of the message and of each revision) stands for the text; a purged file's bytes are gone and
+  only its row's `sha256` is compared.
 
 Streamed in pk order, BATCH messages or files at a time with their events in one query.
 """
@@ -32,6 +35,11 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _digest(body: str, purged_at, kept: str) -> str:
+    """A text's digest: computed, or for a tombstone the one kept when its text was purged."""
+    return kept if purged_at is not None else _sha256(body)
+
+
 def _events(target_type: str, ids: list[int]) -> dict[int, list[tuple[int, str, dict]]]:
     by_target: dict[int, list[tuple[int, str, dict]]] = defaultdict(list)
     rows = (
@@ -55,17 +63,17 @@ def _chunks(queryset, fields: tuple[str, ...]):
 
 
 def check_messages(tally: Tally) -> Iterator[Mismatch]:
-    for rows in _chunks(Message.objects.all(), ("pk", "body")):
-        ids = [pk for pk, _ in rows]
+    for rows in _chunks(Message.objects.all(), ("pk", "body", "purged_at", "body_sha256")):
+        ids = [row[0] for row in rows]
         events = _events(MESSAGE, ids)
         revisions: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for pk, message_id, body in (
+        for pk, message_id, body, purged_at, kept in (
             MessageRevision.objects.filter(message_id__in=ids)
             .order_by("edited_at", "pk")
-            .values_list("pk", "message_id", "body")
+            .values_list("pk", "message_id", "body", "purged_at", "body_sha256")
         ):
-            revisions[message_id].append((pk, body))
-        for pk, body in rows:
+            revisions[message_id].append((pk, _digest(body, purged_at, kept)))
+        for pk, body, purged_at, kept in rows:
             tally["messages"] += 1
             mine = events.get(pk, [])
             holding = [(seq, data) for seq, _, data in mine if "body_sha256" in data]
@@ -73,23 +81,27 @@ def check_messages(tally: Tally) -> Iterator[Mismatch]:
                 yield Mismatch(f"message {pk}", "no audit event records its text's digest")
                 return
             seq, data = holding[-1]
-            if _sha256(body) != data["body_sha256"]:
+            if purged_at is not None and body:
+                yield Mismatch(f"message {pk}", "a purged message holds text")
+                return
+            if _digest(body, purged_at, kept) != data["body_sha256"]:
+                what = "its kept digest (purged)" if purged_at is not None else "its text"
                 yield Mismatch(
                     f"message {pk}",
-                    f"its text differs from the digest audit event seq {seq} recorded",
+                    f"{what} differs from the digest audit event seq {seq} recorded",
                 )
                 return
             edits = [(seq, data) for seq, action, data in mine if action == EDITED]
-            kept = revisions.get(pk, [])
-            if len(kept) != len(edits):
+            versions = revisions.get(pk, [])
+            if len(versions) != len(edits):
                 yield Mismatch(
                     f"message {pk}",
-                    f"{len(kept)} earlier versions kept, {len(edits)} edits audited",
+                    f"{len(versions)} earlier versions kept, {len(edits)} edits audited",
                 )
                 return
-            for (revision, text), (seq, data) in zip(kept, edits, strict=True):
+            for (revision, digest), (seq, data) in zip(versions, edits, strict=True):
                 tally["revisions"] += 1
-                if _sha256(text) != data.get("previous_sha256"):
+                if digest != data.get("previous_sha256"):
                     yield Mismatch(
                         f"revision {revision} of message {pk}",
                         f"its text differs from the digest audit event seq {seq} recorded",
@@ -98,9 +110,9 @@ def check_messages(tally: Tally) -> Iterator[Mismatch]:
 
 
 def check_files(tally: Tally) -> Iterator[Mismatch]:
-    for rows in _chunks(Attachment.objects.all(), ("pk", "name", "sha256", "file")):
+    for rows in _chunks(Attachment.objects.all(), ("pk", "name", "sha256", "file", "purged_at")):
         events = _events(ATTACHMENT, [row[0] for row in rows])
-        for pk, name, sha256, path in rows:
+        for pk, name, sha256, path, purged_at in rows:
             tally["files"] += 1
             mine = events.get(pk, [])
             uploaded = [(seq, data) for seq, action, data in mine if action == UPLOADED]
@@ -114,6 +126,8 @@ def check_files(tally: Tally) -> Iterator[Mismatch]:
                     f"its recorded digest differs from audit event seq {seq}",
                 )
                 return
+            if purged_at is not None:
+                continue  # its bytes were deleted on purpose; the row's digest was checked
             field = Attachment._meta.get_field("file")
             digest = hashlib.sha256()
             try:

@@ -2,7 +2,8 @@
 
 Nothing here is deleted by users: a "deleted" message is retracted (kept, hidden from the customer),
 an edit keeps the previous body as a MessageRevision, a participant who leaves keeps their row with
-`left_at` set. Only a retention job (a later issue) purges.
+`left_at` set. Only retention and erasure purge (comms.services.purge): a purged message is a
+tombstone keeping its id, time, author and the SHA-256 of its text.
 """
 
 from django.conf import settings
@@ -258,6 +259,10 @@ class Message(models.Model):
     # notes, which customers never see).
     seq = models.BigIntegerField(editable=False)
     customer_seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    # A tombstone (retention or erasure, comms.services.purge): the body is emptied and its
+    # SHA-256 kept here, so the audit events that hold it still verify. Never undone (comms/ddl).
+    purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
+    body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -313,6 +318,9 @@ class MessageRevision(models.Model):
     body = models.TextField(_("previous text"))
     editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     edited_at = models.DateTimeField(_("edited"), default=timezone.now)
+    # Purged with its message: the text emptied, its SHA-256 kept.
+    purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
+    body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -349,6 +357,9 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    # Purged (retention or erasure): the stored bytes are deleted, the row (name, size, SHA-256)
+    # stays.
+    purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

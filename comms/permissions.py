@@ -232,9 +232,10 @@ def edit_refusal(user, message: Message, now=None) -> str | None:
     Access to the conversation is checked separately."""
     if is_read_only(user):
         return "forbidden"
-    if message.retracted or message.direction not in (
-        Message.Direction.OUTBOUND,
-        Message.Direction.NOTE,
+    if (
+        message.retracted
+        or message.purged_at is not None
+        or message.direction not in (Message.Direction.OUTBOUND, Message.Direction.NOTE)
     ):
         return "not_editable"
     if message.author_user_id != user.pk:
@@ -249,9 +250,10 @@ def retract_refusal(user, message: Message) -> str | None:
     """Authors retract their own messages at any time; admins retract anyone's staff message."""
     if is_read_only(user) or not _active(user):
         return "forbidden"
-    if message.retracted or message.direction not in (
-        Message.Direction.OUTBOUND,
-        Message.Direction.NOTE,
+    if (
+        message.retracted
+        or message.purged_at is not None
+        or message.direction not in (Message.Direction.OUTBOUND, Message.Direction.NOTE)
     ):
         return "not_editable"
     if message.author_user_id == user.pk or account_permissions.is_admin(user):

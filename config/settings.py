@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -257,7 +258,17 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60,
         "options": {"expires": 60},
     },
+    # Nightly retention purge (governance/retention.py) at RETENTION_PURGE_HOUR UTC; a run not
+    # started within the hour is dropped, the next night's purges what it would have.
+    "governance-retention-purge": {
+        "task": "governance.tasks.retention_purge",
+        "schedule": crontab(minute=30, hour=env.env_int("RETENTION_PURGE_HOUR", 2)),
+        "options": {"expires": 3600},
+    },
 }
+# A retention run stops after this many seconds (below CELERY_TASK_SOFT_TIME_LIMIT_S) and says
+# so in its audit event; the next run goes on where it stopped.
+RETENTION_PURGE_MAX_SECONDS = env.env_int("RETENTION_PURGE_MAX_SECONDS", 180)
 
 # --- Audit ledger: the Ed25519 key that signs checkpoints (audit/signing.py, README). ---
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")

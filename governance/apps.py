@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class GovernanceConfig(AppConfig):
     name = "governance"
     verbose_name = _("Governance")
+
+    def ready(self):
+        from comms.services import purge
+        from governance import holds
+
+        # Purges and erasures (comms) skip what an active legal hold covers.
+        purge.register_hold_filter(holds.held_ids)

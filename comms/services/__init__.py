@@ -10,7 +10,8 @@ ServiceErrors (comms.errors) carrying the protocol's code and an HTTP status.
 - links: customer web-chat links;
 - members: internal conversations' membership;
 - attachments: files (stored through the messages path) and their downloads;
-- statuses: delivery status of outbound channel messages, as providers report it.
+- statuses: delivery status of outbound channel messages, as providers report it;
+- purge: tombstones (retention, erasure), refusing what a legal hold covers.
 
 The names below are the package's interface for views, API, consumers, tasks and commands.
 """
@@ -46,10 +47,12 @@ from comms.services.messages import (
     staff_draft,
     system_draft,
 )
+from comms.services.purge import message_bodies_purge
 from comms.services.reads import conversation_mark_read, customer_mark_read
 from comms.services.statuses import message_status_record
 
 __all__ = [
+    "message_bodies_purge",
     "MessageDraft",
     "SendResult",
     "attachment_content_type",

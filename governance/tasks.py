@@ -1,0 +1,12 @@
+from celery import shared_task
+
+from governance import retention
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def retention_purge() -> dict:
+    """Celery beat, nightly: purge what is past retention and not on hold (tombstones).
+
+    Idempotent: a redelivered or doubled run finds what the first purged already tombstoned
+    (purged_at set) and skips it; each records its own audit event with its own counts."""
+    return retention.retention_purge().counts()
