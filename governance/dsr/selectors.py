@@ -321,8 +321,16 @@ def _message(m: Message) -> dict:
         "edited_at": _iso(m.edited_at),
         "retracted": m.retracted,
         "retracted_at": _iso(m.retracted_at),
+        # Purged (retention or erasure): the text is gone, its SHA-256 kept.
+        "purged_at": _iso(m.purged_at),
+        "text_sha256": m.body_sha256 or None,
         "earlier_versions": [
-            {"text": r.body, "replaced_at": _iso(r.edited_at), "editor": _person(r.editor)}
+            {
+                "text": r.body,
+                "replaced_at": _iso(r.edited_at),
+                "editor": _person(r.editor),
+                "purged_at": _iso(r.purged_at),
+            }
             for r in m.revisions.all()
         ],
         "files": [
@@ -333,6 +341,7 @@ def _message(m: Message) -> dict:
                 "size": a.size,
                 "sha256": a.sha256,
                 "uploaded_at": _iso(a.created_at),
+                "purged_at": _iso(a.purged_at),
             }
             for a in m.attachments.all()
         ],

@@ -33,11 +33,13 @@ import audit
 from accounts.models import User
 from comms.models import Message
 from comms.services import erasure as comms_erasure
+from comms.services.purge import message_bodies_purge
 from config.errors import Conflict, Invalid
 from crm import services as crm_services
 from crm.models import Contact, Deal
 from governance import permissions
 from governance.dsr import selectors
+from governance.holds import holds_covering_contact
 from governance.models import DataSubjectRequest
 
 DSR = DataSubjectRequest
@@ -289,8 +291,6 @@ def dsr_erase(*, actor: User, dsr: DataSubjectRequest, request=None) -> ErasureO
     anonymised, their messages purged to tombstones (files' bytes deleted), their links ended
     and conversation subjects cleared; the request is completed (governance.dsr.erased, with
     counts, never the erased values)."""
-    from governance.holds import holds_covering_contact
-
     permissions.require_handle_dsr(actor)
     dsr = _locked(dsr)
     _require_open(dsr)
@@ -339,8 +339,8 @@ def dsr_erase(*, actor: User, dsr: DataSubjectRequest, request=None) -> ErasureO
 
 
 def _purge_messages(actor: User, contact: Contact, reason: str) -> int:
-    from comms.services.purge import message_bodies_purge
-
+    """Every message of the contact's conversations becomes a tombstone. A hold placed since our
+    check (the purge checks again, under its lock) leaves some unpurged: then nothing is erased."""
     ids = list(
         Message.objects.filter(
             conversation_id__in=selectors.comms_selectors.conversations_of_contact(
@@ -353,7 +353,13 @@ def _purge_messages(actor: User, contact: Contact, reason: str) -> int:
     )
     if not ids:
         return 0
-    return message_bodies_purge(message_ids=ids, actor=actor, reason=reason)
+    purged = message_bodies_purge(message_ids=ids, actor=actor, reason=reason)
+    if purged != len(ids):
+        raise Conflict(
+            _("A legal hold was placed on this contact meanwhile: nothing was erased. Try again."),
+            code="held",
+        )
+    return purged
 
 
 def _refuse_and_restrict(actor, dsr, contact, holds, duty, now, request) -> ErasureOutcome:

@@ -337,3 +337,121 @@ def test_a_batch_of_sends_refuses_only_the_restricted_contact(rep, compliance, c
     assert isinstance(refused, Exception) and refused.code == "processing_restricted"
     assert sent.created and sent.message.conversation_id == free.pk
     assert not Message.objects.filter(conversation=restricted).exists()
+
+
+# --- erasure ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_file(settings, tmp_path, rep, chat):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("clara-id.pdf", b"%PDF-1.4 Clara's passport", "application/pdf")
+    result = comms_services.attachment_upload(actor=rep, conversation=chat, upload=upload)
+    return result.attachments[0]
+
+
+def test_erasure_anonymises_the_contact_and_purges_their_messages(
+    client, rep, compliance, customer_contact, chat, with_file, django_capture_on_commit_callbacks
+):
+    import os
+
+    from comms.models import Attachment, CustomerLink, MessageRevision
+
+    ActivityFactory(contact=customer_contact, author=rep, subject="Call Clara", body="Her kids")
+    stored = with_file.file.path
+    dsr = log(compliance, customer_contact, kind=DSR.Kind.ERASURE, subject_reference="ticket 77")
+    client.force_login(compliance)
+    with django_capture_on_commit_callbacks(execute=True):  # the files' bytes go after commit
+        answer = client.post(f"/compliance/dsr/{dsr.pk}/erase/")
+    assert answer.status_code == 302
+
+    contact = Contact.objects.get(pk=customer_contact.pk)
+    assert contact.name == f"Erased contact #{contact.pk}"
+    assert not contact.emails.exists() and not contact.phones.exists()
+    assert contact.activities.get().subject == "[erased]" and contact.activities.get().body == ""
+    messages = Message.objects.filter(conversation=chat)
+    assert messages.count() == 4
+    assert all(m.body == "" and m.purged_at and m.body_sha256 for m in messages)
+    assert not MessageRevision.objects.exclude(body="").exists()
+    assert Attachment.objects.get(pk=with_file.pk).purged_at is not None
+    assert not os.path.exists(stored)
+    assert not CustomerLink.objects.filter(revoked_at__isnull=True).exists()
+    chat.refresh_from_db()
+    assert chat.subject == ""
+    dsr.refresh_from_db()
+    assert dsr.status == DSR.Status.COMPLETED and "art. 17(1)" in dsr.legal_basis
+    (erased,) = events("governance.dsr.erased")
+    assert erased.data["summary"]["messages_purged"] == 4
+    assert erased.data["requester"] == compliance.pk and erased.data["basis"] == dsr.legal_basis
+    anonymised = events("crm.contact.anonymised")[0]
+    assert "Clara" not in json.dumps(anonymised.data) and "clara@" not in json.dumps(
+        anonymised.data
+    )
+    assert verify()[0] == 0  # the ledger and the record checks still pass
+
+    exported = client.post(f"/api/v1/compliance/dsr/{dsr.pk}/export/").json()
+    assert exported["contact"]["first_name"] == f"Erased contact #{contact.pk}"
+    assert exported["contact"]["emails"] == []
+    texts = [m["text"] for c in exported["conversations"] for m in c["messages"]]
+    assert texts == ["", "", "", ""]
+
+
+def test_erasure_under_a_hold_is_refused_with_the_reason(
+    client, rep, compliance, customer_contact, chat
+):
+    from governance.holds import legal_hold_place
+
+    legal_hold_place(
+        actor=compliance,
+        scope="contact",
+        target_id=customer_contact.pk,
+        matter="Acme v. Keepline",
+        reason="Fleet contract dispute",
+    )
+    bodies = sorted(Message.objects.values_list("body", flat=True))
+    dsr = log(compliance, customer_contact, kind=DSR.Kind.ERASURE)
+    client.force_login(compliance)
+    answer = client.post(f"/api/v1/compliance/dsr/{dsr.pk}/erase/")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["erased"] is False
+    assert (
+        "Acme v. Keepline" in body["reasons"][0] and "Fleet contract dispute" in body["reasons"][0]
+    )
+    assert body["request"]["status"] == "restricted"
+    assert "17(3)(e)" in body["request"]["legal_basis"]
+
+    # Nothing changed...
+    contact = Contact.objects.get(pk=customer_contact.pk)
+    assert contact.name == "Clara Cliente" and contact.emails.count() == 1
+    assert sorted(Message.objects.values_list("body", flat=True)) == bodies
+    assert not Message.objects.filter(purged_at__isnull=False).exists()
+    # ...but processing is restricted, and the page says why.
+    assert contact.processing_restricted
+    page = client.get(f"/compliance/dsr/{dsr.pk}/").content.decode()
+    assert "Acme v. Keepline" in page and "17(3)(e)" in page
+    (refused,) = events("governance.dsr.refused")
+    assert refused.data["holds"][0]["matter"] == "Acme v. Keepline"
+    assert refused.data["requester"] == compliance.pk and "17(3)(e)" in refused.data["basis"]
+    assert events("governance.dsr.restricted")[0].data["basis"] == refused.data["basis"]
+    assert not events("governance.dsr.erased") and not events("crm.contact.anonymised")
+
+
+def test_a_retention_duty_refuses_erasure_too(settings, rep, compliance, customer_contact):
+    ensure_default_pipeline()
+    settings.DSR_RETENTION_DUTY_DAYS = 6 * 365
+    won = DealFactory(owner=rep, primary_contact=customer_contact, status="won")
+    from crm.models import Deal
+
+    Deal.objects.filter(pk=won.pk).update(closed_at=timezone.now() - dt.timedelta(days=10))
+    dsr = log(compliance, customer_contact, kind=DSR.Kind.ERASURE)
+    outcome = services.dsr_erase(actor=compliance, dsr=dsr)
+    assert not outcome.erased and f"Deal #{won.pk}" in outcome.reasons[0]
+    dsr.refresh_from_db()
+    assert dsr.status == DSR.Status.RESTRICTED and "17(3)(b)" in dsr.legal_basis
+    assert Contact.objects.get(pk=customer_contact.pk).name == "Clara Cliente"
+    settings.DSR_RETENTION_DUTY_DAYS = 0
+    with pytest.raises(Exception, match="decided"):
+        services.dsr_erase(actor=compliance, dsr=dsr)
