@@ -455,3 +455,18 @@ def test_a_retention_duty_refuses_erasure_too(settings, rep, compliance, custome
     settings.DSR_RETENTION_DUTY_DAYS = 0
     with pytest.raises(Exception, match="decided"):
         services.dsr_erase(actor=compliance, dsr=dsr)
+
+
+def test_the_contact_page_tells_staff_the_contact_is_restricted(
+    client, rep, compliance, customer_contact
+):
+    client.force_login(rep)
+    assert (
+        b'data-testid="processing-restricted"'
+        not in client.get(customer_contact.get_absolute_url()).content
+    )
+    services.dsr_restrict(actor=compliance, dsr=log(compliance, customer_contact), basis="")
+    assert (
+        b'data-testid="processing-restricted"'
+        in client.get(customer_contact.get_absolute_url()).content
+    )
