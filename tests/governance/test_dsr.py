@@ -470,3 +470,18 @@ def test_the_contact_page_tells_staff_the_contact_is_restricted(
         b'data-testid="processing-restricted"'
         in client.get(customer_contact.get_absolute_url()).content
     )
+
+
+def test_list_page_queries_do_not_grow(client, rep, compliance, django_assert_max_num_queries):
+    contacts = [ContactFactory(owner=rep) for _ in range(12)]
+    for contact in contacts[:2]:
+        log(compliance, contact)
+    client.force_login(compliance)
+    client.get("/compliance/dsr/")  # the session and roles, read once
+    with django_assert_max_num_queries(12) as few:
+        assert client.get("/compliance/dsr/").status_code == 200
+    for contact in contacts[2:]:
+        services.dsr_restrict(actor=compliance, dsr=log(compliance, contact), basis="")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get("/compliance/dsr/")
+    assert page.content.count(b'data-testid="dsr-row"') == 12
