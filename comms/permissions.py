@@ -30,6 +30,7 @@ from accounts import hierarchy
 from accounts import permissions as account_permissions
 from comms.models import Conversation, CustomerLink, Message, Participant
 from crm import permissions as crm_permissions
+from crm.models import Contact
 
 NOTHING = Q(pk__in=[])
 # Two instants a link check is compiled at, to find which of its parameters are times.
@@ -143,6 +144,19 @@ def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple
         return None if condition is NOTHING else _subquery_sql(condition, conversation_id, using)
 
     return _compiled(key, build)
+
+
+def outreach_check_sql(check: tuple[str, list]) -> tuple[str, list]:
+    """A compiled write check narrowed to a staff message the customer receives: it also fails
+    when the conversation's contact has their processing restricted (a data-subject request:
+    crm.permissions.outreach_refusal says why), in the same statement as the write."""
+    sql, params = check
+    conversations, contacts = Conversation._meta.db_table, Contact._meta.db_table
+    return (
+        f'SELECT w.id FROM "{conversations}" w WHERE w.id IN ({sql}) AND NOT EXISTS'  # noqa: S608
+        f' (SELECT 1 FROM "{contacts}" k WHERE k.id = w.contact_id AND k.processing_restricted)',
+        params,
+    )
 
 
 def forget_write_checks(**kwargs) -> None:

@@ -379,3 +379,13 @@ def customer_attachment_get(link: CustomerLink, attachment_id) -> Attachment:
     if attachment is None:
         raise Http404
     return attachment
+
+
+# --- a contact's whole record (governance's data-subject requests, which authorise first) -----
+
+
+def conversations_of_contact(contact_id: int) -> QuerySet[Conversation]:
+    """Every conversation of the contact, and any other they took part in as the customer.
+    Not permission-filtered: for a caller that has authorised its user already (governance)."""
+    joined = Participant.objects.filter(contact_id=contact_id).values("conversation_id")
+    return Conversation.objects.filter(Q(contact_id=contact_id) | Q(pk__in=joined))

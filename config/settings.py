@@ -398,3 +398,17 @@ COMMS_PRESENCE_REFRESH_SECONDS = env.env_int("COMMS_PRESENCE_REFRESH_SECONDS", 3
 # stream to a temporary file above 2.5 MB and are refused above COMMS_ATTACHMENT_MAX_BYTES.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Data-subject requests (governance) ---
+# Days to answer a request, per law, counted from its receipt: GDPR art. 12(3) one month (30
+# days here); LGPD art. 19, II fifteen days for the complete answer to an access request.
+DSR_RESPONSE_DAYS = {
+    "gdpr": env.env_int("DSR_RESPONSE_DAYS_GDPR", 30),
+    "lgpd": env.env_int("DSR_RESPONSE_DAYS_LGPD", 15),
+}
+# An open request due within this many days is marked "due soon" in the list.
+DSR_DUE_SOON_DAYS = env.env_int("DSR_DUE_SOON_DAYS", 7)
+# A statutory duty to keep a customer's records (commercial and tax law: e.g. 6 years in Spain,
+# 5 in Brazil) for this many days after a deal with them was won: erasure is refused while one is
+# younger, and processing restricted instead. 0: no such duty is applied.
+DSR_RETENTION_DUTY_DAYS = env.env_int("DSR_RETENTION_DUTY_DAYS", 0)

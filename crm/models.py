@@ -116,6 +116,10 @@ class Contact(OwnedRecord):
     # Created by Keepline for an unknown sender of an inbound WhatsApp, SMS or email message; the
     # list marks it until someone saves the contact.
     is_new = models.BooleanField(_("new"), default=False)
+    # Restriction of processing (GDPR art. 18, LGPD art. 18): set by a data-subject request the
+    # compliance officer decides (governance). The record is kept, but nothing is sent to the
+    # contact until it is lifted (crm.permissions.outreach_refusal).
+    processing_restricted = models.BooleanField(_("processing restricted"), default=False)
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]

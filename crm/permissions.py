@@ -16,6 +16,7 @@ list costs the same number of queries at any size.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
@@ -291,3 +292,33 @@ def require_archive(user, obj: Model) -> None:
     require_view(user, obj)
     if not can_archive(user, obj):
         raise Forbidden(_("Only an admin archives records."))
+
+
+# --- restriction of processing (a data-subject request) -------------------------------------
+
+
+def restricted_contact_ids(contact_ids: Iterable[int | None]) -> set[int]:
+    """Those of these contacts whose processing is restricted (Contact.processing_restricted):
+    nothing may be sent to them. One query, none for no ids."""
+    wanted = {pk for pk in contact_ids if pk is not None}
+    if not wanted:
+        return set()
+    return set(
+        Contact.objects.filter(pk__in=wanted, processing_restricted=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def outreach_refused_words() -> str:
+    return _(
+        "Processing of this contact's data is restricted after a data-subject request: nothing "
+        "can be sent to them. Ask your compliance officer."
+    )
+
+
+def outreach_refusal(contact_id: int | None) -> str | None:
+    """Why nothing may be sent to this contact now (its processing is restricted), or None."""
+    if contact_id is not None and restricted_contact_ids([contact_id]):
+        return outreach_refused_words()
+    return None

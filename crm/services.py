@@ -963,3 +963,76 @@ def activity_update(*, actor: User, activity: Activity, request=None, **fields) 
             request=request,
         )
     return activity
+
+
+# --- data-subject requests (decided in governance, which authorises the actor) ----------------
+
+ERASED_TEXT = "[erased]"
+
+
+@transaction.atomic
+def contact_anonymise(*, actor: User, contact: Contact, pseudonym: str, reason: str, request=None):
+    """Erase a contact's personal fields: the name becomes `pseudonym`, the job title, company,
+    tags, email addresses and phone numbers go, and the activities logged on the contact keep
+    only their kind and times (subject "[erased]", no details). The caller authorises the actor
+    (governance's data-subject request policy: crm's own policy lets nobody do this). Audited
+    (crm.contact.anonymised) with the names of what changed and counts, never the old values.
+    Returns that summary."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    before = audit.snapshot(contact, ("first_name", "last_name", "title", "company"))
+    contact.first_name, contact.last_name = pseudonym[:100], ""
+    contact.title, contact.company, contact.is_new = "", None, False
+    contact.save(
+        update_fields=["first_name", "last_name", "title", "company", "is_new", "updated_at"]
+    )
+    after = audit.snapshot(contact, ("first_name", "last_name", "title", "company"))
+    tags = contact.tags.count()
+    contact.tags.clear()
+    emails, _kinds = ContactEmail.objects.filter(contact=contact).delete()
+    phones, _kinds = ContactPhone.objects.filter(contact=contact).delete()
+    activities = (
+        Activity.objects.filter(contact=contact)
+        .exclude(subject=ERASED_TEXT, body="")
+        .update(subject=ERASED_TEXT, body="")
+    )
+    summary = {
+        "fields": sorted(name for name in before if before[name] != after[name]),
+        "emails_removed": emails,
+        "phones_removed": phones,
+        "tags_removed": tags,
+        "activities_erased": activities,
+    }
+    audit.record(
+        actor=actor,
+        action="crm.contact.anonymised",
+        target=contact,
+        data={**summary, "reason": reason},
+        request=request,
+    )
+    return summary
+
+
+@transaction.atomic
+def contact_processing_restrict(
+    *, actor: User, contact: Contact, restricted: bool, basis: str, request=None
+) -> Contact:
+    """Restrict (or lift the restriction of) the processing of a contact's data: while it is
+    restricted nothing is sent to them (crm.permissions.outreach_refusal; comms refuses sends,
+    new conversations and links). The caller authorises the actor (governance). Audited
+    (crm.contact.processing_restricted / crm.contact.processing_unrestricted) with the basis,
+    when it changes."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if contact.processing_restricted == restricted:
+        return contact
+    contact.processing_restricted = restricted
+    contact.save(update_fields=["processing_restricted", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="crm.contact.processing_restricted"
+        if restricted
+        else "crm.contact.processing_unrestricted",
+        target=contact,
+        data={"basis": basis},
+        request=request,
+    )
+    return contact

@@ -18,4 +18,9 @@ SECTIONS: list[tuple[str, object, object]] = [
         _("Retention"),
         _("How long each kind of record is kept, and what the nightly purge would remove."),
     ),
+    (
+        "governance:dsr-list",
+        _("Data-subject requests"),
+        _("GDPR and LGPD requests to see, erase or restrict someone's data, and their deadlines."),
+    ),
 ]

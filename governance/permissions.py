@@ -25,3 +25,8 @@ def can_set_retention(user) -> bool:
 def require_set_retention(user) -> None:
     if not can_set_retention(user):
         raise Http404
+
+
+# Data-subject requests: logged, exported and decided by whoever uses the console.
+can_handle_dsr = can_use_console
+require_handle_dsr = require_console

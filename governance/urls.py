@@ -1,6 +1,8 @@
 from django.urls import path
 
+from config import ids  # noqa: F401  (registers <id:...>)
 from governance import views
+from governance.dsr import views as dsr_views
 
 app_name = "governance"
 urlpatterns = [
@@ -8,4 +10,11 @@ urlpatterns = [
     path("holds/", views.hold_list, name="hold-list"),
     path("holds/<int:pk>/", views.hold_detail, name="hold-detail"),
     path("retention/", views.retention_page, name="retention"),
+    path("dsr/", dsr_views.dsr_list, name="dsr-list"),
+    path("dsr/new/", dsr_views.dsr_create, name="dsr-create"),
+    path("dsr/<id:pk>/", dsr_views.dsr_detail, name="dsr-detail"),
+    path("dsr/<id:pk>/export/", dsr_views.dsr_export, name="dsr-export"),
+    path("dsr/<id:pk>/erase/", dsr_views.dsr_erase, name="dsr-erase"),
+    path("dsr/<id:pk>/restrict/", dsr_views.dsr_restrict, name="dsr-restrict"),
+    path("dsr/<id:pk>/refuse/", dsr_views.dsr_refuse, name="dsr-refuse"),
 ]

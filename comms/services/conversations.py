@@ -39,6 +39,9 @@ def conversation_start(
         raise errors.Forbidden()
     if kind not in Conversation.Kind.values or kind == Conversation.Kind.INTERNAL:
         raise errors.Invalid(_("Choose the channel of the conversation."))
+    refusal = crm_permissions.outreach_refusal(contact.pk)
+    if refusal:  # restricted processing (a data-subject request): nothing new reaches them
+        raise errors.Invalid(refusal, code="processing_restricted")
     if not channel_registry.is_available(kind):
         # Until a channel account is configured nothing could carry the messages.
         raise errors.Invalid(

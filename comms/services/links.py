@@ -17,6 +17,7 @@ from comms.models import (
     Participant,
 )
 from config.events import send_event_on_commit
+from crm import permissions as crm_permissions
 
 # --- customer links -----------------------------------------------------------------------------
 
@@ -31,6 +32,9 @@ def customer_link_issue(
         raise errors.NotFound()
     if not permissions.can_issue_link(actor, conversation):
         raise errors.Forbidden()
+    refusal = crm_permissions.outreach_refusal(conversation.contact_id)
+    if refusal:  # restricted processing (a data-subject request): no new way in for them
+        raise errors.Invalid(refusal, code="processing_restricted")
     now = timezone.now()
     token = link_tokens.new_token(conversation.pk)
     link = CustomerLink.objects.create(

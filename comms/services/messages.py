@@ -44,6 +44,7 @@ from comms.services.fanout import broadcast_created, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
 from comms.services.sequence import SEQ_RETURNING, customer_sees, seq_set_sql
 from config.bulk import ids_in
+from crm import permissions as crm_permissions
 
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
 Direction = Message.Direction
@@ -210,7 +211,11 @@ def system_draft(*, conversation: Conversation, body, client_id, reason: str) ->
 def _write_check(item: MessageDraft, now, alias: str) -> tuple[str, list] | None:
     """The subquery selecting the conversation's id when this draft's author may write to it."""
     if item.source == STAFF:
-        return permissions.write_check_sql(item.author, item.conversation.pk, alias)
+        check = permissions.write_check_sql(item.author, item.conversation.pk, alias)
+        if check is not None and _to_customer(item):
+            # In the same statement, so a restriction costs a send no query of its own.
+            check = permissions.outreach_check_sql(check)
+        return check
     if item.source == CUSTOMER:
         return permissions.link_check_sql(item.link.pk, item.conversation.pk, now, alias)
     return ("%s", [item.conversation.pk])  # channel or system: authorised by the caller
@@ -281,6 +286,11 @@ def _channel_refusal(item: MessageDraft):
     if not permissions.can_send(item.author, item.conversation):
         return _refusal(item)
     return errors.Invalid(refusal, code="channel_refused")
+
+
+def _to_customer(item: MessageDraft) -> bool:
+    """A staff message the customer of the conversation receives (not a note)."""
+    return item.source == STAFF and not item.note and not item.conversation.is_internal
 
 
 def _existing(item: MessageDraft) -> Message | None:
@@ -773,6 +783,10 @@ def _refusal(item: MessageDraft):
     if item.source == STAFF:
         if not permissions.can_view(item.author, item.conversation):
             return errors.NotFound()
+        if _to_customer(item):
+            refusal = crm_permissions.outreach_refusal(item.conversation.contact_id)
+            if refusal:
+                return errors.Invalid(refusal, code="processing_restricted")
         return errors.Forbidden()
     return errors.Forbidden() if item.source == CUSTOMER else errors.NotFound()
 

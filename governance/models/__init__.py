@@ -1,4 +1,5 @@
 """Governance models, one module per area; each is imported here so Django finds it."""
 
+from .dsr import *  # noqa: F401,F403
 from .holds import *  # noqa: F401,F403
 from .retention import *  # noqa: F401,F403
