@@ -8,4 +8,17 @@ SECTIONS: list[tuple[str, object, object]] = [
         _("Audit ledger"),
         _("Every recorded action, filterable by person, action and record."),
     ),
+    (
+        "governance:search",
+        _("Message search"),
+        _(
+            "Find messages by word, person, record, channel and time, edits and retractions "
+            "included."
+        ),
+    ),
+    (
+        "governance:export-list",
+        _("Exports"),
+        _("Verifiable zips of the conversations a search found."),
+    ),
 ]
