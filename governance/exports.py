@@ -34,6 +34,7 @@ from audit.models import AuditCheckpoint, AuditEvent
 from audit.serialization import dumps_data, format_time
 from audit.services import checkpoint_create, checkpoint_document
 from comms.models import Attachment, Conversation, Message, MessageRevision, Participant
+from crm.models import ContactEmail
 from governance import archive, permissions, search
 from governance.models import ExportJob
 
@@ -213,12 +214,13 @@ _MESSAGE_FIELDS = (
     "author_contact_id",
     "author_contact__first_name",
     "author_contact__last_name",
-    "author_contact__email",
     "retracted_by__username",
 )
 
 
-def _conversation_record(conversation: Conversation, participants: list[dict]) -> dict:
+def _conversation_record(
+    conversation: Conversation, participants: list[dict], email: str | None
+) -> dict:
     contact = conversation.contact
     return {
         "type": "conversation",
@@ -227,9 +229,7 @@ def _conversation_record(conversation: Conversation, participants: list[dict]) -
         "status": conversation.status,
         "subject": conversation.subject,
         "created_at": _t(conversation.created_at),
-        "contact": {"id": contact.pk, "name": str(contact), "email": contact.email}
-        if contact
-        else None,
+        "contact": {"id": contact.pk, "name": str(contact), "email": email} if contact else None,
         "deal": {"id": conversation.deal_id, "title": conversation.deal.title}
         if conversation.deal_id
         else None,
@@ -316,12 +316,12 @@ def _html_head(conversation: Conversation) -> str:
     )
 
 
-def _eml(conversation: Conversation, record: dict, row: dict) -> bytes:
+def _eml(conversation: Conversation, email: str | None, record: dict, row: dict) -> bytes:
     mail = EmailMessage()
     staff = row["author_user__email"] or f"{row['author_user__username']}@keepline.invalid"
-    contact = (conversation.contact.email if conversation.contact else "") or "contact@invalid"
+    contact = email or "contact@keepline.invalid"
     if row["direction"] == Message.Direction.INBOUND:
-        mail["From"], mail["To"] = contact, staff if row["author_user_id"] else "staff@invalid"
+        mail["From"], mail["To"] = contact, "staff@keepline.invalid"
     else:
         mail["From"], mail["To"] = staff, contact
     mail["Subject"] = conversation.subject or f"Conversation {conversation.pk}"
@@ -467,6 +467,15 @@ def _write_chunk(writer: archive.Writer, chunk: list[int], counts: dict, progres
             "contact", "deal", "company", "assignee"
         )
     }
+    contact_of = {c.pk: c.contact_id for c in conversations.values() if c.contact_id}
+    primary: dict[int, str] = {}
+    for contact_id, address in (
+        ContactEmail.objects.filter(contact_id__in=set(contact_of.values()))
+        .order_by("contact_id", "-is_primary", "id")
+        .values_list("contact_id", "email")
+    ):
+        primary.setdefault(contact_id, address)
+    emails = {pk: primary.get(contact_id) for pk, contact_id in contact_of.items()}
     participants: dict[int, list[dict]] = {}
     for p in Participant.objects.filter(conversation_id__in=chunk).values(
         "conversation_id", "role", "user__username", "contact_id", "joined_at", "left_at"
@@ -515,7 +524,9 @@ def _write_chunk(writer: archive.Writer, chunk: list[int], counts: dict, progres
             if current is not None:
                 current.close(writer)
             conversation = conversations[row["conversation_id"]]
-            current = _Transcript(conversation, participants.get(conversation.pk, []))
+            current = _Transcript(
+                conversation, participants.get(conversation.pk, []), emails.get(conversation.pk)
+            )
             counts["conversations"] += 1
         record = _message_record(row, revisions.get(row["id"], []), files.get(row["id"], []))
         current.add(writer, record, row)
@@ -564,11 +575,11 @@ class _Transcript:
     """One conversation's JSONL and HTML, spooled (memory, then disk when large) until the
     conversation ends, then copied into the zip; email messages go in as they come."""
 
-    def __init__(self, conversation: Conversation, participants: list[dict]):
-        self.conversation = conversation
+    def __init__(self, conversation: Conversation, participants: list[dict], email: str | None):
+        self.conversation, self.email = conversation, email
         self.jsonl = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         self.html = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-        self.jsonl.write(_line(_conversation_record(conversation, participants)))
+        self.jsonl.write(_line(_conversation_record(conversation, participants, email)))
         self.html.write(_html_head(conversation).encode())
         self.emails: list[tuple[str, bytes]] = []
 
@@ -577,7 +588,7 @@ class _Transcript:
         self.html.write(_html_message(record).encode())
         if self.conversation.kind == Conversation.Kind.EMAIL:
             name = f"email/{self.conversation.pk}/{record['id']}.eml"
-            writer.add(name, _eml(self.conversation, record, row))
+            writer.add(name, _eml(self.conversation, self.email, record, row))
 
     def close(self, writer: archive.Writer) -> None:
         pk = self.conversation.pk
