@@ -16,8 +16,10 @@ import logging
 import os
 import tempfile
 import zipfile
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message as Message_
+from email.utils import format_datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -40,6 +42,8 @@ from governance.models import ExportJob
 
 log = logging.getLogger(__name__)
 
+UTF8 = Charset("utf-8")
+UTF8.body_encoding = QP  # readable in a text editor, unlike base64
 CONVERSATION_CHUNK = 200
 MESSAGE_CHUNK = 2000
 SPOOL_BYTES = 4 << 20  # a transcript larger than this goes to a temporary file, not memory
@@ -168,6 +172,7 @@ def conversation_ids(criteria: search.Criteria) -> list[int]:
         for start in range(0, len(ids), 10_000):
             found.update(
                 Message.objects.filter(id__in=ids[start : start + 10_000])
+                .order_by()
                 .values_list("conversation_id", flat=True)
                 .distinct()
             )
@@ -317,27 +322,32 @@ def _html_head(conversation: Conversation) -> str:
 
 
 def _eml(conversation: Conversation, email: str | None, record: dict, row: dict) -> bytes:
-    mail = EmailMessage()
+    """The message as RFC 5322 bytes. The compat32 API (email.message.Message): the default
+    policy's header objects cost ~2 ms a message, a tenth of the export's whole budget."""
+    mail = Message_()
     staff = row["author_user__email"] or f"{row['author_user__username']}@keepline.invalid"
     contact = email or "contact@keepline.invalid"
     if row["direction"] == Message.Direction.INBOUND:
-        mail["From"], mail["To"] = contact, "staff@keepline.invalid"
+        sender, recipient = contact, "staff@keepline.invalid"
     else:
-        mail["From"], mail["To"] = staff, contact
-    mail["Subject"] = conversation.subject or f"Conversation {conversation.pk}"
+        sender, recipient = staff, contact
+    mail["From"], mail["To"] = sender, recipient
+    subject = conversation.subject or f"Conversation {conversation.pk}"
+    mail["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     mail["Date"] = format_datetime(row["created_at"])
+    external = row["external_id"]
     mail["Message-ID"] = (
-        f"<{row['external_id']}>"
-        if row["external_id"] and "@" in row["external_id"]
-        else make_msgid(idstring=f"keepline-{row['id']}", domain="keepline.invalid")
+        f"<{external}>"
+        if external and "@" in external and " " not in external
+        else f"<keepline-{row['id']}@keepline.invalid>"
     )
     mail["X-Keepline-Message"] = str(row["id"])
     if record["retracted"]:
         mail["X-Keepline-Retracted"] = record["retracted_at"] or "yes"
     if record["revisions"]:
         mail["X-Keepline-Earlier-Versions"] = str(len(record["revisions"]))
-    mail.set_content(record["body"] or "")
-    return bytes(mail)
+    mail.set_payload(record["body"] or "", charset=UTF8)
+    return mail.as_bytes()
 
 
 def _events(conversation_ids: list[int], file_ids: list[int]):

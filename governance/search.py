@@ -30,15 +30,15 @@ from django.http import Http404
 
 import audit
 from comms.models import Conversation, Message, MessageRevision, Participant
-from governance import permissions
+from governance import fts, permissions
 from governance.models import SavedSearch
 
 PAGE_SIZE = 20
 # Below this many matches (current texts plus earlier versions) the match set is built from the
 # full-text indexes; at or above it the newest messages are walked (module docstring).
 COMMON_BOUND = 400
-TS = "to_tsvector('simple'::regconfig, {})"
-TSQUERY = "plainto_tsquery('simple'::regconfig, %s)"
+TS = f"to_tsvector('{fts.CONFIG}'::regconfig, {{}})"
+TSQUERY = f"plainto_tsquery('{fts.CONFIG}'::regconfig, %s)"
 
 
 @dataclass(frozen=True)
@@ -180,11 +180,14 @@ def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tup
             plan, all_args = "walk", [q, q, *args, *tail_args]
         else:
             # Rare, absent, or narrowed by filters: the match set from the indexes first
-            # (MATERIALIZED: never folded back into a walk of the newest messages).
+            # (MATERIALIZED: never folded back into a walk of the newest messages), its
+            # messages then fetched by primary key (= ANY of the set's array: a merge join
+            # would walk the id index down to the oldest match instead).
             sql = (
                 f"WITH hits AS MATERIALIZED (SELECT id FROM comms_message"  # noqa: S608
                 f" WHERE {TS.format('body')} @@ {TSQUERY} UNION {revisions})"
-                f" {base} WHERE {' AND '.join(['m.id IN (SELECT id FROM hits)', *where])}{tail}"
+                f" {base} WHERE"
+                f" {' AND '.join(['m.id = ANY(ARRAY(SELECT id FROM hits))', *where])}{tail}"
             )
             plan, all_args = "matchset", [q, q, *args, *tail_args]
     with connection.cursor() as cursor:

@@ -3,10 +3,11 @@ for scripts (compliance officers and admins; 404 for everyone else)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from comms.api_schema import ErrorSerializer
+from config import errors
 from governance import exports, permissions, search
 from governance.search_forms import SearchForm
 from governance.search_views import status_document
@@ -48,6 +49,10 @@ class ExportSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+TAG = ["compliance"]
+
+
 def _parameters() -> list[OpenApiParameter]:
     return [
         OpenApiParameter(name, str, description=str(field.label or name))
@@ -58,12 +63,14 @@ def _parameters() -> list[OpenApiParameter]:
 def _form(data) -> SearchForm:
     form = SearchForm(data)
     if not form.is_valid():
-        raise ValidationError({"detail": form.first_error()})
+        raise errors.Invalid(form.first_error(), fields=dict(form.errors))
     return form
 
 
 class SearchApi(APIView):
-    @extend_schema(parameters=_parameters(), responses=SearchPageSerializer)
+    @extend_schema(
+        parameters=_parameters(), responses={200: SearchPageSerializer, **ERRORS}, tags=TAG
+    )
     def get(self, request):
         permissions.require_console(request.user)
         form = _form(request.query_params)
@@ -79,12 +86,18 @@ class SearchApi(APIView):
 
 
 class ExportListApi(APIView):
-    @extend_schema(responses=ExportSerializer(many=True))
+    @extend_schema(responses={200: ExportSerializer(many=True), **ERRORS}, tags=TAG)
     def get(self, request):
         jobs = exports.export_list_for(request.user)
         return Response([status_document(job) for job in jobs])
 
-    @extend_schema(request=None, parameters=_parameters(), responses={202: ExportSerializer})
+    @extend_schema(
+        request=None,
+        parameters=_parameters(),
+        responses={202: ExportSerializer, **ERRORS},
+        tags=TAG,
+        operation_id="compliance_exports_create",
+    )
     def post(self, request):
         permissions.require_console(request.user)
         form = _form(request.data or request.query_params)
@@ -96,6 +109,6 @@ class ExportListApi(APIView):
 
 
 class ExportDetailApi(APIView):
-    @extend_schema(responses=ExportSerializer)
+    @extend_schema(responses={200: ExportSerializer, **ERRORS}, tags=TAG)
     def get(self, request, pk: int):
         return Response(status_document(exports.export_get_for(request.user, pk)))

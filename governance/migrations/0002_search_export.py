@@ -7,28 +7,21 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-
-FTS_INDEXES = (
-    ("governance_msg_body_fts", "comms_message"),
-    ("governance_rev_body_fts", "comms_messagerevision"),
-)
+from governance import fts
 
 
 def create_fts_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
-        return  # SQLite searches with icontains (governance.search)
-    for name, table in FTS_INDEXES:
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {table}"
-            f" USING gin (to_tsvector('simple'::regconfig, body))"
-        )
+        return  # elsewhere governance.search matches with icontains
+    for sql in fts.create_sql():
+        schema_editor.execute(sql)
 
 
 def drop_fts_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    for name, _table in FTS_INDEXES:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+    for sql in fts.drop_sql():
+        schema_editor.execute(sql)
 
 
 class Migration(migrations.Migration):

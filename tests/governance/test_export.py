@@ -228,7 +228,7 @@ def test_email_conversations_are_exported_as_eml(
     assert mail["Subject"] == "Invoice"
     assert mail["From"] == "clara@customer.example"
     assert mail["Message-ID"] == "<abc@mail.example>"
-    assert mail.get_payload().strip() == "Where is my invoice?"
+    assert mail.get_payload(decode=True).decode().strip() == "Where is my invoice?"
     verify(job.file_path)
 
 
