@@ -12,9 +12,9 @@ can take a bad plan when the word is rare or absent: the planner walks the newes
 hoping to meet 20 matches soon and reads the whole table (shared/PERFORMANCE.md: 229 ms for a
 zero-hit query). So the matches are first counted through the indexes up to a small bound:
 below it, the match set is materialised from the indexes and only then ordered (fast whatever
-the count); at or above it the word is common, and walking the newest messages finds 20
-matches after a few hundred rows. Elsewhere (SQLite) the fallback is `icontains`, every word
-required in the same version.
+the count); at or above it the word is common, and its newest matches are looked for among the
+newest 20,000 message ids first (the GIN bitmap ANDed with the id range), then 200,000, ...
+Elsewhere (SQLite) the fallback is `icontains`, every word required in the same version.
 
 Every search run, result viewed and search saved is audited (governance.search.*).
 """
@@ -35,8 +35,9 @@ from governance.models import SavedSearch
 
 PAGE_SIZE = 20
 # Below this many matches (current texts plus earlier versions) the match set is built from the
-# full-text indexes; at or above it the newest messages are walked (module docstring).
+# full-text indexes; at or above it the newest ids are searched in widening windows (docstring).
 COMMON_BOUND = 400
+WINDOWS = (20_000, 200_000, 2_000_000)
 TS = f"to_tsvector('{fts.CONFIG}'::regconfig, {{}})"
 TSQUERY = f"plainto_tsquery('{fts.CONFIG}'::regconfig, %s)"
 
@@ -134,65 +135,84 @@ def _filter_sql(criteria: Criteria) -> tuple[list[str], list]:
     return where, args
 
 
-def _pg_match_count(q: str, bound: int) -> int:
-    """Matches of `q` in current texts plus in earlier versions, counted up to `bound` each,
-    through the GIN indexes only (a bitmap scan: cheap for a rare or absent word, and for a
-    common one it stops at the bound)."""
+def _pg_probe(q: str, bound: int) -> tuple[int, int]:
+    """(matches of `q` in current texts plus in earlier versions, each counted up to `bound`,
+    through the GIN indexes; the highest message id), in one round trip."""
     sql = (
         f"SELECT (SELECT count(*) FROM (SELECT 1 FROM comms_message"  # noqa: S608
         f" WHERE {TS.format('body')} @@ {TSQUERY} LIMIT %s) a)"
         f" + (SELECT count(*) FROM (SELECT 1 FROM comms_messagerevision"
-        f" WHERE {TS.format('body')} @@ {TSQUERY} LIMIT %s) b)"
+        f" WHERE {TS.format('body')} @@ {TSQUERY} LIMIT %s) b),"
+        f" (SELECT coalesce(max(id), 0) FROM comms_message)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [q, bound, q, bound])
-        return cursor.fetchone()[0]
+        count, top = cursor.fetchone()
+        return count, top
+
+
+def _matchset_sql(where: list[str], *, low: int | None, high: int | None) -> str:
+    """The matches (current text or an earlier version), optionally only among ids in
+    (low, high), materialised from the GIN indexes; then their messages by primary key (= ANY
+    of the set's array: a merge join would walk the id index down to the oldest match)."""
+    window, revision_window = "", ""
+    if low is not None:
+        window += f" AND id > {int(low)}"
+        revision_window += f" AND message_id > {int(low)}"
+    if high is not None:
+        window += f" AND id < {int(high)}"
+        revision_window += f" AND message_id < {int(high)}"
+    return (
+        f"WITH hits AS MATERIALIZED (SELECT id FROM comms_message"  # noqa: S608
+        f" WHERE {TS.format('body')} @@ {TSQUERY}{window}"
+        f" UNION SELECT message_id FROM comms_messagerevision"
+        f" WHERE {TS.format('body')} @@ {TSQUERY}{revision_window})"
+        f" SELECT m.id FROM comms_message m JOIN comms_conversation c ON c.id = m.conversation_id"
+        f" WHERE {' AND '.join(['m.id = ANY(ARRAY(SELECT id FROM hits))', *where])}"
+    )
+
+
+def _fetch(sql: str, args: list) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tuple[list[int], str]:
-    """Matching message ids, newest first, and the plan used ("filters", "matchset", "walk")."""
+    """Matching message ids, newest first, and the plan used ("filters", "matchset",
+    "window:<size>")."""
     where, args = _filter_sql(criteria)
     if before:
         where.append("m.id < %s")
         args.append(before)
     tail = " ORDER BY m.id DESC" + (" LIMIT %s" if limit else "")
     tail_args = [limit] if limit else []
-    base = "SELECT m.id FROM comms_message m JOIN comms_conversation c ON c.id = m.conversation_id"
     q = criteria.q.strip()
     if not q:
+        base = (
+            "SELECT m.id FROM comms_message m JOIN comms_conversation c ON c.id = m.conversation_id"
+        )
         sql = base + (" WHERE " + " AND ".join(where) if where else "") + tail
-        plan, all_args = "filters", args + tail_args
-    else:
-        revisions = (
-            f"SELECT message_id FROM comms_messagerevision WHERE {TS.format('body')} @@ {TSQUERY}"  # noqa: S608
-        )
-        walk = (
-            limit
-            and not criteria.has_filters()
-            and _pg_match_count(q, COMMON_BOUND) >= COMMON_BOUND
-        )
-        if walk:
-            # A common word: the newest messages hold 20 matches within a few hundred rows. The
-            # OR with a (hashed) subquery keeps the planner off the GIN bitmap, which would
-            # fetch every one of the matches before ordering them.
-            text = f"({TS.format('m.body')} @@ {TSQUERY} OR m.id IN ({revisions}))"
-            sql = f"{base} WHERE {' AND '.join([text, *where])}{tail}"
-            plan, all_args = "walk", [q, q, *args, *tail_args]
-        else:
-            # Rare, absent, or narrowed by filters: the match set from the indexes first
-            # (MATERIALIZED: never folded back into a walk of the newest messages), its
-            # messages then fetched by primary key (= ANY of the set's array: a merge join
-            # would walk the id index down to the oldest match instead).
-            sql = (
-                f"WITH hits AS MATERIALIZED (SELECT id FROM comms_message"  # noqa: S608
-                f" WHERE {TS.format('body')} @@ {TSQUERY} UNION {revisions})"
-                f" {base} WHERE"
-                f" {' AND '.join(['m.id = ANY(ARRAY(SELECT id FROM hits))', *where])}{tail}"
-            )
-            plan, all_args = "matchset", [q, q, *args, *tail_args]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, all_args)
-        return [row[0] for row in cursor.fetchall()], plan
+        return _fetch(sql, args + tail_args), "filters"
+    if limit and not criteria.has_filters():
+        count, top = _pg_probe(q, COMMON_BOUND)
+        if count >= COMMON_BOUND:
+            # A common word: its newest matches lie among the newest messages. Look in a window
+            # of ids below the page's start (the GIN bitmap ANDed with the id range: only the
+            # window's matches are read), ten times wider each time it holds too few.
+            high = before or top + 1
+            for size in WINDOWS:
+                low = high - size
+                found = _fetch(
+                    _matchset_sql(where, low=low, high=None) + tail,
+                    [q, q, *args, *tail_args],
+                )
+                if len(found) >= limit or low <= 0:
+                    return found, f"window:{size}"
+    # Rare, absent, or narrowed by filters: the whole match set first (MATERIALIZED: never
+    # folded back into a walk of the newest messages hoping to meet matches soon).
+    sql = _matchset_sql(where, low=None, high=None) + tail
+    return _fetch(sql, [q, q, *args, *tail_args]), "matchset"
 
 
 def _text_q(words: list[str], prefix: str = "") -> Q:

@@ -174,3 +174,27 @@ def test_search_queries_constant(
     with django_assert_max_num_queries(14):
         response = client.get(reverse("governance:search"), {"q": "offer"})
     assert response.content.decode().count('class="search-hit') == size
+
+
+def test_common_words_page_through_windows_like_icontains(
+    compliance, rep, conversation, monkeypatch
+):
+    from django.db import connection
+
+    monkeypatch.setattr(search, "COMMON_BOUND", 3)
+    monkeypatch.setattr(search, "WINDOWS", (4, 40, 10**12))
+    for n in range(30):
+        say(conversation, rep, f"ticket {n}" if n % 3 else f"other {n}")
+    criteria = Criteria(q="ticket")
+    expected = list(search.icontains_queryset(criteria).values_list("id", flat=True))
+    assert len(expected) == 20
+    seen, before = [], None
+    while True:
+        page = search.message_search_for(compliance, criteria, before=before, page_size=7)
+        seen += [m.pk for m in page.messages]
+        if connection.vendor == "postgresql":
+            assert page.plan.startswith("window:")
+        if page.next_before is None:
+            break
+        before = page.next_before
+    assert seen == expected
