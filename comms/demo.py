@@ -25,6 +25,11 @@ SCRIPT = [
 ]
 
 
+# A word no other demo message holds: search for it in the compliance console.
+RETRACTED_DEMO_WORD = "kickback"
+RETRACTED_DEMO_TEXT = "Off the record: we could arrange a kickback for your buyer (wrong chat)"
+
+
 def _client_id(*parts) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts))
 
@@ -115,10 +120,11 @@ def _history(conversation: Conversation, deal, index: int) -> None:
                 message_id=fixed.pk,
                 body="Our office opens at 8:30.",
             )
+        # Retracted, yet the compliance officer finds it by a word it held (governance.search).
         oops = services.message_send(
             author=deal.owner,
             conversation=conversation,
-            body="(sent to the wrong chat)",
+            body=RETRACTED_DEMO_TEXT,
             client_id=_client_id(conversation.pk, "retract"),
         ).message
         if not oops.retracted:

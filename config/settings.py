@@ -278,6 +278,8 @@ AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE", "")
 AUDIT_WITNESS_DIRS = [
     d.strip() for d in os.environ.get("AUDIT_WITNESS_DIRS", "").split(",") if d.strip()
 ]
+# Where compliance exports (zips) are written; only the console serves them, never MEDIA_URL.
+GOVERNANCE_EXPORT_DIR = Path(os.environ.get("GOVERNANCE_EXPORT_DIR", VAR_DIR / "exports"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,6 +1,6 @@
 """REST API routes of the compliance console, mounted under /api/v1/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from config import ids  # noqa: F401  (registers <id:...>)
 from governance import api
@@ -33,4 +33,5 @@ urlpatterns: list = [
         dsr_api.DsrRefuseApi.as_view(),
         name="compliance-dsr-refuse",
     ),
+    path("", include("governance.search_api_urls")),
 ]

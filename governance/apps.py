@@ -12,3 +12,5 @@ class GovernanceConfig(AppConfig):
 
         # Purges and erasures (comms) skip what an active legal hold covers.
         purge.register_hold_filter(holds.held_ids)
+
+        from governance import export_tasks  # noqa: F401  (registers the Celery task)

@@ -23,4 +23,17 @@ SECTIONS: list[tuple[str, object, object]] = [
         _("Data-subject requests"),
         _("GDPR and LGPD requests to see, erase or restrict someone's data, and their deadlines."),
     ),
+    (
+        "governance:search",
+        _("Message search"),
+        _(
+            "Find messages by word, person, record, channel and time, edits and retractions "
+            "included."
+        ),
+    ),
+    (
+        "governance:export-list",
+        _("Exports"),
+        _("Verifiable zips of the conversations a search found."),
+    ),
 ]

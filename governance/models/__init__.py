@@ -3,3 +3,4 @@
 from .dsr import *  # noqa: F401,F403
 from .holds import *  # noqa: F401,F403
 from .retention import *  # noqa: F401,F403
+from .search import *  # noqa: F401,F403

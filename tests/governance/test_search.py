@@ -1,0 +1,200 @@
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from comms import services
+from governance import search
+from governance.models import SavedSearch
+from governance.search import Criteria
+from tests.governance.search_fixtures import *  # noqa: F403 (fixtures)
+from tests.governance.search_fixtures import say
+
+pytestmark = pytest.mark.django_db
+
+
+def found(user, **criteria):
+    return [m.pk for m in search.message_search_for(user, Criteria(**criteria)).messages]
+
+
+def test_finds_current_text_an_edited_away_version_and_a_retracted_message(compliance, history):
+    assert found(compliance, q="proposal") == [history["hello"].pk]
+    # "descuento" is only in the version before the edit
+    assert found(compliance, q="descuento") == [history["edited"].pk]
+    assert found(compliance, q="CONFIDENCIAL") == [history["retracted"].pk]
+    assert found(compliance, q="palabra") == []
+
+
+def test_every_word_must_match_in_one_version(compliance, history):
+    assert found(compliance, q="descuento offer") == [history["edited"].pk]
+    assert found(compliance, q="descuento discount") == []
+
+
+def test_filters(compliance, rep, other_rep, history, conversation, customer_contact, deal):
+    all_ids = found(compliance)
+    assert history["retracted"].pk in all_ids
+    assert all_ids == sorted(all_ids, reverse=True), "newest first"
+    assert found(compliance, q="proposal", contact=customer_contact.pk) == [history["hello"].pk]
+    assert found(compliance, q="proposal", contact=customer_contact.pk + 1000) == []
+    assert found(compliance, q="proposal", deal=deal.pk) == [history["hello"].pk]
+    assert found(compliance, q="proposal", deal=deal.pk + 1000) == []
+    assert found(compliance, q="proposal", kind="web") == [history["hello"].pk]
+    assert found(compliance, q="proposal", kind="email") == []
+    assert found(compliance, q="proposal", participant=rep.pk) == [history["hello"].pk]
+    assert found(compliance, q="proposal", participant=other_rep.pk) == []
+    assert found(compliance, q="proposal", conversation=conversation.pk) == [history["hello"].pk]
+    today = history["hello"].created_at.date()
+    assert found(compliance, q="proposal", since=today, until=today) == [history["hello"].pk]
+    assert found(compliance, q="proposal", since=today + dt.timedelta(days=1)) == []
+    assert found(compliance, q="proposal", until=today - dt.timedelta(days=1)) == []
+
+
+def test_company_filter(compliance, history, customer_contact):
+    from tests.crm.factories import CompanyFactory
+
+    company = CompanyFactory(name="Acme")
+    assert found(compliance, q="proposal", company=company.pk) == []
+    customer_contact.company = company
+    customer_contact.save(update_fields=["company"])
+    assert found(compliance, q="proposal", company=company.pk) == [history["hello"].pk]
+
+
+def test_pages_by_keyset(compliance, rep, conversation):
+    sent = [say(conversation, rep, f"ticket number {n}").pk for n in range(25)]
+    first = search.message_search_for(compliance, Criteria(q="ticket"))
+    assert [m.pk for m in first.messages] == sent[::-1][:20]
+    second = search.message_search_for(compliance, Criteria(q="ticket"), before=first.next_before)
+    assert [m.pk for m in second.messages] == sent[::-1][20:]
+    assert second.next_before is None
+
+
+def test_search_is_audited(compliance, history):
+    search.message_search_for(compliance, Criteria(q="confidencial"))
+    event = AuditEvent.objects.filter(action="governance.search.run").last()
+    assert event.actor_id == compliance.pk
+    assert event.data["search"] == {"q": "confidencial"}
+    assert event.data["results"] == 1
+
+
+def test_reps_and_managers_cannot_search(rep, manager, history):
+    from django.http import Http404
+
+    for user in (rep, manager):
+        with pytest.raises(Http404):
+            search.message_search_for(user, Criteria(q="proposal"))
+    assert not AuditEvent.objects.filter(action="governance.search.run").exists()
+
+
+def test_search_page_and_result_view(client, compliance, history):
+    client.force_login(compliance)
+    response = client.get(reverse("governance:search"), {"q": "confidencial"})
+    assert response.status_code == 200
+    assert "Internal: confidencial margin is 40%" in response.content.decode()
+    assert "Retracted" in response.content.decode()
+    url = reverse("governance:search-result", args=[history["edited"].pk])
+    page = client.get(url).content.decode()
+    assert "We can offer a descuento of 15%" in page and "We can offer a discount" in page
+    viewed = AuditEvent.objects.get(action="governance.search.result_viewed")
+    assert viewed.target_id == str(history["edited"].pk)
+
+
+def test_search_page_says_what_is_wrong(client, compliance, history):
+    client.force_login(compliance)
+    response = client.get(reverse("governance:search"), {"since": "yesterday"})
+    assert response.status_code == 400
+    assert "Enter a valid date" in response.content.decode()
+    response = client.get("/api/v1/compliance/search/", {"kind": "pigeon"})
+    assert response.status_code == 400
+
+
+def test_permission_matrix(client, rep, manager, compliance, admin_user, history):
+    saved = SavedSearch.objects.create(owner=compliance, name="Mine", params={"q": "x"})
+    urls = [
+        reverse("governance:search") + "?q=proposal",
+        reverse("governance:search-result", args=[history["hello"].pk]),
+        reverse("governance:export-list"),
+        "/api/v1/compliance/search/?q=proposal",
+        "/api/v1/compliance/exports/",
+    ]
+    for user in (rep, manager):
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 404, (user, url)
+        assert client.post(reverse("governance:export-list"), {"q": "x"}).status_code == 404
+        assert client.post("/api/v1/compliance/exports/", {"q": "x"}).status_code == 404
+        assert (
+            client.post(reverse("governance:saved-search-delete", args=[saved.pk])).status_code
+            == 404
+        )
+    for user in (compliance, admin_user):
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 200, (user, url)
+
+
+def test_saved_searches(client, compliance, admin_user, history):
+    client.force_login(compliance)
+    response = client.post(
+        reverse("governance:saved-search-list"), {"name": "Leaks", "q": "confidencial"}
+    )
+    assert response.status_code == 302
+    saved = SavedSearch.objects.get(owner=compliance)
+    assert saved.params == {"q": "confidencial"}
+    assert AuditEvent.objects.filter(action="governance.search.saved").count() == 1
+    page = client.get(reverse("governance:search")).content.decode()
+    assert "Leaks" in page
+    # someone else's saved search is not theirs to delete
+    client.force_login(admin_user)
+    url = reverse("governance:saved-search-delete", args=[saved.pk])
+    assert client.post(url).status_code == 404
+    client.force_login(compliance)
+    assert client.post(url).status_code == 302
+    assert not SavedSearch.objects.exists()
+
+
+def test_api_search(client, compliance, history):
+    client.force_login(compliance)
+    body = client.get("/api/v1/compliance/search/", {"q": "descuento"}).json()
+    assert [r["id"] for r in body["results"]] == [history["edited"].pk]
+    assert body["results"][0]["revisions"][0]["body"] == "We can offer a descuento of 15%"
+    assert body["next_before"] is None
+
+
+@pytest.mark.parametrize("size", [3, 12])
+def test_search_queries_constant(
+    client, compliance, rep, conversation, django_assert_max_num_queries, size
+):
+    for n in range(size):
+        message = say(conversation, rep, f"offer {n}")
+        services.message_edit(
+            editor=rep, conversation=conversation, message_id=message.pk, body=f"offer v2 {n}"
+        )
+    client.force_login(compliance)
+    with django_assert_max_num_queries(14):
+        response = client.get(reverse("governance:search"), {"q": "offer"})
+    assert response.content.decode().count('class="search-hit') == size
+
+
+def test_common_words_page_through_windows_like_icontains(
+    compliance, rep, conversation, monkeypatch
+):
+    from django.db import connection
+
+    monkeypatch.setattr(search, "COMMON_BOUND", 3)
+    monkeypatch.setattr(search, "WINDOWS", (4, 40, 10**12))
+    for n in range(30):
+        say(conversation, rep, f"ticket {n}" if n % 3 else f"other {n}")
+    criteria = Criteria(q="ticket")
+    expected = list(search.icontains_queryset(criteria).values_list("id", flat=True))
+    assert len(expected) == 20
+    seen, before = [], None
+    while True:
+        page = search.message_search_for(compliance, criteria, before=before, page_size=7)
+        seen += [m.pk for m in page.messages]
+        if connection.vendor == "postgresql":
+            assert page.plan.startswith("window:")
+        if page.next_before is None:
+            break
+        before = page.next_before
+    assert seen == expected
