@@ -1,7 +1,7 @@
 from django.urls import path
 
 from config import ids  # noqa: F401  (registers <id:...>)
-from governance import views
+from governance import search_views, views
 from governance.dsr import views as dsr_views
 
 app_name = "governance"
@@ -17,12 +17,6 @@ urlpatterns = [
     path("dsr/<id:pk>/erase/", dsr_views.dsr_erase, name="dsr-erase"),
     path("dsr/<id:pk>/restrict/", dsr_views.dsr_restrict, name="dsr-restrict"),
     path("dsr/<id:pk>/refuse/", dsr_views.dsr_refuse, name="dsr-refuse"),
-]
-
-from config import ids  # noqa: E402,F401  (registers <id:...>)
-from governance import search_views  # noqa: E402
-
-urlpatterns += [
     path("search/", search_views.search_page, name="search"),
     path("search/messages/<id:pk>/", search_views.search_result, name="search-result"),
     path("search/saved/", search_views.saved_search_create, name="saved-search-list"),
