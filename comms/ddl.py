@@ -40,9 +40,18 @@ _FILE_KEPT = (
     " OR NEW.name IS DISTINCT FROM OLD.name OR NEW.size IS DISTINCT FROM OLD.size"
     " OR NEW.file IS DISTINCT FROM OLD.file OR NEW.sha256 IS DISTINCT FROM OLD.sha256"
 )
+# Since comms 0008: what the customer got (a redacted copy) changes only with the text itself,
+# by an edit; a file's name for the customer never changes.
+_MESSAGE_CUSTOMER_KEPT = (
+    " OR (NEW.customer_body IS DISTINCT FROM OLD.customer_body"
+    " AND NEW.body IS NOT DISTINCT FROM OLD.body)"
+)
+_FILE_CUSTOMER_KEPT = " OR NEW.customer_name IS DISTINCT FROM OLD.customer_name"
 REFUSED = "the conversation record is kept: % on % is refused"
 
-PG_FUNCTION = f"""
+
+def _pg_function(message_kept: str, file_kept: str) -> str:
+    return f"""
 CREATE OR REPLACE FUNCTION keepline_record_guard() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -52,11 +61,11 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         -- Nested: a condition names the columns of its own table only.
         IF TG_TABLE_NAME = '{MESSAGE}' THEN
-            IF NOT ({_MESSAGE_KEPT}) THEN
+            IF NOT ({message_kept}) THEN
                 RETURN NEW;
             END IF;
         ELSIF TG_TABLE_NAME = '{ATTACHMENT}' THEN
-            IF NOT ({_FILE_KEPT}) THEN
+            IF NOT ({file_kept}) THEN
                 RETURN NEW;
             END IF;
         END IF;
@@ -65,6 +74,12 @@ BEGIN
 END
 $fn$;
 """  # noqa: S608 - constant table names
+
+
+def _kept(customer_copies: bool) -> tuple[str, str]:
+    if not customer_copies:
+        return _MESSAGE_KEPT, _FILE_KEPT
+    return _MESSAGE_KEPT + _MESSAGE_CUSTOMER_KEPT, _FILE_KEPT + _FILE_CUSTOMER_KEPT
 
 
 def _pg(table: str) -> list[str]:
@@ -78,7 +93,7 @@ def _pg(table: str) -> list[str]:
     ]
 
 
-def _sqlite(table: str) -> list[str]:
+def _sqlite(table: str, customer_copies: bool = True) -> list[str]:
     def trigger(op: str, when: str = "") -> str:
         message = REFUSED.replace("%", op, 1).replace("%", table, 1)
         return (
@@ -86,15 +101,19 @@ def _sqlite(table: str) -> list[str]:
             f"{f' WHEN {when}' if when else ''} BEGIN SELECT RAISE(ABORT, '{message}'); END;"
         )
 
-    update_when = {MESSAGE: _MESSAGE_KEPT, ATTACHMENT: _FILE_KEPT}.get(table, "")
+    message_kept, file_kept = _kept(customer_copies)
+    update_when = {MESSAGE: message_kept, ATTACHMENT: file_kept}.get(table, "")
     return [trigger("UPDATE", update_when), trigger("DELETE")]
 
 
-def guard_sql(vendor: str) -> list[str]:
+def guard_sql(vendor: str, *, customer_copies: bool = True) -> list[str]:
+    """The guards' SQL; `customer_copies=False`: as comms 0007 installed them (before the
+    customer's copies of text and file names existed)."""
     if vendor == "postgresql":
-        return [PG_FUNCTION, *(sql for table in TABLES for sql in _pg(table))]
+        function = _pg_function(*_kept(customer_copies))
+        return [function, *(sql for table in TABLES for sql in _pg(table))]
     if vendor == "sqlite":
-        return [sql for table in TABLES for sql in _sqlite(table)]
+        return [sql for table in TABLES for sql in _sqlite(table, customer_copies)]
     return []
 
 
@@ -115,9 +134,9 @@ def remove_guard_sql(vendor: str) -> list[str]:
     return []
 
 
-def install(connection) -> None:
+def install(connection, *, customer_copies: bool = True) -> None:
     with connection.cursor() as cursor:
-        for sql in guard_sql(connection.vendor):
+        for sql in guard_sql(connection.vendor, customer_copies=customer_copies):
             cursor.execute(sql)
 
 

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -257,7 +258,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60,
         "options": {"expires": 60},
     },
+    # Mondays 02:00: last week's review sample (governance/services/review.py); run again, it
+    # adds nothing.
+    "governance-review-sample": {
+        "task": "governance.tasks.review_sample_weekly",
+        "schedule": crontab(minute=0, hour=2, day_of_week="mon"),
+        "options": {"expires": 24 * 3600},
+    },
 }
+# Supervision: the share (percent) of each rep's conversations of a week sampled for review.
+REVIEW_SAMPLE_PERCENT = float(os.environ.get("REVIEW_SAMPLE_PERCENT", "5"))
 
 # --- Audit ledger: the Ed25519 key that signs checkpoints (audit/signing.py, README). ---
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")

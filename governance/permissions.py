@@ -25,3 +25,23 @@ def can_set_retention(user) -> bool:
 def require_set_retention(user) -> None:
     if not can_set_retention(user):
         raise Http404
+
+
+def can_set_dlp(user) -> bool:
+    """The DLP policy (actions, admin-defined patterns): admins. Compliance officers read it."""
+    return bool(people.is_admin(user))
+
+
+def require_set_dlp(user) -> None:
+    if not can_set_dlp(user):
+        raise Http404
+
+
+def can_review(user) -> bool:
+    """The supervision review queue: whoever uses the console."""
+    return can_use_console(user)
+
+
+def require_review(user) -> None:
+    if not can_review(user):
+        raise Http404

@@ -7,7 +7,7 @@ from comms import ddl
 
 
 def install(apps, schema_editor):
-    ddl.install(schema_editor.connection)
+    ddl.install(schema_editor.connection, customer_copies=False)
 
 
 def uninstall(apps, schema_editor):
