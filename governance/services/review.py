@@ -129,13 +129,13 @@ def review_decide(
         raise NotFound() from None
     if status not in DECISIONS:
         raise Invalid(fields={"status": [_("Choose reviewed or escalated.")]})
+    if item.status == Status.REVIEWED:
+        raise Conflict(_("This item was already reviewed."))
     comment = (comment or "").strip()
     if len(comment) > 5000:
         raise Invalid(fields={"comment": [_("A comment may have at most 5,000 characters.")]})
     if status == Status.ESCALATED and not comment:
         raise Invalid(fields={"comment": [_("Say why it is escalated.")]})
-    if item.status == Status.REVIEWED:
-        raise Conflict(_("This item was already reviewed."))
     previous = item.status
     item.status = status
     item.reviewer = reviewer

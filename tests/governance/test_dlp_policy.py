@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.governance.dlp_fixtures
 """DLP on what staff send: each detector through the send path, each action, file names, edits,
 the customer's redacted copy, and who may change the policy."""
 
@@ -207,7 +208,9 @@ def test_redacted_text_is_what_a_channel_delivers(rep, admin_user, conversation,
 
     monkeypatch.setattr(outbound, "TwilioClient", FakeSms)
     monkeypatch.setattr(outbound, "recipient", lambda conversation: "+5511999999999")
-    account = type("A", (), {"kind": "sms", "setting": lambda self, k: "", "secret": lambda s, k: ""})
+    account = type(
+        "A", (), {"kind": "sms", "setting": lambda self, k: "", "secret": lambda s, k: ""}
+    )
     delivery = type("D", (), {"account": account(), "template": None})()
     outbound._send(delivery, result.message)
     assert sent["body"] == "card •••• •••• •••• 1111"
@@ -218,7 +221,9 @@ def test_notes_follow_the_internal_channel(client, rep, conversation, internal):
     # A card in a note warns (internal default) instead of being blocked (web default).
     response = send(client, conversation, f"card {CARD}", note=True)
     assert response.status_code == 400 and response.json()["error"] == "dlp_warning"
-    assert send(client, conversation, f"card {CARD}", note=True, confirm_dlp=True).status_code == 201
+    assert (
+        send(client, conversation, f"card {CARD}", note=True, confirm_dlp=True).status_code == 201
+    )
     assert send(client, internal, f"card {CARD}").json()["error"] == "dlp_warning"
 
 
@@ -344,8 +349,76 @@ def test_policy_change_is_audited_and_seen_at_once(client, rep, admin_user, conv
     assert send(client, conversation, f"card {CARD}").status_code == 201
 
 
-def test_a_clean_send_costs_no_more_queries(client, rep, conversation, django_assert_max_num_queries):
+def test_a_clean_send_costs_no_more_queries(
+    client, rep, conversation, django_assert_max_num_queries
+):
     client.force_login(rep)
     send(client, conversation, "warm the policy cache")
     with django_assert_max_num_queries(12):
         assert send(client, conversation, "hello again").status_code == 201
+
+
+# --- the chat socket ----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_socket_send_gets_error_frames_for_block_and_warn_and_acks_a_confirmation(
+    rep, conversation
+):
+    from channels.db import database_sync_to_async
+
+    from tests.comms.sockets import frame, staff_socket
+
+    ws, ok, _code = await staff_socket(rep, conversation.pk)
+    assert ok
+    await frame(ws, "ready")
+    blocked = cid()
+    await ws.send_json_to({"action": "send", "client_id": blocked, "body": f"card {CARD}"})
+    error = await frame(ws, "error")
+    assert error["error"] == "dlp_blocked" and error["client_id"] == blocked
+    assert error["detectors"] == ["Payment card number"] and error["confirm"] is False
+    warned = cid()
+    await ws.send_json_to({"action": "send", "client_id": warned, "body": f"iban {IBAN}"})
+    error = await frame(ws, "error")
+    assert error["error"] == "dlp_warning" and error["confirm"] is True
+    assert error["client_id"] == warned
+    count = database_sync_to_async(Message.objects.filter(conversation=conversation).count)
+    assert await count() == 0
+    await ws.send_json_to(
+        {"action": "send", "client_id": warned, "body": f"iban {IBAN}", "confirm_dlp": True}
+    )
+    ack = await frame(ws, "ack")
+    assert ack["client_id"] == warned and ack["duplicate"] is False
+    assert await count() == 1
+    assert await database_sync_to_async(DlpFlag.objects.count)() == 1
+    await ws.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_customer_socket_gets_the_redacted_copy_staff_the_original(
+    rep, admin_user, conversation, link_and_token
+):
+    from channels.db import database_sync_to_async
+
+    from tests.comms.sockets import customer_socket, frame, staff_socket
+
+    await database_sync_to_async(set_action)(admin_user, "card", "web", "redact")
+    _link, token = link_and_token
+    staff, ok, _ = await staff_socket(rep, conversation.pk)
+    assert ok
+    await frame(staff, "ready")
+    customer, ok, _ = await customer_socket(token)
+    assert ok
+    await frame(customer, "ready")
+    await staff.send_json_to({"action": "send", "client_id": cid(), "body": f"card {CARD}"})
+    await frame(staff, "ack")
+    mine = await frame(staff, "message.created")
+    assert mine["message"]["body"] == f"card {CARD}"
+    assert mine["message"]["redacted_for_customer"] is True
+    theirs = await frame(customer, "message.created")
+    assert theirs["message"]["body"] == "card •••• •••• •••• 1111"
+    assert "4111 1111" not in str(theirs)
+    await staff.disconnect()
+    await customer.disconnect()
