@@ -422,3 +422,29 @@ async def test_customer_socket_gets_the_redacted_copy_staff_the_original(
     assert "4111 1111" not in str(theirs)
     await staff.disconnect()
     await customer.disconnect()
+
+
+def test_the_database_keeps_the_customers_copy_as_sent(
+    client, rep, admin_user, conversation, link_and_token
+):
+    from django.db import DatabaseError, connection, transaction
+
+    set_action(admin_user, "card", "web", "redact")
+    client.force_login(rep)
+    message_id = send(client, conversation, f"card {CARD}").json()["id"]
+    upload = SimpleUploadedFile(f"card {CARD}.pdf", b"%PDF-1.4", content_type="application/pdf")
+    client.post(f"/api/v1/conversations/{conversation.pk}/attachments/", {"file": upload})
+    attachment = Attachment.objects.get()
+    statements = [
+        ("UPDATE comms_message SET customer_body = %s WHERE id = %s", ["card 4111", message_id]),
+        ("UPDATE comms_message SET customer_body = NULL WHERE id = %s", [message_id]),
+        ("UPDATE comms_attachment SET customer_name = %s WHERE id = %s", ["x.pdf", attachment.pk]),
+    ]
+    for statement, params in statements:
+        with (
+            pytest.raises(DatabaseError, match="record is kept"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, params)
+    assert Message.objects.get(pk=message_id).customer_body == "card •••• •••• •••• 1111"
