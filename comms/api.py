@@ -200,6 +200,7 @@ class MessageListApi(CommsApi):
             body=_field(request.data, "body"),
             client_id=_field(request.data, "client_id"),
             note=note,
+            confirm_dlp=_flag(request.data, "confirm_dlp"),
             request=request,
         )
         return Response(
@@ -222,6 +223,7 @@ class MessageDetailApi(CommsApi):
             conversation=conversation,
             message_id=mid,
             body=_field(request.data, "body"),
+            confirm_dlp=_flag(request.data, "confirm_dlp"),
             request=request,
         )
         return Response(self.message_out(message))
@@ -401,6 +403,7 @@ class AttachmentUploadApi(CommsApi):
             body=request.data.get("body", "") or "",
             note=note,
             client_id=request.data.get("client_id") or None,
+            confirm_dlp=_flag(request.data, "confirm_dlp"),
             request=request,
         )
         return Response(

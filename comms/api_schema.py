@@ -53,6 +53,12 @@ class MessageSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Admin and compliance only."
     )
     retracted_at = serializers.DateTimeField(required=False, allow_null=True)
+    redacted_for_customer = serializers.BooleanField(
+        required=False, help_text="Staff only: the customer got a redacted copy of the text."
+    )
+    customer_body = serializers.CharField(
+        required=False, allow_null=True, help_text="Staff only: the redacted copy."
+    )
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -153,10 +159,20 @@ class SendSerializer(serializers.Serializer):
     client_id = serializers.UUIDField(help_text="Idempotency key: a repeat returns the same id.")
     body = serializers.CharField(max_length=10_000)
     note = serializers.BooleanField(default=False, help_text="Internal note, never to customers.")
+    confirm_dlp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send anyway past a data-loss prevention warning (error dlp_warning).",
+    )
 
 
 class EditSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10_000)
+    confirm_dlp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send anyway past a data-loss prevention warning (error dlp_warning).",
+    )
 
 
 class ReadSerializer(serializers.Serializer):
@@ -195,6 +211,11 @@ class UploadSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True)
     note = serializers.BooleanField(required=False)
     client_id = serializers.UUIDField(required=False)
+    confirm_dlp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send anyway past a data-loss prevention warning (error dlp_warning).",
+    )
 
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}

@@ -74,8 +74,8 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=presenters.encode(frame))
 
-    async def send_error(self, code: str, detail: str, client_id=None) -> None:
-        frame = {"type": "error", "error": code, "detail": str(detail)}
+    async def send_error(self, code: str, detail: str, client_id=None, extra=None) -> None:
+        frame = {**(extra or {}), "type": "error", "error": code, "detail": str(detail)}
         if isinstance(client_id, str):
             frame["client_id"] = client_id[:64]
         await self.send_frame(frame)
@@ -97,7 +97,7 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
         try:
             result = await future
         except errors.CommsError as exc:
-            await self.send_error(exc.code, exc.detail, client_id)
+            await self.send_error(exc.code, exc.detail, client_id, exc.as_dict())
             if isinstance(exc, errors.AccessChanged):
                 await self.access_changed()
             return
@@ -166,7 +166,7 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
         try:
             await action
         except errors.CommsError as exc:
-            await self.send_error(exc.code, exc.detail, client_id)
+            await self.send_error(exc.code, exc.detail, client_id, exc.as_dict())
             if isinstance(exc, errors.AccessChanged):
                 await self.access_changed()
         except Http404:
@@ -350,6 +350,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             note=content.get("note", False),
             request=self.request,
             binding=self.binding,
+            confirm_dlp=content.get("confirm_dlp", False),
         )
         self.follow(batching.submit(item), item.client_id)
 
@@ -361,6 +362,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             conversation=self.conversation,
             message_id=content.get("message_id"),
             body=content.get("body"),
+            confirm_dlp=content.get("confirm_dlp", False),
             request=self.request,
         )
         await self.publish(outbox)

@@ -13,7 +13,9 @@ What a person said stays as it was recorded, whatever statement reaches the data
   Purging sets `purged_at`, empties the text and keeps its SHA-256 in `body_sha256` (the guard
   recomputes it from the old text); a revision is purged only once its message is; a file's
   row is marked purged (its bytes are deleted from storage, outside the database). A tombstone
-  is never un-purged nor changed again.
+  is never un-purged nor changed again;
+- the customer's copies (since 0009): a redacted text changes only with the text (an edit, a
+  purge), a redacted file name never.
 
 Delivery status, change numbers, the provider's id and retraction marks still move, through the
 services' own statements. TRUNCATE yields only to `keepline.audit_maintenance = 'on'` (the test
@@ -58,6 +60,10 @@ def _message_kept(vendor: str) -> str:
         " OR (NEW.purged_at IS NULL AND NEW.body IS DISTINCT FROM OLD.body"
         " AND NOT EXISTS (SELECT 1 FROM comms_messagerevision r WHERE r.message_id = OLD.id"
         " AND r.body = OLD.body AND r.edited_at = NEW.edited_at))"
+        # What the customer got (a redacted copy, comms.outbound_checks) changes only with the
+        # text itself: by an edit, or emptied by a purge.
+        " OR (NEW.customer_body IS DISTINCT FROM OLD.customer_body"
+        " AND NEW.body IS NOT DISTINCT FROM OLD.body)"
     ).replace("@OLD_BODY_SHA256@", sha)
 
 
@@ -80,6 +86,8 @@ _FILE_KEPT = (
     " OR NEW.name IS DISTINCT FROM OLD.name OR NEW.size IS DISTINCT FROM OLD.size"
     " OR NEW.file IS DISTINCT FROM OLD.file OR NEW.sha256 IS DISTINCT FROM OLD.sha256"
     " OR (OLD.purged_at IS NOT NULL AND NEW.purged_at IS DISTINCT FROM OLD.purged_at)"
+    # The file's name as the customer got it never changes.
+    " OR NEW.customer_name IS DISTINCT FROM OLD.customer_name"
 )
 REFUSED = "the conversation record is kept: % on % is refused"
 

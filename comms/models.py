@@ -263,6 +263,10 @@ class Message(models.Model):
     # SHA-256 kept here, so the audit events that hold it still verify. Never undone (comms/ddl).
     purged_at = models.DateTimeField(_("purged"), null=True, blank=True, editable=False)
     body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    # What the customer gets instead of `body` (web chat, channel deliveries) when an outbound
+    # check redacted it (comms.outbound_checks); null: the customer gets `body`. The record and
+    # the staff keep `body`.
+    customer_body = models.TextField(_("text for the customer"), null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -310,6 +314,11 @@ class Message(models.Model):
     def __str__(self):
         return f"message {self.pk}"
 
+    @property
+    def customer_text(self) -> str:
+        """The text the customer gets."""
+        return self.body if self.customer_body is None else self.customer_body
+
 
 class MessageRevision(models.Model):
     """The body a message had before one edit: who replaced it, and when."""
@@ -349,6 +358,10 @@ class Attachment(models.Model):
     )
     file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
     name = models.CharField(_("file name"), max_length=255)
+    # The name the customer sees when an outbound check redacted it; null: `name`.
+    customer_name = models.CharField(
+        _("file name for the customer"), max_length=255, null=True, blank=True
+    )
     content_type = models.CharField(_("type"), max_length=127)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
@@ -369,6 +382,10 @@ class Attachment(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def name_for_customer(self) -> str:
+        return self.name if self.customer_name is None else self.customer_name
 
 
 class CustomerLink(models.Model):

@@ -53,7 +53,7 @@ def attachment_dict(attachment: Attachment, viewer: str) -> dict:
         url = reverse("comms:attachment-download", args=[attachment.pk])
     return {
         "id": attachment.pk,
-        "name": attachment.name,
+        "name": attachment.name_for_customer if viewer == CUSTOMER else attachment.name,
         "size": attachment.size,
         "content_type": attachment.content_type,
         "url": url,
@@ -76,6 +76,7 @@ def message_dict(
     if attachments is None:
         attachments = list(message.attachments.all())
     hidden = message.retracted
+    text = message.customer_text if viewer == CUSTOMER else message.body
     data = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
@@ -84,8 +85,8 @@ def message_dict(
         "client_id": str(message.client_id) if message.client_id else None,
         "author": message_author(message),
         "direction": message.direction,
-        "body": None if hidden else message.body,
-        "body_html": "" if hidden else body_html(message.body),
+        "body": None if hidden else text,
+        "body_html": "" if hidden else body_html(text),
         "created_at": iso(message.created_at),
         "edited_at": None if viewer == CUSTOMER and hidden else iso(message.edited_at),
         "retracted": message.retracted,
@@ -98,6 +99,10 @@ def message_dict(
         data["author"] = system_actor()
     if viewer != CUSTOMER and message.failed_reason:
         data["failed_reason"] = message.failed_reason
+    if viewer != CUSTOMER and message.customer_body is not None:
+        # Staff see the original, marked: the customer got a redacted copy.
+        data["redacted_for_customer"] = True
+        data["customer_body"] = None if hidden else message.customer_body
     if viewer == EVERYTHING:
         data["original_body"] = message.body if hidden else None
         data["retracted_at"] = iso(message.retracted_at)

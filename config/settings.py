@@ -265,10 +265,19 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=30, hour=env.env_int("RETENTION_PURGE_HOUR", 2)),
         "options": {"expires": 3600},
     },
+    # Mondays 02:00: last week's review sample (governance/services/review.py); run again, it
+    # adds nothing.
+    "governance-review-sample": {
+        "task": "governance.tasks.review_sample_weekly",
+        "schedule": crontab(minute=0, hour=2, day_of_week="mon"),
+        "options": {"expires": 24 * 3600},
+    },
 }
 # A retention run stops after this many seconds (below CELERY_TASK_SOFT_TIME_LIMIT_S) and says
 # so in its audit event; the next run goes on where it stopped.
 RETENTION_PURGE_MAX_SECONDS = env.env_int("RETENTION_PURGE_MAX_SECONDS", 180)
+# Supervision: the share (percent) of each rep's conversations of a week sampled for review.
+REVIEW_SAMPLE_PERCENT = float(os.environ.get("REVIEW_SAMPLE_PERCENT", "5"))
 
 # --- Audit ledger: the Ed25519 key that signs checkpoints (audit/signing.py, README). ---
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")

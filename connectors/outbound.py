@@ -337,7 +337,7 @@ def _send(delivery: OutboundDelivery, message: Message) -> str:
                 variables=template.get("variables") or (),
             )
         else:
-            result = client.send_text(to=to, body=message.body)
+            result = client.send_text(to=to, body=message.customer_text)
         return result.provider_id
     if account.kind == ChannelKind.SMS:
         client = TwilioClient(
@@ -349,7 +349,7 @@ def _send(delivery: OutboundDelivery, message: Message) -> str:
                 timeout=SEND_TIMEOUT,
             )
         )
-        return client.send_sms(to=to, body=message.body).provider_id
+        return client.send_sms(to=to, body=message.customer_text).provider_id
     return _send_email(account, conversation, message, to)
 
 
@@ -376,7 +376,9 @@ def _send_whatsapp_file(client: WhatsAppClient, to: str, message, attachment) ->
     """Upload the message's file, then send it with the text as its caption: one send."""
     try:
         media_id = client.upload_media(
-            content=_read(attachment), mime_type=attachment.content_type, filename=attachment.name
+            content=_read(attachment),
+            mime_type=attachment.content_type,
+            filename=attachment.name_for_customer,
         )
     except ProviderError as error:
         # An upload is not a send: whatever became of it, the customer has nothing yet, so a
@@ -394,8 +396,8 @@ def _send_whatsapp_file(client: WhatsAppClient, to: str, message, attachment) ->
         to=to,
         kind=kind,
         media_id=media_id,
-        caption=message.body,
-        filename=attachment.name if kind == "document" else "",
+        caption=message.customer_text,
+        filename=attachment.name_for_customer if kind == "document" else "",
     ).provider_id
 
 
@@ -427,12 +429,13 @@ def _send_email(account: ChannelAccount, conversation: Conversation, message, to
         from_address=from_address,
         to=to,
         subject=conversation.subject,
-        body=message.body,
+        body=message.customer_text,
         from_name=message.author_user.get_full_name() if message.author_user_id else "",
         in_reply_to=parent,
         references=references,
         attachments=[
-            (a.name, _read(a), a.content_type) for a in message.attachments.order_by("pk")
+            (a.name_for_customer, _read(a), a.content_type)
+            for a in message.attachments.order_by("pk")
         ],
     )
     config = SmtpConfig(

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from config import ids  # noqa: F401  (registers <id:...>)
-from governance import api
+from governance import api, review_api
 from governance.dsr import api as dsr_api
 
 urlpatterns: list = [
@@ -32,6 +32,17 @@ urlpatterns: list = [
         "compliance/dsr/<id:pk>/refuse/",
         dsr_api.DsrRefuseApi.as_view(),
         name="compliance-dsr-refuse",
+    ),
+    path("compliance/review/", review_api.ReviewListApi.as_view(), name="compliance-review-list"),
+    path(
+        "compliance/review/<int:pk>/",
+        review_api.ReviewDetailApi.as_view(),
+        name="compliance-review-detail",
+    ),
+    path(
+        "compliance/review/<int:pk>/decision/",
+        review_api.ReviewDecisionApi.as_view(),
+        name="compliance-review-decision",
     ),
     path("", include("governance.search_api_urls")),
 ]

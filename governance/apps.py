@@ -13,4 +13,11 @@ class GovernanceConfig(AppConfig):
         # Purges and erasures (comms) skip what an active legal hold covers.
         purge.register_hold_filter(holds.held_ids)
 
-        from governance import export_tasks  # noqa: F401  (registers the Celery task)
+        from comms import outbound_checks
+        from governance import (
+            dlp_policy,
+            export_tasks,  # noqa: F401  (registers the Celery task)
+        )
+
+        # DLP on what staff write: every send, file name and edit passes it (comms calls it).
+        outbound_checks.register_outbound_check(dlp_policy.check, stored=dlp_policy.stored)

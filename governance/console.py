@@ -35,5 +35,21 @@ SECTIONS: list[tuple[str, object, object]] = [
         "governance:export-list",
         _("Exports"),
         _("Verifiable zips of the conversations a search found."),
+        "governance:review-list",
+        _("Review queue"),
+        _(
+            "A weekly sample of each rep's conversations and every DLP flag, to mark reviewed or"
+            " escalated."
+        ),
+    ),
+    (
+        "governance:dlp-flags",
+        _("DLP flags"),
+        _("Messages sent with card numbers, IBANs, national IDs or watched words."),
+    ),
+    (
+        "governance:dlp-policy",
+        _("DLP policy"),
+        _("What happens, per channel, when staff write such numbers or words."),
     ),
 ]

@@ -94,25 +94,62 @@ def _cards(text: str) -> Iterable[tuple[int, int]]:
             i = found + 1
 
 
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+
+
+def _ibans(text: str) -> Iterable[tuple[int, int]]:
+    """IBAN candidates, each cut back to the longest prefix (ending at a letter or digit) whose
+    check digits hold: the pattern alone also takes a word written after the number ("DE89 ...
+    00 thanks"), and the whole run then fails its check."""
+    position = 0
+    while True:
+        match = _IBAN.search(text, position)
+        if match is None:
+            return
+        start, end = match.span()
+        found = None
+        for stop in range(end, start + 15, -1):
+            if stop < len(text) and text[stop - 1] != " " and text[stop].isalnum():
+                continue  # a cut inside a group
+            candidate = text[start:stop]
+            if not candidate[-1].isalnum():
+                continue
+            if iban.is_valid(_digits(candidate)):
+                found = stop
+                break
+        if found is not None:
+            yield start, found
+            position = found
+        else:
+            position = end
+
+
+def _not_all_same(text: str) -> bool:
+    """111.111.111-11 passes the CPF check digits but is never issued (nor is such a CNPJ)."""
+    digits = _digits(text)
+    return len(set(digits)) > 1
+
+
 DETECTORS: tuple[Detector, ...] = (
     Detector(
         "iban",
         _("IBAN"),
-        re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])"),
+        _IBAN,
         lambda t: iban.is_valid(_digits(t)),
         keep_last=4,
+        finder=_ibans,
     ),
     Detector(
         "br_cnpj",
         _("Brazilian CNPJ"),
         re.compile(r"(?<![\d/-])(?<!\d\.)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}(?![\d/-]|\.\d)"),
-        lambda t: cnpj.is_valid(_digits(t)),
+        lambda t: cnpj.is_valid(_digits(t)) and _not_all_same(t),
     ),
     Detector(
         "br_cpf",
         _("Brazilian CPF"),
         re.compile(r"(?<![\d/-])(?<!\d\.)\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?![\d/-]|\.\d)"),
-        lambda t: cpf.is_valid(_digits(t)),
+        lambda t: cpf.is_valid(_digits(t)) and _not_all_same(t),
     ),
     Detector(
         "es_nie",

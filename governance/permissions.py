@@ -30,3 +30,23 @@ def require_set_retention(user) -> None:
 # Data-subject requests: logged, exported and decided by whoever uses the console.
 can_handle_dsr = can_use_console
 require_handle_dsr = require_console
+
+
+def can_set_dlp(user) -> bool:
+    """The DLP policy (actions, admin-defined patterns): admins. Compliance officers read it."""
+    return bool(people.is_admin(user))
+
+
+def require_set_dlp(user) -> None:
+    if not can_set_dlp(user):
+        raise Http404
+
+
+def can_review(user) -> bool:
+    """The supervision review queue: whoever uses the console."""
+    return can_use_console(user)
+
+
+def require_review(user) -> None:
+    if not can_review(user):
+        raise Http404

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from config import ids  # noqa: F401  (registers <id:...>)
-from governance import search_views, views
+from governance import review_views, search_views, views
 from governance.dsr import views as dsr_views
 
 app_name = "governance"
@@ -29,4 +29,8 @@ urlpatterns = [
     path("exports/<id:pk>/", search_views.export_detail, name="export-detail"),
     path("exports/<id:pk>/status/", search_views.export_status, name="export-status"),
     path("exports/<id:pk>/download/", search_views.export_download, name="export-download"),
+    path("review/", review_views.review_list, name="review-list"),
+    path("review/<int:pk>/", review_views.review_detail, name="review-detail"),
+    path("dlp/", review_views.dlp_policy_page, name="dlp-policy"),
+    path("dlp/flags/", review_views.dlp_flags, name="dlp-flags"),
 ]

@@ -45,12 +45,14 @@ def attachment_upload(
     body: str = "",
     note: bool = False,
     client_id=None,
+    confirm_dlp=False,
     request=None,
 ) -> SendResult:
     """Store a file as a message of its own (with optional text), through the one write path.
     413 over the size limit, 415 for a refused type; size and SHA-256 stored. Audited
     (comms.message.sent and comms.attachment.uploaded); `message.created` broadcast after commit
-    with the attachment."""
+    with the attachment. The text and the file's name pass the outbound checks
+    (comms.outbound_checks; `confirm_dlp`: send anyway past a warning)."""
     if upload.size > settings.COMMS_ATTACHMENT_MAX_BYTES:
         raise errors.FileTooLarge()
     name = attachment_name(upload.name)
@@ -69,6 +71,7 @@ def attachment_upload(
             note=bool(note),
             request=request,
             file=pending,
+            confirm_dlp=confirm_dlp,
         )
     )
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import audit
 from accounts.models import User
-from comms import errors, permissions, presenters
+from comms import errors, outbound_checks, permissions, presenters
 from comms.models import (
     Conversation,
     Message,
@@ -19,14 +20,37 @@ from comms.services.messages import message_in
 from comms.services.sequence import next_seq
 
 
-@transaction.atomic
 def message_edit(
-    *, editor: User, conversation: Conversation, message_id, body: str, request=None
+    *,
+    editor: User,
+    conversation: Conversation,
+    message_id,
+    body: str,
+    confirm_dlp=False,
+    request=None,
 ) -> Message:
     """Replace the body of one's own outbound message or note within the edit window, keeping
     the previous body as a MessageRevision. Audited (comms.message.edited, with the previous
-    body's SHA-256, never the body). Broadcasts `message.updated` after commit."""
+    body's SHA-256, never the body). Broadcasts `message.updated` after commit.
+
+    The new text passes the outbound checks (comms.outbound_checks) as a send does: refused
+    (their events still audited, in a transaction of their own), or stored with the customer's
+    copy they gave (`confirm_dlp`: the editor sends anyway past a warning)."""
+    if not isinstance(confirm_dlp, bool):
+        raise errors.Invalid(_("confirm_dlp must be true or false."))
     body = clean_body(body)
+    with transaction.atomic():
+        message, refusal = _edit(editor, conversation, message_id, body, confirm_dlp, request)
+    if refusal is None:
+        return message
+    error, events = refusal
+    if events:
+        with transaction.atomic():
+            audit.record_many(events, returning=False)
+    raise error
+
+
+def _edit(editor, conversation, message_id, body, confirmed, request):
     message = message_in(conversation, message_id, lock=True)
     if not permissions.can_view(editor, conversation):
         raise errors.NotFound()
@@ -34,30 +58,55 @@ def message_edit(
     if refusal:
         raise errors.refusal(refusal)
     if body == message.body:
-        return message
+        return message, None
+    outcome = outbound_checks.outcomes(
+        [
+            outbound_checks.Outgoing(
+                conversation=conversation,
+                author=editor,
+                body=body,
+                note=message.direction == Message.Direction.NOTE,
+                confirmed=confirmed,
+                edit=True,
+            )
+        ]
+    )[0]
+    if outcome is not None and outcome.refusal is not None:
+        return message, (
+            outcome.refusal,
+            outbound_checks.events_for(outcome, conversation, request),
+        )
     now = timezone.now()
     previous = message.body
     MessageRevision.objects.create(message=message, body=previous, editor=editor, edited_at=now)
     message.body = body
     message.edited_at = now
+    message.customer_body = outcome.customer_body if outcome is not None else None
     next_seq(conversation, message)
-    message.save(update_fields=["body", "edited_at", "seq", "customer_seq"])
-    audit.record(
-        actor=editor,
-        action="comms.message.edited",
-        target=message,
-        data={
-            "conversation": conversation.pk,
-            "previous_sha256": sha256_text(previous),
-            "body_sha256": sha256_text(body),
-        },
-        request=request,
-    )
+    message.save(update_fields=["body", "customer_body", "edited_at", "seq", "customer_seq"])
+    events = [
+        {
+            "actor": editor,
+            "action": "comms.message.edited",
+            "target": message,
+            "data": {
+                "conversation": conversation.pk,
+                "previous_sha256": sha256_text(previous),
+                "body_sha256": sha256_text(body),
+            },
+            "request": request,
+        }
+    ]
+    if outcome is not None:
+        events += outbound_checks.events_for(outcome, message, request)
+    audit.record_many(events, returning=False)
+    if outcome is not None:
+        outbound_checks.after_stored([(message, outcome)])
     attachments = list(message.attachments.all())
     data = presenters.message_dict(message, presenters.EVERYTHING, attachments=attachments)
     broadcast_message("message.updated", conversation, data)
     broadcast_customer("message.updated", conversation, message, attachments)
-    return message
+    return message, None
 
 
 @transaction.atomic

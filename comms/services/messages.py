@@ -37,7 +37,15 @@ import audit
 from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
-from comms import assignee_routing, channel_registry, errors, permissions, presenters, realtime
+from comms import (
+    assignee_routing,
+    channel_registry,
+    errors,
+    outbound_checks,
+    permissions,
+    presenters,
+    realtime,
+)
 from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
 from comms.services.conversations import join
 from comms.services.fanout import broadcast_created, conversation_updated
@@ -112,6 +120,8 @@ class MessageDraft:
     # Staff sends in WhatsApp/SMS/email conversations: how the channel sends it (a template),
     # opaque to comms; handed to the channel registry's checks and outbound hook.
     channel_options: dict | None = None
+    # The author saw the outbound checks' warning and sends anyway (comms.outbound_checks).
+    confirmed: bool = False
 
     @property
     def contact(self):
@@ -142,14 +152,18 @@ def staff_draft(
     binding=None,
     file: PendingFile | None = None,
     channel_options: dict | None = None,
+    confirm_dlp=False,
 ) -> MessageDraft:
-    """A staff member's message or internal note (with an optional file)."""
+    """A staff member's message or internal note (with an optional file). `confirm_dlp`: the
+    author saw the outbound checks' warning and sends anyway."""
     body = clean_body(body, allow_empty=file is not None)
     client_id = clean_client_id(client_id)
     if permissions.is_read_only(author):
         raise errors.Forbidden()
     if not isinstance(note, bool):
         raise errors.Invalid(_("note must be true or false."))
+    if not isinstance(confirm_dlp, bool):
+        raise errors.Invalid(_("confirm_dlp must be true or false."))
     return MessageDraft(
         conversation,
         body,
@@ -161,6 +175,7 @@ def staff_draft(
         binding=binding,
         file=file,
         channel_options=channel_options,
+        confirmed=confirm_dlp,
     )
 
 
@@ -325,7 +340,7 @@ def _stored_or_refused(item: MessageDraft):
     return _repeat(existing)
 
 
-def _new_message(item: MessageDraft, now, numbers: tuple) -> Message:
+def _new_message(item: MessageDraft, now, numbers: tuple, outcome=None) -> Message:
     common = {
         "conversation_id": item.conversation.pk,
         "body": item.body,
@@ -353,6 +368,7 @@ def _new_message(item: MessageDraft, now, numbers: tuple) -> Message:
         direction=direction,
         status=Message.Status.QUEUED if queued else Message.Status.SENT,
         sent_at=None if queued else now,
+        customer_body=outcome.customer_body if outcome is not None else None,
     )
 
 
@@ -401,12 +417,13 @@ def _stored_events(item: MessageDraft, message: Message, attachment) -> list[dic
     return events
 
 
-def _store_file(item: MessageDraft, message: Message) -> Attachment:
+def _store_file(item: MessageDraft, message: Message, outcome=None) -> Attachment:
     pending = item.file
     attachment = Attachment(
         conversation_id=item.conversation.pk,
         message=message,
         name=pending.name,
+        customer_name=outcome.customer_file_name if outcome is not None else None,
         content_type=pending.content_type,
         size=pending.size,
         sha256=pending.sha256,
@@ -791,11 +808,43 @@ def _refusal(item: MessageDraft):
     return errors.Forbidden() if item.source == CUSTOMER else errors.NotFound()
 
 
+def _outgoing(item: MessageDraft) -> outbound_checks.Outgoing:
+    return outbound_checks.Outgoing(
+        conversation=item.conversation,
+        author=item.author,
+        body=item.body,
+        file_name=item.file.name if item.file is not None else "",
+        note=item.note,
+        confirmed=item.confirmed,
+    )
+
+
+def _checked(items: list[MessageDraft], indexes: list[int]) -> dict:
+    """{draft index: its outbound checks' Outcome} for the staff drafts among `indexes` that a
+    check said something about, all checked at once."""
+    staff = [i for i in indexes if items[i].source == STAFF]
+    found = outbound_checks.outcomes([_outgoing(items[i]) for i in staff])
+    return {i: outcome for i, outcome in zip(staff, found, strict=True) if outcome is not None}
+
+
+def _check_refusal(item: MessageDraft, outcome) -> tuple:
+    """(what answers the draft, audit events) for a draft the outbound checks refused: the
+    stored message when this client_id was stored before (a resend), else the refusal with the
+    checks' events (aimed at the conversation: nothing was stored)."""
+    existing = _existing(item)
+    if existing is not None and permissions.can_send(item.author, item.conversation):
+        return _repeat(existing), []
+    if not permissions.can_send(item.author, item.conversation):
+        return _refusal(item), []
+    return outcome.refusal, outbound_checks.events_for(outcome, item.conversation, item.request)
+
+
 def _store_batch(items: list[MessageDraft]) -> list:
     now = timezone.now()
     results: list = [None] * len(items)
     first_of: dict = {}
     order: list[int] = []
+    refused_events: list[dict] = []
     # Conversation rows are locked in id order, the audit chain head last, so two processes'
     # batches never wait on each other in a cycle. Within a conversation the order is arrival.
     for i in sorted(range(len(items)), key=lambda i: items[i].conversation.pk):
@@ -809,6 +858,11 @@ def _store_batch(items: list[MessageDraft]) -> list:
             results[i] = refused
             continue
         order.append(i)
+    checked = _checked(items, order)
+    for i in [i for i in order if i in checked and checked[i].refusal is not None]:
+        results[i], events = _check_refusal(items[i], checked[i])
+        refused_events += events
+        order.remove(i)
     if not order:
         fresh, reopen_events, numbers = [], [], {}
     elif len(order) == 1:
@@ -816,9 +870,11 @@ def _store_batch(items: list[MessageDraft]) -> list:
     else:
         fresh, reopen, contacts, numbers = _stamp_batch(items, order, now, results)
         reopen_events = _reopened(reopen, contacts, now) if reopen else []
-    stored = Message.objects.bulk_create([_new_message(items[i], now, numbers[i]) for i in fresh])
+    stored = Message.objects.bulk_create(
+        [_new_message(items[i], now, numbers[i], checked.get(i)) for i in fresh]
+    )
     files = {
-        i: _store_file(items[i], message)
+        i: _store_file(items[i], message, checked.get(i))
         for i, message in zip(fresh, stored, strict=True)
         if items[i].file is not None
     }
@@ -828,7 +884,14 @@ def _store_batch(items: list[MessageDraft]) -> list:
         for event in _stored_events(items[i], message, files.get(i))
     ]
     events += reopen_events
-    audit.record_many(events, returning=False)
+    said = [(i, message) for i, message in zip(fresh, stored, strict=True) if i in checked]
+    for i, message in said:
+        events += outbound_checks.events_for(checked[i], message, items[i].request)
+    events += refused_events
+    if events:
+        audit.record_many(events, returning=False)
+    if said:
+        outbound_checks.after_stored([(message, checked[i]) for i, message in said])
     queued = [
         (message, items[i].conversation, items[i].channel_options or {})
         for i, message in zip(fresh, stored, strict=True)
@@ -925,11 +988,14 @@ def message_send(
     body: str,
     client_id,
     note: bool = False,
+    confirm_dlp=False,
     request=None,
 ) -> SendResult:
     """Store a staff message (outbound, or an internal note) once per client_id; after commit,
     broadcast `message.created` (notes to staff only). A repeated client_id returns the stored
-    message with created=False and broadcasts nothing. Audited (comms.message.sent).
+    message with created=False and broadcasts nothing. Audited (comms.message.sent). The
+    outbound checks (comms.outbound_checks) may refuse it (`confirm_dlp`: send anyway past a
+    warning) or give the customer a redacted copy.
 
     Normal path: 2 queries of its own (conditional stamp, insert) plus the audit append.
     """
@@ -941,6 +1007,7 @@ def message_send(
             client_id=client_id,
             note=note,
             request=request,
+            confirm_dlp=confirm_dlp,
         )
     )
 

@@ -123,8 +123,9 @@ def _purge_batch(ids: list[int], now, result: PurgeResult) -> None:
     if not purge:
         return
     # One statement each; every SET reads the row's old values, so the digest is the old text's.
+    # The customer's redacted copy goes with the text.
     Message.objects.filter(pk__in=purge).update(
-        body_sha256=TextSha256("body"), body="", purged_at=now
+        body_sha256=TextSha256("body"), body="", customer_body=None, purged_at=now
     )
     result.revisions += MessageRevision.objects.filter(
         message_id__in=purge, purged_at__isnull=True

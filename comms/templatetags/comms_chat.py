@@ -31,6 +31,8 @@ def chat_strings() -> dict:
         "paused": _("Live updates are paused; new messages are checked every few seconds."),
         "revoked": _("You no longer have access to this conversation."),
         "templateSent": _("Template sent."),
+        "sendAnyway": _("Send anyway"),
+        "redactedForCustomer": _("Redacted for the customer"),
     }
 
 

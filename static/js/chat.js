@@ -211,6 +211,12 @@
         break;
       case "error":
         this.setStatus(msg.detail || msg.error);
+        if (msg.error === "dlp_warning" && msg.client_id && this.outbox[msg.client_id]) {
+          this.warnPending(msg.client_id, msg.detail); break;
+        }
+        if (msg.error === "dlp_warning" && msg.client_id && this.edits && this.edits[msg.client_id]) {
+          this.warnEdit(msg.client_id, msg.detail); break;
+        }
         if (msg.client_id && this.outbox[msg.client_id]) {
           // Transient: the message stays in the outbox and goes again; anything else was refused.
           if (msg.error === "rate_limited" || msg.error === "server_error" || msg.error === "access_changed") this.retryLater(msg.client_id);
@@ -248,6 +254,7 @@
     } else if (m.edited_at && !m.retracted) meta.appendChild(el("span", "edited", this.t.edited));
     row.appendChild(meta);
     var body = el("div", "body");
+    if (m.redacted_for_customer) meta.appendChild(el("span", "badge redacted", this.t.redactedForCustomer));
     if (m.retracted) {
       body.appendChild(el("em", "muted", this.t.retracted));
       if (m.original_body) { var orig = el("div", "original", m.original_body); body.appendChild(orig); }
@@ -312,6 +319,49 @@
     if (row) { row.classList.add("failed"); row.querySelector(".ticks").textContent = "⚠ " + (detail || ""); }
   };
 
+  // A DLP warning: the message waits under the warning until the writer sends it anyway (the
+  // same client_id, confirmed) or takes it back into the composer.
+  Chat.prototype.warning = function (detail, anyway, back) {
+    var box = el("div", "dlp-warning");
+    box.setAttribute("role", "alert");
+    box.appendChild(el("p", "", detail));
+    var go = el("button", "small primary", this.t.sendAnyway); go.type = "button"; go.dataset.role = "send-anyway";
+    var stop = el("button", "small", this.t.cancel); stop.type = "button";
+    go.addEventListener("click", function () { box.remove(); anyway(); });
+    stop.addEventListener("click", function () { box.remove(); back(); });
+    box.appendChild(go); box.appendChild(stop);
+    return box;
+  };
+
+  Chat.prototype.warnPending = function (cid, detail) {
+    var self = this;
+    var row = this.list.querySelector('[data-client-id="' + cid + '"].pending');
+    if (!row || row.querySelector(".dlp-warning")) return;
+    row.classList.add("warned");
+    row.appendChild(this.warning(detail, function () {
+      row.classList.remove("warned");
+      self.outbox[cid].confirm = true; self.saveOutbox(); self.transmit(cid);
+    }, function () {
+      var item = self.outbox[cid];
+      delete self.outbox[cid]; self.saveOutbox(); row.remove();
+      if (self.input && item) { self.input.value = item.body; self.input.focus(); }
+    }));
+    this.setStatus("");
+  };
+
+  Chat.prototype.warnEdit = function (cid, detail) {
+    var self = this;
+    var edit = this.edits[cid];
+    var row = this.rows[edit.message_id];
+    if (!row) return;
+    row.appendChild(this.warning(detail, function () {
+      edit.confirm_dlp = true;
+      self.ws.send(JSON.stringify(edit));
+      delete self.edits[cid];
+    }, function () { delete self.edits[cid]; }));
+    this.setStatus("");
+  };
+
   Chat.prototype.retryLater = function (cid) {
     var self = this;
     this.retries = this.retries || {};
@@ -322,7 +372,7 @@
   Chat.prototype.transmit = function (cid) {
     var item = this.outbox[cid];
     if (!item || !this.ws || this.ws.readyState !== 1) return;
-    this.ws.send(JSON.stringify({action: "send", client_id: cid, body: item.body, note: !!item.note}));
+    this.ws.send(JSON.stringify({action: "send", client_id: cid, body: item.body, note: !!item.note, confirm_dlp: !!item.confirm}));
   };
 
   Chat.prototype.send = function () {
@@ -385,7 +435,11 @@
     var submit = function () {
       var next = box.value.replace(/\s+$/, "");
       if (next.trim() && next !== current) {
-        self.ws.send(JSON.stringify({action: "edit", message_id: parseInt(row.dataset.id, 10), body: next}));
+        // A client_id lets a DLP warning about this edit come back to it.
+        var edit = {action: "edit", client_id: uuid4(), message_id: parseInt(row.dataset.id, 10), body: next};
+        self.edits = self.edits || {};
+        self.edits[edit.client_id] = edit;
+        self.ws.send(JSON.stringify(edit));
       }
       close();
     };
@@ -419,11 +473,13 @@
     this.ws.send(JSON.stringify({action: "retract", message_id: parseInt(row.dataset.id, 10)}));
   };
 
-  Chat.prototype.upload = function (file) {
+  Chat.prototype.upload = function (file, confirmed, clientId) {
     var self = this;
     var data = new FormData();
+    clientId = clientId || uuid4();
     data.append("file", file);
-    data.append("client_id", uuid4());
+    data.append("client_id", clientId);
+    if (confirmed) data.append("confirm_dlp", "true");
     var xhr = new XMLHttpRequest();
     xhr.open("POST", this.api + "attachments/");
     xhr.setRequestHeader("X-CSRFToken", this.csrf);
@@ -433,8 +489,14 @@
     xhr.onload = function () {
       if (self.progress) self.progress.hidden = true;
       if (xhr.status >= 400) {
-        var detail = ""; try { detail = JSON.parse(xhr.responseText).detail; } catch (e) { detail = xhr.statusText; }
-        self.setStatus(detail);
+        var answer = {}; try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = {detail: xhr.statusText}; }
+        if (answer.error === "dlp_warning" && self.form) {
+          self.form.appendChild(self.warning(file.name + ": " + answer.detail, function () {
+            self.upload(file, true, clientId);
+          }, function () {}));
+          return;
+        }
+        self.setStatus(answer.detail);
       }
     };
     xhr.onerror = function () { if (self.progress) self.progress.hidden = true; self.setStatus(self.t.offline); };

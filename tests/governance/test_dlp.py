@@ -25,11 +25,29 @@ def found(text, **kwargs):
         ("es_dni", "12345678Z", "12345678A"),
         ("es_nie", "X1234567L", "X1234567A"),
         ("us_ssn", "536-90-4399", "000-12-3456"),
+        ("card", "2223 0031 2200 3222", "2223 0031 2200 3223"),  # Mastercard 2-series
+        ("card", "6011 1111 1111 1117", "6011 1111 1111 1118"),  # Discover
+        ("iban", "GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 33"),
+        ("br_cpf", "111.444.777-35", "111.111.111-11"),  # same digits pass the check, never issued
+        ("br_cnpj", "11.444.777/0001-61", "00.000.000/0000-00"),
+        ("es_dni", "12345678z", "12345678Y"),
+        ("es_nie", "Y1234567X", "Y1234567A"),
+        ("es_nie", "Z1234567R", "Z1234567A"),
+        ("us_ssn", "536-90-4399", "666-12-3456"),
+        ("us_ssn", "536-90-4399", "900-12-3456"),
+        ("us_ssn", "536-90-4399", "123-00-4567"),
     ],
 )
 def test_each_detector_checks_its_digits(detector, valid, invalid):
     assert found(f"Here it is: {valid}.") == [(detector, valid)]
     assert found(f"Here it is: {invalid}.") == []
+
+
+@pytest.mark.parametrize("after", [" thanks", " y", " ok.", "\nnext line"])
+def test_an_iban_followed_by_words_is_still_found(after):
+    text = f"Pay to DE89 3704 0044 0532 0130 00{after}"
+    assert found(text) == [("iban", "DE89 3704 0044 0532 0130 00")]
+    assert found(f"Pay to DE89 3704 0044 0532 0130 01{after}") == []
 
 
 def test_numbers_that_are_not_cards_are_left_alone():

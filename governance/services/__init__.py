@@ -1,0 +1,1 @@
+"""Every write of the compliance app, by topic (one module each)."""
