@@ -35,6 +35,8 @@ SECTIONS: list[tuple[str, object, object]] = [
         "governance:export-list",
         _("Exports"),
         _("Verifiable zips of the conversations a search found."),
+    ),
+    (
         "governance:review-list",
         _("Review queue"),
         _(
