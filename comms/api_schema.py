@@ -53,6 +53,29 @@ class MessageSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Admin and compliance only."
     )
     retracted_at = serializers.DateTimeField(required=False, allow_null=True)
+    urgent = serializers.BooleanField(
+        required=False, help_text="Present (true) when the sender marked it urgent; staff only."
+    )
+
+
+class HeldSerializer(ActorSerializer):
+    deliver_at = serializers.DateTimeField()
+
+
+class DeliverySerializer(serializers.Serializer):
+    urgent = serializers.BooleanField()
+    deliver_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the last colleague outside their working hours is notified, in the"
+        " sender's time zone; null when everyone is notified now.",
+    )
+    held = HeldSerializer(many=True, help_text="Colleagues whose notification waits, and until.")
+
+
+class SentMessageSerializer(MessageSerializer):
+    delivery = DeliverySerializer(
+        required=False, help_text="A new message: when its notifications reach colleagues."
+    )
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -153,6 +176,10 @@ class SendSerializer(serializers.Serializer):
     client_id = serializers.UUIDField(help_text="Idempotency key: a repeat returns the same id.")
     body = serializers.CharField(max_length=10_000)
     note = serializers.BooleanField(default=False, help_text="Internal note, never to customers.")
+    urgent = serializers.BooleanField(
+        default=False,
+        help_text="Notify colleagues now even outside their working hours (audited).",
+    )
 
 
 class EditSerializer(serializers.Serializer):
@@ -194,6 +221,7 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     body = serializers.CharField(required=False, allow_blank=True)
     note = serializers.BooleanField(required=False)
+    urgent = serializers.BooleanField(required=False)
     client_id = serializers.UUIDField(required=False)
 
 

@@ -45,6 +45,7 @@ def attachment_upload(
     body: str = "",
     note: bool = False,
     client_id=None,
+    urgent: bool = False,
     request=None,
 ) -> SendResult:
     """Store a file as a message of its own (with optional text), through the one write path.
@@ -67,6 +68,7 @@ def attachment_upload(
             body=body or "",
             client_id=client_id or uuid.uuid4(),
             note=bool(note),
+            urgent=urgent,
             request=request,
             file=pending,
         )
