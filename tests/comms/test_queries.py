@@ -1,8 +1,9 @@
 """Queries per send: constant in room size and at most 6 SQL statements, the audit append
 included (PostgreSQL: 3, the append being one function call; SQLite: 6), for a staff send and
 for a customer's message alike; a message in an internal conversation reads its members with
-their working hours once more, to notify them (issue 14, point 7: PostgreSQL 4, SQLite 7). Django also logs the
-service's BEGIN and COMMIT among captured queries; they are counted separately."""
+their working hours once more, to notify them (issue 14, point 7: PostgreSQL 4, SQLite 7).
+Django also logs the service's BEGIN and COMMIT among captured queries; they are counted
+separately."""
 
 import pytest
 from django.db import connection
