@@ -52,6 +52,8 @@ def chat_panel(context, conversation):
         "sees_originals": permissions.sees_everything(user),
         "is_customer_facing": not conversation.is_internal,
         "me": user.pk,
+        # Right to disconnect: colleagues a message sent now would wait for (internal only).
+        "off_work": selectors.members_off_work(conversation, user) if can_send else [],
         # Delivery times are shown in the sender's own time zone (accounts.working_hours).
         "time_zone": working_hours.zone_of(user).key,
         "csrf": get_token(request),

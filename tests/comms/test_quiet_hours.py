@@ -259,3 +259,30 @@ async def test_the_socket_acks_with_the_delivery_time_and_takes_urgent(rep, othe
         return AuditEvent.objects.filter(action="comms.message.marked_urgent").count()
 
     assert await sync_to_async(audited)() == 1
+
+
+def test_the_composer_says_before_sending_who_is_off_work_and_until_when(
+    client, rep, other_rep, desk, conversation
+):
+    due = off_work(other_rep)
+    rep.timezone = "Asia/Tokyo"
+    rep.save(update_fields=["timezone"])
+    client.force_login(rep)
+    page = client.get(f"/conversations/{desk.pk}/").content.decode()
+    local = due.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert 'data-testid="composer-off-work"' in page
+    assert f"{other_rep.get_full_name()} is outside working hours" in page
+    assert local.strftime("%H:%M") in page  # in the sender's time zone
+    assert 'data-time-zone="Asia/Tokyo"' in page
+    # At work again: no notice. A customer conversation never has one.
+    other_rep.work_start = other_rep.work_end = dt.time(0)
+    other_rep.save(update_fields=["work_start", "work_end"])
+    assert "composer-off-work" not in client.get(f"/conversations/{desk.pk}/").content.decode()
+    Participant.objects.create(
+        conversation=conversation, user=other_rep, role=Participant.Role.AGENT
+    )
+    off_work(other_rep)
+    assert "composer-off-work" in client.get(f"/conversations/{desk.pk}/").content.decode()
+    customer_page = client.get(f"/conversations/{conversation.pk}/")
+    assert customer_page.status_code == 200
+    assert "composer-off-work" not in customer_page.content.decode()
