@@ -1,5 +1,6 @@
 """Keepline settings: one file, driven by the environment variables listed in .env.example."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -143,6 +144,13 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 WORKING_HOURS_DEFAULT_DAYS = os.environ.get("WORKING_HOURS_DEFAULT_DAYS", "12345")
 WORKING_HOURS_DEFAULT_START = os.environ.get("WORKING_HOURS_DEFAULT_START", "09:00")
 WORKING_HOURS_DEFAULT_END = os.environ.get("WORKING_HOURS_DEFAULT_END", "18:00")
+for _name in ("WORKING_HOURS_DEFAULT_START", "WORKING_HOURS_DEFAULT_END"):
+    try:
+        datetime.time.fromisoformat(globals()[_name])
+    except ValueError:
+        raise ImproperlyConfigured(f"{_name} must be a time such as 09:00.") from None
+if not WORKING_HOURS_DEFAULT_DAYS or set(WORKING_HOURS_DEFAULT_DAYS) - set("1234567"):
+    raise ImproperlyConfigured("WORKING_HOURS_DEFAULT_DAYS must be ISO weekday digits, e.g. 12345.")
 USE_I18N = True
 USE_TZ = True
 

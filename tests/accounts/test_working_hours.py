@@ -218,3 +218,18 @@ def test_admins_edit_working_hours_in_the_admin_and_it_is_audited(client, admin_
     services.user_save(actor=admin_user, user=rep)
     event = AuditEvent.objects.get(action="accounts.user.changed", target_id=str(rep.pk))
     assert "work_days" in event.data
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("WORKING_HOURS_DEFAULT_START", "25:00"),
+        ("WORKING_HOURS_DEFAULT_END", "six"),
+        ("WORKING_HOURS_DEFAULT_DAYS", "Mon-Fri"),
+    ],
+)
+def test_a_bad_organisation_default_stops_start_up_with_its_name(name, value):
+    from tests.test_settings import run_with_env
+
+    result = run_with_env("import django; django.setup()", **{name: value})
+    assert result.returncode != 0 and f"{name} must be" in result.stderr
