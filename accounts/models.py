@@ -111,7 +111,7 @@ class User(AbstractUser):
         _("working day ends"),
         default=working_hours.default_work_end,
         help_text=_(
-            "In your time zone. Earlier than the start: the shift ends the next day. "
+            "In the person's time zone. Earlier than the start: the shift ends the next day. "
             "The same as the start: around the clock."
         ),
     )

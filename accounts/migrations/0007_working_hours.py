@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='work_end',
-            field=models.TimeField(default=accounts.working_hours.default_work_end, help_text='In your time zone. Earlier than the start: the shift ends the next day. The same as the start: around the clock.', verbose_name='working day ends'),
+            field=models.TimeField(default=accounts.working_hours.default_work_end, help_text="In the person's time zone. Earlier than the start: the shift ends the next day. The same as the start: around the clock.", verbose_name='working day ends'),
         ),
         migrations.AddField(
             model_name='user',
