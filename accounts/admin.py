@@ -147,6 +147,7 @@ class UserAdmin(DjangoUserAdmin):
             {"fields": ("first_name", "last_name", "email", "title", "phone", "timezone")},
         ),
         (_("Organisation"), {"fields": ("role", "manager", "team")}),
+        (_("Working hours"), {"fields": ("work_days", "work_start", "work_end")}),
         (_("Reports and book"), {"fields": ("direct_reports", "holdings")}),
         (_("Access"), {"fields": ("is_active", *SUPERUSER_FIELDS)}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),

@@ -7,6 +7,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import working_hours
+
+
+def validate_work_days(value: str) -> None:
+    if not value or set(value) - set(working_hours.DAYS) or len(set(value)) != len(value):
+        raise ValidationError(
+            _("Give the working days as digits, 1 = Monday to 7 = Sunday, each once (e.g. 12345).")
+        )
+
 
 def validate_timezone(value: str) -> None:
     if value and value not in zoneinfo.available_timezones():
@@ -88,6 +97,23 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     timezone = models.CharField(
         _("time zone"), max_length=64, blank=True, default="", validators=[validate_timezone]
+    )
+    # Working hours (accounts.working_hours): outside them notifications wait for the next start.
+    work_days = models.CharField(
+        _("working days"),
+        max_length=7,
+        default=working_hours.default_work_days,
+        validators=[validate_work_days],
+        help_text=_("1 = Monday to 7 = Sunday, e.g. 12345 for Monday to Friday."),
+    )
+    work_start = models.TimeField(_("working day starts"), default=working_hours.default_work_start)
+    work_end = models.TimeField(
+        _("working day ends"),
+        default=working_hours.default_work_end,
+        help_text=_(
+            "In the person's time zone. Earlier than the start: the shift ends the next day. "
+            "The same as the start: around the clock."
+        ),
     )
     # Bumped by every change that can grant or end access (roles, team, manager, password,
     # activation). Long-lived interfaces (sockets) compare it with the value they loaded, inside
@@ -272,3 +298,30 @@ class Cover(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.delegate}"
+
+
+class PendingNotification(models.Model):
+    """A notification held back until its person's next working start (accounts.notifications):
+    released by the beat task accounts.tasks.notifications_release, once (sent_at)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField()
+    due_at = models.DateTimeField(_("deliver at"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("held notification")
+        verbose_name_plural = _("held notifications")
+        indexes = [
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(sent_at__isnull=True),
+                name="accounts_notif_due_idx",
+            ),
+            models.Index(fields=["user", "due_at"], name="accounts_notif_user_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.payload.get('type', 'notification')} for {self.user_id} at {self.due_at}"

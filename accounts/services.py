@@ -29,6 +29,9 @@ USER_FIELDS = (
     "title",
     "phone",
     "timezone",
+    "work_days",
+    "work_start",
+    "work_end",
     "is_staff",
     "is_superuser",
 )
@@ -194,6 +197,63 @@ def user_save(
         chains = {*_manager_chain(before["manager"]), *_manager_chain(after["manager"])}
         access_changed([user], also=chains)
     return user
+
+
+WORKING_HOURS_FIELDS = ("timezone", "work_days", "work_start", "work_end")
+
+
+@transaction.atomic
+def user_working_hours_set(
+    *,
+    actor: User,
+    user: User,
+    timezone_name: str,
+    work_days: str,
+    work_start: dt.time,
+    work_end: dt.time,
+    request=None,
+) -> User:
+    """A person sets their own working hours and time zone (an admin may set anyone's).
+    Notifications already held keep their time. Audited: accounts.user.working_hours_changed
+    with what changed (nothing recorded when nothing changed)."""
+    from accounts import working_hours
+    from accounts.models import validate_timezone, validate_work_days
+
+    if actor.pk != user.pk and not permissions.is_admin(actor):
+        raise NotFound()
+    work_days = working_hours.clean_days(work_days) if work_days else ""
+    errors = {}
+    for name, check, value in (
+        ("timezone", validate_timezone, timezone_name),
+        ("work_days", validate_work_days, work_days),
+    ):
+        try:
+            check(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages[0]
+    if not isinstance(work_start, dt.time):
+        errors["work_start"] = _("Give a time, e.g. 09:00.")
+    if not isinstance(work_end, dt.time):
+        errors["work_end"] = _("Give a time, e.g. 18:00.")
+    if errors:
+        raise Invalid(fields=errors)
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    before = audit.snapshot(stored, WORKING_HOURS_FIELDS)
+    stored.timezone, stored.work_days = timezone_name, work_days
+    stored.work_start, stored.work_end = work_start, work_end
+    stored.save(update_fields=list(WORKING_HOURS_FIELDS))
+    diff = audit.changes(before, audit.snapshot(stored, WORKING_HOURS_FIELDS))
+    if diff:
+        audit.record(
+            actor=actor,
+            action="accounts.user.working_hours_changed",
+            target=stored,
+            data=diff,
+            request=request,
+        )
+    for name in WORKING_HOURS_FIELDS:
+        setattr(user, name, getattr(stored, name))
+    return stored
 
 
 def access_end(*, actor, user: User, request=None, events: list | None = None) -> None:

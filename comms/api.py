@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
+from accounts import working_hours
 from comms import api_schema as schema
 from comms import errors, permissions, presenters, selectors, services
 from comms.models import Conversation
@@ -61,6 +62,15 @@ def _flag(data, name: str) -> bool:
     if not isinstance(value, bool):
         raise errors.Invalid(_("%(field)s must be true or false.") % {"field": name})
     return value
+
+
+def sent(result, user, audience: str) -> dict:
+    """A send's answer: the <message>, and `delivery` when a colleague's notification waits for
+    their working hours or the message is urgent (times in the sender's time zone)."""
+    data = presenters.narrow(result.data, audience)
+    if result.tells_delivery:
+        data = {**data, "delivery": result.delivery(working_hours.zone_of(user))}
+    return data
 
 
 def _query_id(params, name: str) -> int | None:
@@ -186,14 +196,15 @@ class MessageListApi(CommsApi):
 
     @schema.doc(
         request=schema.SendSerializer,
-        response=schema.MessageSerializer,
+        response=schema.SentMessageSerializer,
         status=201,
-        extra={200: schema.MessageSerializer},
+        extra={200: schema.SentMessageSerializer},
         op="messages_send",
     )
     def post(self, request, pk):
         conversation = self.conversation(pk)
         note = _flag(request.data, "note")
+        urgent = _flag(request.data, "urgent")
         result = services.message_send(
             author=request.user,
             conversation=conversation,
@@ -201,10 +212,11 @@ class MessageListApi(CommsApi):
             client_id=_field(request.data, "client_id"),
             note=note,
             confirm_dlp=_flag(request.data, "confirm_dlp"),
+            urgent=urgent,
             request=request,
         )
         return Response(
-            presenters.narrow(result.data, self.audience()),
+            sent(result, request.user, self.audience()),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -377,7 +389,7 @@ class AttachmentUploadApi(CommsApi):
 
     @schema.doc(
         request={"multipart/form-data": schema.UploadSerializer},
-        response=schema.MessageSerializer,
+        response=schema.SentMessageSerializer,
         status=201,
         extra={413: schema.ErrorSerializer, 415: schema.ErrorSerializer},
         op="attachments_upload",
@@ -396,17 +408,19 @@ class AttachmentUploadApi(CommsApi):
         if upload is None:
             raise errors.Invalid(_("Choose a file to send."))
         note = _flag(request.data, "note")
+        urgent = _flag(request.data, "urgent")
         result = services.attachment_upload(
             actor=request.user,
             conversation=conversation,
             upload=upload,
             body=request.data.get("body", "") or "",
             note=note,
+            urgent=urgent,
             client_id=request.data.get("client_id") or None,
             confirm_dlp=_flag(request.data, "confirm_dlp"),
             request=request,
         )
         return Response(
-            presenters.narrow(result.data, self.audience()),
+            sent(result, request.user, self.audience()),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )

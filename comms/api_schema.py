@@ -59,6 +59,29 @@ class MessageSerializer(serializers.Serializer):
     customer_body = serializers.CharField(
         required=False, allow_null=True, help_text="Staff only: the redacted copy."
     )
+    urgent = serializers.BooleanField(
+        required=False, help_text="Present (true) when the sender marked it urgent; staff only."
+    )
+
+
+class HeldSerializer(ActorSerializer):
+    deliver_at = serializers.DateTimeField()
+
+
+class DeliverySerializer(serializers.Serializer):
+    urgent = serializers.BooleanField()
+    deliver_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the last colleague outside their working hours is notified, in the"
+        " sender's time zone; null when everyone is notified now.",
+    )
+    held = HeldSerializer(many=True, help_text="Colleagues whose notification waits, and until.")
+
+
+class SentMessageSerializer(MessageSerializer):
+    delivery = DeliverySerializer(
+        required=False, help_text="A new message: when its notifications reach colleagues."
+    )
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -164,6 +187,10 @@ class SendSerializer(serializers.Serializer):
         default=False,
         help_text="Send anyway past a data-loss prevention warning (error dlp_warning).",
     )
+    urgent = serializers.BooleanField(
+        default=False,
+        help_text="Notify colleagues now even outside their working hours (audited).",
+    )
 
 
 class EditSerializer(serializers.Serializer):
@@ -210,6 +237,7 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     body = serializers.CharField(required=False, allow_blank=True)
     note = serializers.BooleanField(required=False)
+    urgent = serializers.BooleanField(required=False)
     client_id = serializers.UUIDField(required=False)
     confirm_dlp = serializers.BooleanField(
         required=False,

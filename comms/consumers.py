@@ -25,6 +25,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import working_hours
 from accounts.consumers import SessionBound
 from comms import batching, errors, permissions, presenters, realtime, selectors, services
 from comms.presence import Presence
@@ -111,8 +112,12 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
                 "client_id": str(result.message.client_id),
                 "id": result.message.pk,
                 "duplicate": not result.created,
+                **self.ack_extra(result),
             }
         )
+
+    def ack_extra(self, result) -> dict:
+        return {}
 
     async def publish(self, outbox) -> None:
         await events.publish(outbox, self.channel_layer)
@@ -348,11 +353,19 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             body=content.get("body"),
             client_id=content.get("client_id"),
             note=content.get("note", False),
+            urgent=content.get("urgent", False),
             request=self.request,
             binding=self.binding,
             confirm_dlp=content.get("confirm_dlp", False),
         )
         self.follow(batching.submit(item), item.client_id)
+
+    def ack_extra(self, result) -> dict:
+        """A new message: when its notifications reach colleagues (held outside their working
+        hours unless urgent), in the sender's time zone."""
+        if not result.tells_delivery:
+            return {}
+        return {"delivery": result.delivery(working_hours.zone_of(self.user))}
 
     async def do_edit(self, content):
         self._limited()

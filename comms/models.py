@@ -253,6 +253,9 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The sender asked for colleagues to be notified now, even outside their working hours
+    # (audited: comms.message.marked_urgent). Set at insert only.
+    urgent = models.BooleanField(_("urgent"), default=False)
     # The conversation's change number of this message's latest change (created, edited,
     # retracted), so a client can see a hole in what it received and fetch exactly what it
     # missed (docs/realtime.md). `customer_seq`: the same in the customer's numbering (null for

@@ -97,6 +97,8 @@ def message_dict(
     }
     if viewer == CUSTOMER and message.author_user_id is None and message.author_contact_id is None:
         data["author"] = system_actor()
+    if viewer != CUSTOMER and message.urgent:
+        data["urgent"] = True
     if viewer != CUSTOMER and message.failed_reason:
         data["failed_reason"] = message.failed_reason
     if viewer != CUSTOMER and message.customer_body is not None:

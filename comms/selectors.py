@@ -163,6 +163,34 @@ def participants_of(conversation: Conversation) -> list[Participant]:
     )
 
 
+def members_off_work(conversation: Conversation, viewer, now=None) -> list[tuple]:
+    """The other active members of an internal conversation who are outside their working hours
+    at `now`, each with their next working start (UTC), soonest first: what a message `viewer`
+    sends now waits for (accounts.working_hours). One query; none for customer conversations."""
+    if not conversation.is_internal:
+        return []
+    from accounts import working_hours
+
+    now = now or timezone.now()
+    members = (
+        Participant.objects.filter(
+            conversation=conversation,
+            user__isnull=False,
+            left_at__isnull=True,
+            role__in=Participant.GRANTING,
+            user__is_active=True,
+        )
+        .exclude(user_id=viewer.pk)
+        .select_related("user")
+    )
+    found = []
+    for member in members:
+        start = working_hours.next_working_start(member.user, now)
+        if start > now:
+            found.append((member.user, start))
+    return sorted(found, key=lambda pair: (pair[1], pair[0].pk))
+
+
 # --- messages ------------------------------------------------------------------------------------
 
 

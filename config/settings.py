@@ -1,5 +1,6 @@
 """Keepline settings: one file, driven by the environment variables listed in .env.example."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -139,6 +140,18 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("pt-br", _("Brazilian Portuguese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+# Working hours of a new person (accounts.working_hours; each person changes theirs): ISO
+# weekdays (1 = Monday) and wall-clock times in their own time zone.
+WORKING_HOURS_DEFAULT_DAYS = os.environ.get("WORKING_HOURS_DEFAULT_DAYS", "12345")
+WORKING_HOURS_DEFAULT_START = os.environ.get("WORKING_HOURS_DEFAULT_START", "09:00")
+WORKING_HOURS_DEFAULT_END = os.environ.get("WORKING_HOURS_DEFAULT_END", "18:00")
+for _name in ("WORKING_HOURS_DEFAULT_START", "WORKING_HOURS_DEFAULT_END"):
+    try:
+        datetime.time.fromisoformat(globals()[_name])
+    except ValueError:
+        raise ImproperlyConfigured(f"{_name} must be a time such as 09:00.") from None
+if not WORKING_HOURS_DEFAULT_DAYS or set(WORKING_HOURS_DEFAULT_DAYS) - set("1234567"):
+    raise ImproperlyConfigured("WORKING_HOURS_DEFAULT_DAYS must be ISO weekday digits, e.g. 12345.")
 USE_I18N = True
 USE_TZ = True
 
@@ -253,6 +266,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Email accounts with an IMAP host: unseen mail read in (connectors/imap_poll.py). A run not
     # started within the minute is dropped; the next one reads the same mail.
+    # Notifications held back outside their person's working hours, released when due
+    # (accounts/notifications.py); each is sent once whatever runs it.
+    "accounts-notifications-release": {
+        "task": "accounts.tasks.notifications_release",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "connectors-imap-poll": {
         "task": "connectors.tasks.email_accounts_poll",
         "schedule": 60,

@@ -46,6 +46,7 @@ def attachment_upload(
     note: bool = False,
     client_id=None,
     confirm_dlp=False,
+    urgent: bool = False,
     request=None,
 ) -> SendResult:
     """Store a file as a message of its own (with optional text), through the one write path.
@@ -69,6 +70,7 @@ def attachment_upload(
             body=body or "",
             client_id=client_id or uuid.uuid4(),
             note=bool(note),
+            urgent=urgent,
             request=request,
             file=pending,
             confirm_dlp=confirm_dlp,

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit
-from accounts import realtime as account_realtime
+from accounts import notifications
 from accounts.models import User
 from comms import channel_registry, errors, permissions, presenters, realtime
 from comms.models import (
@@ -165,13 +165,16 @@ def conversation_assign(
     conversation_updated(conversation)
     assignee_changed(conversation)
     if assignee is not None and assignee.pk != actor.pk:
-        account_realtime.notify_user_on_commit(
-            assignee.pk,
+        # Outside the assignee's working hours it waits for their next start (right to
+        # disconnect); the inbox itself shows the conversation at once.
+        notifications.notify(
+            assignee,
             {
                 "type": "conversation.assigned",
                 "conversation_id": conversation.pk,
                 "by": presenters.user_actor(actor),
             },
+            now=now,
         )
     return conversation
 
@@ -272,13 +275,14 @@ def conversation_open_inbound(
     )
     realtime.inbox_changed_on_commit(conversation.pk)
     if assignee is not None:
-        account_realtime.notify_user_on_commit(
-            assignee.pk,
+        notifications.notify(
+            assignee,
             {
                 "type": "conversation.assigned",
                 "conversation_id": conversation.pk,
                 "by": presenters.contact_actor(contact),
                 "covering_for": presenters.user_actor(conversation.covering_for),
             },
+            now=now,
         )
     return conversation

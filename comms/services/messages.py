@@ -15,8 +15,14 @@ the demo seed. For each draft `messages_store`:
 3. appends the audit events in one statement (comms.message.sent / .received / .posted, and
    comms.attachment.uploaded);
 4. queues the events to publish after commit on the project's event bus (config.events):
-   `message.created` per viewer kind, `inbox.changed`, then mentions. The messages are
+   `message.created` per viewer kind, `inbox.changed`, then the notifications. The messages are
    presented (dicts, body_html, encoded frames) by the commit hooks, not inside the transaction.
+
+Notifications (accounts.notifications): a staff message notifies the people it @mentions and,
+in an internal conversation, every other member. Outside a recipient's working hours it is held
+until their next working start (a row written in the same transaction) unless the sender marked
+the message urgent (audited: comms.message.marked_urgent); the SendResult says who waits until
+when (`held`), so the sender is told "will be delivered at ...".
 
 A refusal is the ServiceError of that draft only; a repeated client_id answers the stored message.
 """
@@ -34,8 +40,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit
+from accounts import notifications
 from accounts import permissions as account_permissions
-from accounts import realtime as account_realtime
 from accounts.models import User
 from comms import (
     assignee_routing,
@@ -78,6 +84,31 @@ class SendResult:
     created: bool
     attachments: list | None = field(default=None, repr=False)  # known for a new message
     presented: dict | None = field(default=None, repr=False)
+    # New staff message: the people whose notification waits for their working start, with
+    # when (soonest first); those reached now although off work because it was urgent.
+    held: list = field(default_factory=list, repr=False)
+    woke: list = field(default_factory=list, repr=False)
+
+    @property
+    def tells_delivery(self) -> bool:
+        """A new message the sender is told about: a notification waits, or it was urgent."""
+        return self.created and bool(self.held or self.message.urgent)
+
+    def delivery(self, zone=None) -> dict:
+        """What the sender is told about the notifications of their message: `deliver_at`, the
+        latest time one waits until (null: everyone is told now), in `zone` (the sender's time
+        zone) when given, and per person."""
+
+        def at(value):
+            return (value.astimezone(zone) if zone is not None else value).isoformat()
+
+        return {
+            "urgent": self.message.urgent,
+            "deliver_at": at(max(due for _u, due in self.held)) if self.held else None,
+            "held": [
+                {**presenters.user_actor(user), "deliver_at": at(due)} for user, due in self.held
+            ],
+        }
 
     @property
     def data(self) -> dict:
@@ -122,6 +153,8 @@ class MessageDraft:
     channel_options: dict | None = None
     # The author saw the outbound checks' warning and sends anyway (comms.outbound_checks).
     confirmed: bool = False
+    # Staff: notify now even those outside their working hours (audited).
+    urgent: bool = False
 
     @property
     def contact(self):
@@ -153,9 +186,11 @@ def staff_draft(
     file: PendingFile | None = None,
     channel_options: dict | None = None,
     confirm_dlp=False,
+    urgent=False,
 ) -> MessageDraft:
     """A staff member's message or internal note (with an optional file). `confirm_dlp`: the
-    author saw the outbound checks' warning and sends anyway."""
+    author saw the outbound checks' warning and sends anyway; `urgent`: its notifications reach
+    colleagues now even outside their working hours (audited)."""
     body = clean_body(body, allow_empty=file is not None)
     client_id = clean_client_id(client_id)
     if permissions.is_read_only(author):
@@ -164,6 +199,8 @@ def staff_draft(
         raise errors.Invalid(_("note must be true or false."))
     if not isinstance(confirm_dlp, bool):
         raise errors.Invalid(_("confirm_dlp must be true or false."))
+    if not isinstance(urgent, bool):
+        raise errors.Invalid(_("urgent must be true or false."))
     return MessageDraft(
         conversation,
         body,
@@ -176,6 +213,7 @@ def staff_draft(
         file=file,
         channel_options=channel_options,
         confirmed=confirm_dlp,
+        urgent=urgent,
     )
 
 
@@ -369,12 +407,15 @@ def _new_message(item: MessageDraft, now, numbers: tuple, outcome=None) -> Messa
         status=Message.Status.QUEUED if queued else Message.Status.SENT,
         sent_at=None if queued else now,
         customer_body=outcome.customer_body if outcome is not None else None,
+        urgent=item.urgent,
     )
 
 
-def _stored_events(item: MessageDraft, message: Message, attachment) -> list[dict]:
+def _stored_events(item: MessageDraft, message: Message, attachment, woke=()) -> list[dict]:
     """The audit events of a stored message: comms.message.sent (staff), .received (customer,
-    channel) or .posted (system); then comms.attachment.uploaded for its file."""
+    channel) or .posted (system); then comms.attachment.uploaded for its file; then
+    comms.message.marked_urgent when the sender marked it urgent, naming whom it reached
+    outside their working hours (`woke`)."""
     data = {
         "conversation": item.conversation.pk,
         "client_id": str(message.client_id),
@@ -410,6 +451,19 @@ def _stored_events(item: MessageDraft, message: Message, attachment) -> list[dic
                     "content_type": attachment.content_type,
                     "size": attachment.size,
                     "sha256": attachment.sha256,
+                },
+                "request": item.request,
+            }
+        )
+    if message.urgent:
+        events.append(
+            {
+                "actor": actor,
+                "action": "comms.message.marked_urgent",
+                "target": message,
+                "data": {
+                    "conversation": item.conversation.pk,
+                    "outside_working_hours": sorted(user.pk for user in woke),
                 },
                 "request": item.request,
             }
@@ -534,45 +588,63 @@ def _route_revived(conversations: list[Conversation], now) -> list[dict]:
                 },
             }
         )
-        account_realtime.notify_user_on_commit(
-            assignee_id,
+        notifications.notify(
+            assignee,
             {
                 "type": "conversation.assigned",
                 "conversation_id": conversation.pk,
                 "by": presenters.system_actor(),
                 "covering_for": presenters.user_actor(conversation.covering_for),
             },
+            now=now,
         )
     return events
 
 
-def _notify_mentions(conversation: Conversation, message: Message, author: User) -> None:
-    """@username of an active staff participant: a notification on their user.<id> group."""
-    names = set(MENTION_RE.findall(message.body))
-    if not names:
-        return
-    mentioned = (
-        Participant.objects.filter(
-            conversation_id=conversation.pk,
-            user__username__in=names,
-            left_at__isnull=True,
-            role__in=Participant.GRANTING,
-            user__is_active=True,
-        )
-        .exclude(user_id=author.pk)
-        .values_list("user_id", flat=True)
-    )
-    for user_id in mentioned:
-        account_realtime.notify_user_on_commit(
-            user_id,
-            {
-                "type": "mention",
-                "conversation_id": conversation.pk,
-                "message_id": message.pk,
-                "by": presenters.user_actor(author),
-                "excerpt": message.body[:140],
-            },
-        )
+def _notifies(item: MessageDraft, message: Message) -> bool:
+    return item.source == STAFF and (item.conversation.is_internal or "@" in message.body)
+
+
+def _notices(items: list[MessageDraft], stored: list[tuple[int, Message]], now) -> dict:
+    """{draft index: [accounts.notifications.Notice]} for the new staff messages `stored`
+    ((index, message)): the active staff members it @mentions ("mention") and, in an internal
+    conversation, every other active member ("message"), each now or held until their working
+    start (urgent: now). One query for the whole batch (the members, with their working
+    hours), none when no message notifies anyone."""
+    wanted = [(i, message) for i, message in stored if _notifies(items[i], message)]
+    if not wanted:
+        return {}
+    members: dict[int, list[User]] = {}
+    rows = Participant.objects.filter(
+        conversation_id__in=ids_in(Conversation, {items[i].conversation.pk for i, _m in wanted}),
+        user__isnull=False,
+        left_at__isnull=True,
+        role__in=Participant.GRANTING,
+        user__is_active=True,
+    ).select_related("user")
+    for participant in rows:
+        members.setdefault(participant.conversation_id, []).append(participant.user)
+    found = {}
+    for i, message in wanted:
+        item = items[i]
+        names = set(MENTION_RE.findall(message.body)) if "@" in message.body else set()
+        base = {
+            "conversation_id": item.conversation.pk,
+            "message_id": message.pk,
+            "by": presenters.user_actor(item.author),
+            "excerpt": message.body[:140],
+        }
+        recipients = []
+        for user in members.get(item.conversation.pk, ()):
+            if user.pk == item.author.pk:
+                continue
+            if user.username in names:
+                recipients.append((user, {"type": "mention", **base}))
+            elif item.conversation.is_internal:
+                recipients.append((user, {"type": "message", **base, "urgent": message.urgent}))
+        if recipients:
+            found[i] = notifications.plan(recipients, urgent=item.urgent, now=now)
+    return found
 
 
 # --- a batch of two or more drafts: a constant number of statements ----------------------------
@@ -878,10 +950,13 @@ def _store_batch(items: list[MessageDraft]) -> list:
         for i, message in zip(fresh, stored, strict=True)
         if items[i].file is not None
     }
+    notices = _notices(items, list(zip(fresh, stored, strict=True)), now)
     events = [
         event
         for i, message in zip(fresh, stored, strict=True)
-        for event in _stored_events(items[i], message, files.get(i))
+        for event in _stored_events(
+            items[i], message, files.get(i), [n.user for n in notices.get(i, ()) if n.woke]
+        )
     ]
     events += reopen_events
     said = [(i, message) for i, message in zip(fresh, stored, strict=True) if i in checked]
@@ -899,15 +974,20 @@ def _store_batch(items: list[MessageDraft]) -> list:
     ]
     if queued:
         channel_registry.outbound_stored(queued)  # connectors: delivery rows, send on commit
-    # After commit, in this order: each message.created, then the mentions it carried.
+    # After commit, in this order: each message.created, then the notifications it caused.
     for i, message in zip(fresh, stored, strict=True):
         result = results[i] = SendResult(message, True, [files[i]] if i in files else [])
         broadcast_created(
             items[i].conversation, message, result.attachments, lambda r=result: r.data
         )
-    for i, message in zip(fresh, stored, strict=True):
-        if items[i].source == STAFF and "@" in message.body:
-            _notify_mentions(items[i].conversation, message, items[i].author)
+    for i in fresh:
+        if i in notices:
+            notifications.dispatch(notices[i], now=now)
+            results[i].held = sorted(
+                ((n.user, n.due_at) for n in notices[i] if n.due_at is not None),
+                key=lambda held: (held[1], held[0].pk),
+            )
+            results[i].woke = [n.user for n in notices[i] if n.woke]
     # A resend of a stored message publishes it again: the process that stored it may have died
     # after commit and before publishing. Members drop what they already hold (by id).
     for i in order:
@@ -989,11 +1069,13 @@ def message_send(
     client_id,
     note: bool = False,
     confirm_dlp=False,
+    urgent: bool = False,
     request=None,
 ) -> SendResult:
     """Store a staff message (outbound, or an internal note) once per client_id; after commit,
-    broadcast `message.created` (notes to staff only). A repeated client_id returns the stored
-    message with created=False and broadcasts nothing. Audited (comms.message.sent). The
+    broadcast `message.created` (notes to staff only) and notify (see the module docstring;
+    `urgent`: now, audited as comms.message.marked_urgent). A repeated client_id returns the
+    stored message with created=False and broadcasts nothing. Audited (comms.message.sent). The
     outbound checks (comms.outbound_checks) may refuse it (`confirm_dlp`: send anyway past a
     warning) or give the customer a redacted copy.
 
@@ -1006,6 +1088,7 @@ def message_send(
             body=body,
             client_id=client_id,
             note=note,
+            urgent=urgent,
             request=request,
             confirm_dlp=confirm_dlp,
         )

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
 
+from accounts import working_hours
 from comms import channel_registry, permissions, selectors
 from crm import permissions as crm_permissions
 from crm.models import Contact, Deal
@@ -33,6 +34,10 @@ def chat_strings() -> dict:
         "templateSent": _("Template sent."),
         "sendAnyway": _("Send anyway"),
         "redactedForCustomer": _("Redacted for the customer"),
+        "urgent": _("Urgent"),
+        # {time}: the sender's own time zone; {names}: colleagues outside their working hours.
+        "willDeliver": _("Will be delivered at {time} ({names} outside working hours)"),
+        "deliveredUrgent": _("Urgent: delivered now"),
     }
 
 
@@ -49,6 +54,10 @@ def chat_panel(context, conversation):
         "sees_originals": permissions.sees_everything(user),
         "is_customer_facing": not conversation.is_internal,
         "me": user.pk,
+        # Right to disconnect: colleagues a message sent now would wait for (internal only).
+        "off_work": selectors.members_off_work(conversation, user) if can_send else [],
+        # Delivery times are shown in the sender's own time zone (accounts.working_hours).
+        "time_zone": working_hours.zone_of(user).key,
         "csrf": get_token(request),
         "edit_window": settings.COMMS_EDIT_WINDOW_SECONDS,
         "strings": chat_strings(),

@@ -40,6 +40,9 @@
     this.form = root.querySelector("[data-role=composer]");
     this.input = root.querySelector("[data-role=input]");
     this.noteToggle = root.querySelector("[data-role=note]");
+    this.urgentToggle = root.querySelector("[data-role=urgent]");
+    this.deliveryLine = root.querySelector("[data-role=delivery]");
+    this.timeZone = d.timeZone || undefined;
     this.fileInput = root.querySelector("[data-role=file]");
     this.progress = root.querySelector("[data-role=progress]");
     this.rows = {};          // message id -> row element
@@ -194,6 +197,7 @@
         var pending = this.list.querySelector('[data-client-id="' + msg.client_id + '"].pending');
         if (pending && this.rows[msg.id]) pending.remove();
         else if (pending) { pending.classList.remove("pending"); pending.dataset.id = msg.id; this.rows[msg.id] = pending; }
+        if (msg.delivery) this.showDelivery(msg.id, msg.delivery);
         break;
       case "message.created": case "message.updated": case "message.retracted":
         this.received(msg.message); this.scrollToBottom(); break;
@@ -227,6 +231,33 @@
     }
   };
 
+  // Right to disconnect: a colleague outside their working hours is notified at their next
+  // working start; the sender sees when, in their own time zone (the server's answer).
+  Chat.prototype.formatTime = function (iso) {
+    var options = {weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"};
+    try { return new Date(iso).toLocaleString(undefined, Object.assign({timeZone: this.timeZone}, options)); }
+    catch (e) { return new Date(iso).toLocaleString(undefined, options); }
+  };
+
+  Chat.prototype.showDelivery = function (id, delivery) {
+    var text;
+    if (delivery.deliver_at) {
+      var names = (delivery.held || []).map(function (h) { return h.name; }).join(", ");
+      text = this.t.willDeliver.replace("{time}", this.formatTime(delivery.deliver_at)).replace("{names}", names);
+    } else if (delivery.urgent) {
+      text = this.t.deliveredUrgent;
+    }
+    if (!text) return;
+    if (this.deliveryLine) { this.deliveryLine.textContent = text; this.deliveryLine.hidden = false; }
+    var row = this.rows[id];
+    if (row) {
+      var foot = row.querySelector(".foot");
+      var note = row.querySelector(".delivery") || el("span", "delivery muted");
+      note.textContent = text;
+      if (foot && !note.parentNode) foot.appendChild(note);
+    }
+  };
+
   Chat.prototype.rowFor = function (m) {
     var row = this.rows[m.id];
     if (!row && m.client_id) {
@@ -246,6 +277,7 @@
     var meta = el("div", "meta");
     meta.appendChild(el("span", "who", m.author ? m.author.name : ""));
     if (m.direction === "note") meta.appendChild(el("span", "badge note", this.t.note));
+    if (m.urgent) meta.appendChild(el("span", "badge urgent", this.t.urgent));
     var time = el("time", "when", new Date(m.created_at).toLocaleString());
     time.dateTime = m.created_at; meta.appendChild(time);
     if (m.edited_at && this.seesOriginals) {
@@ -372,14 +404,16 @@
   Chat.prototype.transmit = function (cid) {
     var item = this.outbox[cid];
     if (!item || !this.ws || this.ws.readyState !== 1) return;
-    this.ws.send(JSON.stringify({action: "send", client_id: cid, body: item.body, note: !!item.note, confirm_dlp: !!item.confirm}));
+    this.ws.send(JSON.stringify({action: "send", client_id: cid, body: item.body, note: !!item.note, urgent: !!item.urgent, confirm_dlp: !!item.confirm}));
   };
 
   Chat.prototype.send = function () {
     var body = this.input.value.replace(/\s+$/, "");
     if (!body.trim()) return;
     var cid = uuid4();
-    this.outbox[cid] = {body: body, note: !!(this.noteToggle && this.noteToggle.checked)};
+    this.outbox[cid] = {body: body, note: !!(this.noteToggle && this.noteToggle.checked),
+                        urgent: !!(this.urgentToggle && this.urgentToggle.checked)};
+    if (this.urgentToggle) this.urgentToggle.checked = false;  // one message at a time
     this.saveOutbox();
     this.renderPending(cid, this.outbox[cid]);
     this.input.value = "";
@@ -473,13 +507,18 @@
     this.ws.send(JSON.stringify({action: "retract", message_id: parseInt(row.dataset.id, 10)}));
   };
 
-  Chat.prototype.upload = function (file, confirmed, clientId) {
+  Chat.prototype.upload = function (file, confirmed, clientId, urgent) {
     var self = this;
     var data = new FormData();
     clientId = clientId || uuid4();
     data.append("file", file);
     data.append("client_id", clientId);
     if (confirmed) data.append("confirm_dlp", "true");
+    if (urgent === undefined) {
+      urgent = !!(this.urgentToggle && this.urgentToggle.checked);
+      if (this.urgentToggle) this.urgentToggle.checked = false;
+    }
+    if (urgent) data.append("urgent", "true");
     var xhr = new XMLHttpRequest();
     xhr.open("POST", this.api + "attachments/");
     xhr.setRequestHeader("X-CSRFToken", this.csrf);
@@ -492,11 +531,14 @@
         var answer = {}; try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = {detail: xhr.statusText}; }
         if (answer.error === "dlp_warning" && self.form) {
           self.form.appendChild(self.warning(file.name + ": " + answer.detail, function () {
-            self.upload(file, true, clientId);
+            self.upload(file, true, clientId, urgent);
           }, function () {}));
           return;
         }
         self.setStatus(answer.detail);
+      } else {
+        var sent = {}; try { sent = JSON.parse(xhr.responseText); } catch (e) { sent = {}; }
+        if (sent.delivery) self.showDelivery(sent.id, sent.delivery);
       }
     };
     xhr.onerror = function () { if (self.progress) self.progress.hidden = true; self.setStatus(self.t.offline); };
