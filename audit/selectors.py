@@ -5,7 +5,7 @@ from collections.abc import Callable, Collection, Iterable
 
 from django.db.models import Model, Q, QuerySet
 
-from audit import permissions
+from audit import labels, permissions
 from audit.models import AuditCheckpoint, AuditEvent
 
 PAGE_SIZE = 50
@@ -67,13 +67,16 @@ def ids_of(target_ids: list[str]) -> list[int]:
 
 def _action_q(text: str) -> Q:
     """An exact action ("comms.message.retracted"), a prefix ending in a dot or "*"
-    ("accounts."), or words of what happened ("retracted", "retract", "signed in"), matched
-    within the action's name."""
+    ("accounts."), or words of what happened ("retracted", "signed in", "retirado", "baixado"),
+    matched within the actions' labels in the viewer's language and in English
+    (audit.labels) and within the actions' names."""
     if text.endswith((".", "*")):
         return Q(action__startswith=text.rstrip("*"))
     if "." in text:
         return Q(action=text)
-    return Q(action__contains="_".join(text.lower().split()))
+    by_name = Q(action__contains="_".join(text.lower().split()))
+    codes = labels.codes_matching(text)
+    return by_name | Q(action__in=codes) if codes else by_name
 
 
 def _filtered(
