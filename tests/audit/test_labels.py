@@ -170,13 +170,13 @@ CATALOGUES = {
     "es": {
         "Message retracted": "Mensaje retirado",
         "File downloaded": "Archivo descargado",
-        "Signed in": "Inició sesión",
-        "Deal reassigned": "Oportunidad reasignada",
+        "Signed in": "Inicio de sesión",
+        "Deal reassigned": "Negocio reasignado",
     },
     "pt-br": {
         "Message retracted": "Mensagem retirada",
         "File downloaded": "Arquivo baixado",
-        "Signed in": "Sessão iniciada",
+        "Signed in": "Login",
         "Deal reassigned": "Negócio reatribuído",
     },
 }
@@ -222,7 +222,7 @@ def happenings(db, rep):
         ("pt-br", "retirada", "retracted"),
         ("pt-br", "baixado", "downloaded"),
         ("pt-br", "arquivo baixado", "downloaded"),
-        ("pt-br", "sessão iniciada", "signed_in"),
+        ("pt-br", "login", "signed_in"),
         ("pt-br", "reatribuido", "reassigned"),
         # English words keep working whatever the viewer's language.
         ("es", "retracted", "retracted"),
