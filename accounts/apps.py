@@ -20,5 +20,10 @@ class AccountsConfig(AppConfig):
         from audit import selectors as audit_selectors
 
         audit_selectors.register_actor_finder(selectors.audit_actors_named)
+        # ... nor what its actions mean in words.
+        from accounts import audit_labels
+        from audit import labels
+
+        labels.register_action_labels(audit_labels.LABELS)
         # Later apps add models (and so permissions); keep the role groups' grants complete.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="accounts.roles.sync")

@@ -8,13 +8,16 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 
-from audit import permissions, selectors
+from audit import labels, permissions, selectors
 from audit.forms import EventFilterForm
 from audit.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     data = serializers.JSONField()
+    action_label = serializers.SerializerMethodField(
+        help_text="What happened, in the requester's language (the action code when unnamed)."
+    )
 
     class Meta:
         model = AuditEvent
@@ -25,6 +28,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "actor_id",
             "actor_label",
             "action",
+            "action_label",
             "target_type",
             "target_id",
             "target_label",
@@ -36,6 +40,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "hash",
             "version",
         ]
+
+    def get_action_label(self, event) -> str:
+        return labels.action_label(event.action)
 
 
 class SeqCursorPagination(CursorPagination):

@@ -141,3 +141,57 @@ class AuditChainHead(models.Model):
 
     def __str__(self):
         return f"head #{self.seq}"
+
+
+class Verification(models.Model):
+    """One run of the ledger's verification (`verify_audit`, the nightly task): what it checked
+    and the first problem it found. A status for the compliance console, never evidence: the
+    evidence is the chain, the signed checkpoints and the witnesses, which each run recomputes."""
+
+    class Witness(models.TextChoices):
+        NONE = "none", _("no witness configured")
+        EMPTY = "empty", _("the witnesses hold no checkpoint yet")
+        COMPARED = "compared", _("compared with the witnesses")
+        UNREADABLE = "unreadable", _("a witness could not be read")
+
+    class Check(models.TextChoices):
+        WITNESS = "witness", _("witnesses")
+        LEDGER = "ledger", _("ledger")
+        RECORD = "record", _("record")
+        ERROR = "error", _("error")
+
+    class Source(models.TextChoices):
+        COMMAND = "command", _("verify_audit command")
+        TASK = "task", _("nightly task")
+
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # None while it runs, and for a run stopped without an outcome (the process killed).
+    ok = models.BooleanField(_("intact"), null=True, blank=True)
+    source = models.CharField(_("run by"), max_length=16, choices=Source.choices)
+    from_seq = models.BigIntegerField(_("from sequence"), default=1)
+    events_checked = models.BigIntegerField(_("events checked"), default=0)
+    last_seq = models.BigIntegerField(_("up to sequence"), default=0)
+    head_hash = models.CharField(_("head hash"), max_length=64, blank=True)
+    checkpoints_checked = models.PositiveIntegerField(_("checkpoints checked"), default=0)
+    witness_status = models.CharField(
+        _("witnesses"), max_length=16, choices=Witness.choices, default=Witness.NONE
+    )
+    witness_documents = models.PositiveIntegerField(_("witnessed checkpoints read"), default=0)
+    checkpoint_files = models.PositiveIntegerField(_("checkpoint files' checkpoints"), default=0)
+    records_checked = models.JSONField(_("records checked"), default=dict, blank=True)
+    records_skipped = models.BooleanField(_("records not checked"), default=False)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    failed_check = models.CharField(
+        _("failed check"), max_length=16, choices=Check.choices, blank=True
+    )
+    first_problem = models.TextField(_("first problem"), blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("audit verification")
+        verbose_name_plural = _("audit verifications")
+
+    def __str__(self):
+        state = {True: "ok", False: "failed", None: "unfinished"}[self.ok]
+        return f"verification {self.pk} ({state})"

@@ -1,12 +1,17 @@
 """Every read of the ledger a person sees, already permission-checked (forbidden: Http404)."""
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 
-from audit import permissions
-from audit.models import AuditCheckpoint, AuditEvent
+from audit import labels, permissions, witness
+from audit.models import AuditCheckpoint, AuditEvent, Verification
+from audit.services import checkpoint_document
 
 PAGE_SIZE = 50
 
@@ -67,13 +72,16 @@ def ids_of(target_ids: list[str]) -> list[int]:
 
 def _action_q(text: str) -> Q:
     """An exact action ("comms.message.retracted"), a prefix ending in a dot or "*"
-    ("accounts."), or words of what happened ("retracted", "retract", "signed in"), matched
-    within the action's name."""
+    ("accounts."), or words of what happened ("retracted", "signed in", "retirado", "baixado"),
+    matched within the actions' labels in the viewer's language and in English
+    (audit.labels) and within the actions' names."""
     if text.endswith((".", "*")):
         return Q(action__startswith=text.rstrip("*"))
     if "." in text:
         return Q(action=text)
-    return Q(action__contains="_".join(text.lower().split()))
+    by_name = Q(action__contains="_".join(text.lower().split()))
+    codes = labels.codes_matching(text)
+    return by_name | Q(action__in=codes) if codes else by_name
 
 
 def _filtered(
@@ -143,3 +151,50 @@ def events_for_target(
 def checkpoint_covering(event: AuditEvent) -> AuditCheckpoint | None:
     """The earliest signed checkpoint at or after the event: it vouches for the event."""
     return AuditCheckpoint.objects.filter(seq__gte=event.seq).order_by("seq", "id").first()
+
+
+# The nightly verification (audit.tasks.verify_ledger) leaves a day and a half of slack.
+VERIFICATION_STALE_AFTER = dt.timedelta(hours=36)
+
+
+@dataclass
+class LedgerStatus:
+    last_run: Verification | None  # the newest finished verification
+    last_ok: Verification | None  # the newest intact one, when the newest failed
+    unfinished: Verification | None  # a run started after it, not (yet) finished
+    stale: bool  # no finished verification, or the newest is older than the slack
+    checkpoint: AuditCheckpoint | None  # the newest signed checkpoint
+    head_seq: int  # the ledger's newest event
+    witnesses: list[tuple[Path, bool]] = field(default_factory=list)  # holds the checkpoint?
+
+    @property
+    def events_after_checkpoint(self) -> int:
+        return self.head_seq - (self.checkpoint.seq if self.checkpoint else 0)
+
+    @property
+    def witnessed(self) -> int:
+        return sum(held for _, held in self.witnesses)
+
+
+def ledger_status_for(user) -> LedgerStatus:
+    """The ledger's last verification and newest signed checkpoint, with the witness
+    directories holding it (compliance console). Five queries at most, at any size."""
+    permissions.require_view_ledger(user)
+    newest = Verification.objects.first()
+    last_run = newest
+    if newest is not None and newest.finished_at is None:
+        last_run = Verification.objects.filter(finished_at__isnull=False).first()
+    last_ok = None
+    if last_run is not None and not last_run.ok:
+        last_ok = Verification.objects.filter(ok=True).first()
+    checkpoint = AuditCheckpoint.objects.order_by("-seq", "-id").first()
+    head_seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    return LedgerStatus(
+        last_run=last_run,
+        last_ok=last_ok,
+        unfinished=newest if newest is not None and newest.finished_at is None else None,
+        stale=last_run is None or last_run.finished_at < timezone.now() - VERIFICATION_STALE_AFTER,
+        checkpoint=checkpoint,
+        head_seq=head_seq,
+        witnesses=witness.holders(checkpoint_document(checkpoint)) if checkpoint else [],
+    )

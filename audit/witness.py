@@ -119,3 +119,16 @@ def documents(paths: list[Path] | None = None) -> list[dict]:
                 raise WitnessError(f"{path}: a checkpoint lacks {lacks}")
             out.append(document)
     return out
+
+
+def holders(document: dict) -> list[tuple[Path, bool]]:
+    """Each witness directory, and whether it holds this checkpoint document as written (a file
+    missing, unreadable or with other content: False)."""
+    out = []
+    for directory in directories():
+        try:
+            held = (directory / _name(document)).read_bytes() == _content(document)
+        except OSError:
+            held = False
+        out.append((directory, held))
+    return out

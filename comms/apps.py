@@ -22,6 +22,10 @@ class CommsConfig(AppConfig):
         audit_selectors.register_target_links("comms.conversation", audit_links.conversations)
         audit_selectors.register_target_links("comms.message", audit_links.messages)
         audit_selectors.register_target_links("comms.attachment", audit_links.files)
+        from audit import labels
+        from comms import audit_labels
+
+        labels.register_action_labels(audit_labels.LABELS)
 
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"

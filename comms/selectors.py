@@ -292,6 +292,58 @@ def message_revisions_for(user, conversation: Conversation, message_id) -> list:
     return list(message.revisions.select_related("editor").order_by("id"))
 
 
+@dataclass
+class Version:
+    """One text a message had: who wrote it (the author, then each editor), and when."""
+
+    number: int
+    body: str | None  # None: hidden from this viewer
+    by: object  # a User, a Contact, or None (the system)
+    at: object
+    current: bool
+
+
+@dataclass
+class MessageVersions:
+    message: Message
+    versions: list[Version]  # oldest first; the last is the current text
+    attachments: list[Attachment]
+    everything: bool  # the viewer reads earlier and retracted text (admin, compliance)
+
+
+def message_versions_for(user, message_id) -> MessageVersions:
+    """A message's every version and its files, for whoever may read its conversation (Http404
+    otherwise). Earlier and retracted text, and a retracted message's files, only for those who
+    see everything (admin, compliance); others get the versions' authors and times. Three
+    queries: the message, its revisions, its files."""
+    pk = _int(message_id)
+    message = (
+        Message.objects.select_related(
+            "conversation__contact", "author_user", "author_contact", "retracted_by"
+        )
+        .filter(pk=pk, conversation__in=permissions.conversation_queryset_for(user))
+        .first()
+        if pk is not None
+        else None
+    )
+    if message is None:
+        raise Http404
+    everything = permissions.sees_everything(user)
+    revisions = list(message.revisions.select_related("editor").order_by("id"))
+    # A revision holds the text replaced by an edit: the first one is the text as sent.
+    bodies = [r.body for r in revisions] + [message.body]
+    authors = [message.author_user or message.author_contact] + [r.editor for r in revisions]
+    times = [message.created_at] + [r.edited_at for r in revisions]
+    last = len(bodies) - 1
+    versions = []
+    for i, body in enumerate(bodies):
+        shown = everything or (i == last and not message.retracted)
+        versions.append(Version(i + 1, body if shown else None, authors[i], times[i], i == last))
+    files = everything or not message.retracted
+    attachments = list(message.attachments.order_by("id")) if files else []
+    return MessageVersions(message, versions, attachments, everything)
+
+
 # --- customers -----------------------------------------------------------------------------------
 
 

@@ -21,6 +21,11 @@ urlpatterns = [
         name="customer-attachment",
     ),
     path(
+        "conversations/messages/<int:pk>/versions/",
+        views.message_versions,
+        name="message-versions",
+    ),
+    path(
         "conversations/attachments/<int:pk>/download/",
         views.attachment_download,
         name="attachment-download",

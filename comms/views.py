@@ -220,3 +220,15 @@ def attachment_download(request, pk):
     response = downloads.file_response(attachment)
     services.attachment_download_record(actor=request.user, attachment=attachment, request=request)
     return response
+
+
+@login_required
+@require_GET
+def message_versions(request, pk):
+    """A message's every version, retraction and files (earlier text for admin and compliance
+    only); 404 for whoever may not read its conversation."""
+    found = selectors.message_versions_for(request.user, pk)
+    services.message_versions_view_record(
+        viewer=request.user, message=found.message, versions=len(found.versions), request=request
+    )
+    return render(request, "comms/message_versions.html", {"found": found})

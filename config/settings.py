@@ -243,6 +243,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 AUDIT_CHECKPOINT_EVERY_S = env.env_int("AUDIT_CHECKPOINT_EVERY_S", 300)
+AUDIT_VERIFY_HOUR_UTC = env.env_int("AUDIT_VERIFY_HOUR_UTC", 3)  # the nightly verify_audit
+AUDIT_VERIFY_MINUTE = 17
+if not 0 <= AUDIT_VERIFY_HOUR_UTC <= 23:
+    raise ImproperlyConfigured("AUDIT_VERIFY_HOUR_UTC must be an hour, 0 to 23.")
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {
         "task": "audit.tasks.checkpoint_create",
@@ -250,6 +254,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         # Runs queued while no worker was up are dropped once the next one is due: one signs
         # the head as well as ten.
         "options": {"expires": AUDIT_CHECKPOINT_EVERY_S},
+    },
+    # The whole ledger, its witnesses and the record verified nightly, the outcome kept for the
+    # compliance console (audit/verification_runs.py). Dropped if not started within the hour.
+    "audit-verify": {
+        "task": "audit.tasks.verify_ledger",
+        "schedule": crontab(minute=AUDIT_VERIFY_MINUTE, hour=AUDIT_VERIFY_HOUR_UTC),
+        "options": {"expires": 3600},
     },
     # Inbound events whose retry is due or whose drain was lost (connectors/inbound.py).
     "inbound-events-due": {

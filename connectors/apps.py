@@ -26,3 +26,7 @@ class ConnectorsConfig(AppConfig):
         channel_registry.register_send_check(outbound.send_check)
         channel_registry.register_outbound(outbound.deliveries_record)
         channel_registry.register_composer(outbound.composer_notice)
+        from audit import labels
+        from connectors import audit_labels
+
+        labels.register_action_labels(audit_labels.LABELS)

@@ -46,6 +46,10 @@ class CrmConfig(AppConfig):
         audit_selectors.register_target_links("crm.company", audit_links.companies)
         audit_selectors.register_target_links("crm.contact", audit_links.contacts)
         audit_selectors.register_target_links("crm.deal", audit_links.deals)
+        from audit import labels
+        from crm import audit_labels
+
+        labels.register_action_labels(audit_labels.LABELS)
         # A person's book (accounts.book): crm's records, before comms's conversations.
         book.register_book_part(CrmBook())
 

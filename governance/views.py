@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from audit import selectors as audit_selectors
 from config.errors import ServiceError
 from governance import console, forms, holds, permissions, retention
 
@@ -9,7 +10,15 @@ from governance import console, forms, holds, permissions, retention
 @login_required
 def console_home(request):
     permissions.require_console(request.user)
-    return render(request, "governance/console.html", {"sections": console.SECTIONS})
+    return render(
+        request,
+        "governance/console.html",
+        {
+            "sections": console.SECTIONS,
+            # Whether the record can be trusted comes first: the ledger's last verification.
+            "ledger": audit_selectors.ledger_status_for(request.user),
+        },
+    )
 
 
 def _errors_into(form, error: ServiceError) -> None:

@@ -11,7 +11,8 @@ ServiceErrors (comms.errors) carrying the protocol's code and an HTTP status.
 - members: internal conversations' membership;
 - attachments: files (stored through the messages path) and their downloads;
 - statuses: delivery status of outbound channel messages, as providers report it;
-- purge: tombstones (retention, erasure), refusing what a legal hold covers.
+- purge: tombstones (retention, erasure), refusing what a legal hold covers;
+- versions: reading a message's versions (audited for those who see everything).
 
 The names below are the package's interface for views, API, consumers, tasks and commands.
 """
@@ -50,6 +51,7 @@ from comms.services.messages import (
 from comms.services.purge import message_bodies_purge
 from comms.services.reads import conversation_mark_read, customer_mark_read
 from comms.services.statuses import message_status_record
+from comms.services.versions import message_versions_view_record
 
 __all__ = [
     "message_bodies_purge",
@@ -83,6 +85,7 @@ __all__ = [
     "message_send",
     "message_status_record",
     "message_store",
+    "message_versions_view_record",
     "messages_store",
     "staff_draft",
     "system_draft",

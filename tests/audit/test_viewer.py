@@ -272,6 +272,7 @@ def test_each_event_links_to_what_it_concerns(client, compliance, rep, settings,
     assert f'href="{conversation_url}" data-testid="audit-target-link"' in page
     assert f'href="{reverse("crm:deal-detail", args=[deal.pk])}"' in page
     detail = client.get(reverse("audit:event-detail", args=[retracted.seq])).content.decode()
-    assert f'href="{conversation_url}" data-testid="audit-target-link"' in detail
+    versions_url = reverse("comms:message-versions", args=[sent.message.pk])
+    assert f'href="{versions_url}" data-testid="audit-target-link"' in detail  # the message's
     detail = client.get(reverse("audit:event-detail", args=[missing.seq])).content.decode()
     assert 'data-testid="audit-target-link"' not in detail and "Gone" in detail

@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import record_checks, verification, witness
+from audit import verification_runs, witness
+from audit.models import Verification
 
 
 def read_checkpoint_file(path: str) -> list[dict]:
@@ -65,29 +66,31 @@ class Command(BaseCommand):
 
     def handle(self, *args, from_seq, checkpoint, witness_dir, skip_records, **options):
         documents = [doc for path in checkpoint for doc in read_checkpoint_file(path)]
-        directories = [Path(d) for d in witness_dir] or witness.directories()
-        try:
-            witnessed = witness.documents(directories)
-        except witness.WitnessError as error:
-            raise CommandError(f"a witness cannot be read: {error}", returncode=2) from None
-        if not directories and not documents:
+        run = verification_runs.verification_run(
+            source=Verification.Source.COMMAND,
+            from_seq=from_seq,
+            checkpoint_documents=documents,
+            witness_dirs=[Path(d) for d in witness_dir] or None,
+            skip_records=skip_records,
+        )
+        if run.failed_check == Verification.Check.WITNESS:
+            raise CommandError(run.first_problem, returncode=2)
+        if run.witness_status == Verification.Witness.NONE and not documents:
             self.stderr.write(self.style.ERROR(NO_WITNESS))
-        elif directories and not witnessed:
+        elif run.witness_status == Verification.Witness.EMPTY:
             self.stderr.write(
                 self.style.WARNING(
                     "warning: the witness directories hold no checkpoint yet: nothing outside "
                     "the database was compared"
                 )
             )
-        result = verification.verify(from_seq=from_seq, checkpoints=documents + witnessed)
-        for warning in result.warnings:
+        for warning in run.warnings:
             self.stderr.write(f"warning: {warning}")
-        if not result.ok:
-            raise CommandError(f"audit ledger damaged at {result.damage}", returncode=1)
-        self.stdout.write(result.summary())
+        if run.failed_check == Verification.Check.LEDGER:
+            raise CommandError(run.first_problem, returncode=1)
+        self.stdout.write(verification_runs.summary(run))
         if not skip_records:
-            mismatch, tally = record_checks.run()
-            if mismatch is not None:
-                raise CommandError(f"record damaged: {mismatch}", returncode=1)
-            checked = ", ".join(f"{n} {what}" for what, n in sorted(tally.items()))
+            if run.failed_check == Verification.Check.RECORD:
+                raise CommandError(run.first_problem, returncode=1)
+            checked = ", ".join(f"{n} {what}" for what, n in sorted(run.records_checked.items()))
             self.stdout.write(f"record agrees with its events: {checked or 'nothing to check'}")

@@ -1,0 +1,36 @@
+"""The plain-language names of the actions crm records (audit.labels)."""
+
+from django.utils.translation import gettext_lazy as _
+
+LABELS = {
+    "crm.activity.created": _("Activity added"),
+    "crm.activity.updated": _("Activity updated"),
+    "crm.company.created": _("Company created"),
+    "crm.company.updated": _("Company updated"),
+    "crm.company.reassigned": _("Company reassigned"),
+    "crm.company.shared": _("Company shared"),
+    "crm.company.unshared": _("Company no longer shared"),
+    "crm.company.archived": _("Company archived"),
+    "crm.company.restored": _("Company restored"),
+    "crm.contact.created": _("Contact created"),
+    "crm.contact.updated": _("Contact updated"),
+    "crm.contact.reassigned": _("Contact reassigned"),
+    "crm.contact.shared": _("Contact shared"),
+    "crm.contact.unshared": _("Contact no longer shared"),
+    "crm.contact.archived": _("Contact archived"),
+    "crm.contact.restored": _("Contact restored"),
+    "crm.contact.consent_changed": _("Contact's consent changed"),
+    "crm.deal.created": _("Deal created"),
+    "crm.deal.updated": _("Deal updated"),
+    "crm.deal.reassigned": _("Deal reassigned"),
+    "crm.deal.shared": _("Deal shared"),
+    "crm.deal.unshared": _("Deal no longer shared"),
+    "crm.deal.archived": _("Deal archived"),
+    "crm.deal.restored": _("Deal restored"),
+    "crm.deal.stage_changed": _("Deal moved to another stage"),
+    "crm.demo.seeded": _("Demo data added"),
+    "crm.import.previewed": _("Import previewed"),
+    "crm.import.completed": _("Import completed"),
+    "crm.import.failed": _("Import failed"),
+    "crm.share.revoked_all": _("All shares revoked"),
+}
