@@ -212,11 +212,11 @@ def test_email_conversations_are_exported_as_eml(
     from comms.models import Conversation
 
     conversation = Conversation.objects.create(
-        kind=Conversation.Kind.EMAIL, contact=customer_contact, assignee=rep, subject="Invoice"
+        kind=Conversation.Kind.EMAIL, contact=customer_contact, assignee=rep, subject="Fatura nº 12"
     )
     services.message_inbound_record(
         conversation=conversation,
-        body="Where is my invoice?",
+        body="Where is my invoice? Cadê a fatura, ação já",
         client_id=cid(),
         external_id="abc@mail.example",
     )
@@ -225,10 +225,15 @@ def test_email_conversations_are_exported_as_eml(
         names = [n for n in zf.namelist() if n.startswith(f"email/{conversation.pk}/")]
         assert len(names) == 1
         mail = message_from_bytes(zf.read(names[0]))
-    assert mail["Subject"] == "Invoice"
+    from email.header import decode_header, make_header
+
+    assert str(make_header(decode_header(mail["Subject"]))) == "Fatura nº 12"
     assert mail["From"] == "clara@customer.example"
     assert mail["Message-ID"] == "<abc@mail.example>"
-    assert mail.get_payload(decode=True).decode().strip() == "Where is my invoice?"
+    assert mail.get_content_charset() == "utf-8"
+    assert mail.get_payload(decode=True).decode().strip() == (
+        "Where is my invoice? Cadê a fatura, ação já"
+    )
     verify(job.file_path)
 
 
