@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import BigIntegerField, CharField, OuterRef, Q, Subquery
+from django.db.models import BigIntegerField, Case, CharField, OuterRef, Q, Subquery, When
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
@@ -356,14 +356,22 @@ def _events(conversation_ids: list[int], file_ids: list[int]):
         .values("text_id")
     )
     condition |= Q(target_type="comms.message", target_id__in=messages)
-    # A message's conversation, read with the event (only used for message targets).
-    owner = Message.objects.filter(id=Cast(OuterRef("target_id"), BigIntegerField())).values(
-        "conversation_id"
-    )[:1]
+    # The conversation each event belongs to, so they come grouped by conversation (then in
+    # ledger order) and each conversation's file is written as they stream.
+    target = Cast(OuterRef("target_id"), BigIntegerField())
+    owner = Case(
+        When(target_type="comms.conversation", then=Cast("target_id", BigIntegerField())),
+        When(
+            target_type="comms.message",
+            then=Subquery(Message.objects.filter(id=target).values("conversation_id")[:1]),
+        ),
+        default=Subquery(Attachment.objects.filter(id=target).values("conversation_id")[:1]),
+        output_field=BigIntegerField(),
+    )
     return (
         AuditEvent.objects.filter(condition)
-        .annotate(message_conversation=Subquery(owner))
-        .order_by("seq")
+        .annotate(owner=owner)
+        .order_by("owner", "seq")
         .values()
         .iterator(chunk_size=2000)
     )
@@ -558,21 +566,34 @@ def _write_chunk(writer: archive.Writer, chunk: list[int], counts: dict, progres
             raise RuntimeError(
                 f"file {meta['id']} ({meta['name']}) is missing from storage"
             ) from None
-    by_conversation: dict[int, list[bytes]] = {cid: [] for cid in chunk}
-    file_conversation = {meta["id"]: cid for cid, meta, _p in stored}
-    for event in _events(chunk, list(file_conversation)):
-        target, ident = event["target_type"], int(event["target_id"])
-        if target == "comms.conversation":
-            owner = ident
-        elif target == "comms.attachment":
-            owner = file_conversation[ident]
-        else:
-            owner = event["message_conversation"]
-        by_conversation[owner].append(_line(_event_record(event)))
+    _write_events(writer, chunk, [meta["id"] for _c, meta, _p in stored], counts)
+
+
+def _write_events(writer: archive.Writer, chunk: list[int], file_ids: list[int], counts) -> None:
+    """audit/<id>.jsonl for each conversation of the chunk (empty when none), streamed."""
+    order, wanted = sorted(chunk), set(chunk)
+    position, current, spool = 0, None, None
+
+    def close():
+        spool.seek(0)
+        writer.add(f"audit/{current}.jsonl", spool)
+        spool.close()
+
+    for event in _events(chunk, file_ids):
+        owner = event["owner"]
+        if owner is None or owner < (current or 0) or owner not in wanted:
+            continue  # not one of these conversations' (cannot happen: the filter says so)
+        while current != owner:
+            if current is not None:
+                close()
+            current, position = order[position], position + 1
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        spool.write(_line(_event_record(event)))
         counts["audit_events"] += 1
-    for conversation_id in chunk:
-        lines = by_conversation[conversation_id]
-        writer.add(f"audit/{conversation_id}.jsonl", b"".join(lines))
+    if current is not None:
+        close()
+    for conversation_id in order[position:]:
+        writer.add(f"audit/{conversation_id}.jsonl", b"")
 
 
 class _Transcript:

@@ -324,3 +324,14 @@ def test_export_queries_constant(
     job.refresh_from_db()
     assert job.status == "done" and job.total == size * (size + 1)
     verify(job.file_path)
+    with zipfile.ZipFile(job.file_path) as zf:
+        audit_files = [n for n in zf.namelist() if n.startswith("audit/")]
+        assert len(audit_files) == size
+        for name in audit_files:
+            conversation_id = name.split("/")[1].split(".")[0]
+            events = [json.loads(line) for line in zf.read(name).splitlines()]
+            assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+            actions = [e["action"] for e in events]
+            assert actions.count("comms.message.edited") == size
+            created = [e for e in events if e["action"] == "comms.conversation.created"]
+            assert [e["target_id"] for e in created] == [conversation_id]
