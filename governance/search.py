@@ -151,7 +151,9 @@ def _pg_probe(q: str, bound: int) -> tuple[int, int]:
         return count, top
 
 
-def _matchset_sql(where: list[str], *, low: int | None, high: int | None) -> str:
+def _matchset_sql(
+    where: list[str], *, low: int | None, high: int | None, select: str = "m.id"
+) -> str:
     """The matches (current text or an earlier version), optionally only among ids in
     (low, high), materialised from the GIN indexes; then their messages by primary key (= ANY
     of the set's array: a merge join would walk the id index down to the oldest match)."""
@@ -167,7 +169,8 @@ def _matchset_sql(where: list[str], *, low: int | None, high: int | None) -> str
         f" WHERE {TS.format('body')} @@ {TSQUERY}{window}"
         f" UNION SELECT message_id FROM comms_messagerevision"
         f" WHERE {TS.format('body')} @@ {TSQUERY}{revision_window})"
-        f" SELECT m.id FROM comms_message m JOIN comms_conversation c ON c.id = m.conversation_id"
+        f" SELECT {select} FROM comms_message m"
+        f" JOIN comms_conversation c ON c.id = m.conversation_id"
         f" WHERE {' AND '.join(['m.id = ANY(ARRAY(SELECT id FROM hits))', *where])}"
     )
 
@@ -213,6 +216,30 @@ def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tup
     # folded back into a walk of the newest messages hoping to meet matches soon).
     sql = _matchset_sql(where, low=None, high=None) + tail
     return _fetch(sql, [q, q, *args, *tail_args]), "matchset"
+
+
+def conversation_ids(criteria: Criteria) -> list[int]:
+    """The conversations holding at least one matching message, in id order (no permission
+    check: callers check). One query."""
+    if connection.vendor != "postgresql":
+        return sorted(
+            icontains_queryset(criteria)
+            .order_by()
+            .values_list("conversation_id", flat=True)
+            .distinct()
+        )
+    where, args = _filter_sql(criteria)
+    q = criteria.q.strip()
+    if q:
+        sql = _matchset_sql(where, low=None, high=None, select="DISTINCT m.conversation_id")
+        args = [q, q, *args]
+    else:
+        sql = (
+            "SELECT DISTINCT m.conversation_id FROM comms_message m"  # noqa: S608
+            " JOIN comms_conversation c ON c.id = m.conversation_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+        )
+    return sorted(_fetch(sql, args))
 
 
 def _text_q(words: list[str], prefix: str = "") -> Q:

@@ -212,11 +212,11 @@ def test_email_conversations_are_exported_as_eml(
     from comms.models import Conversation
 
     conversation = Conversation.objects.create(
-        kind=Conversation.Kind.EMAIL, contact=customer_contact, assignee=rep, subject="Invoice"
+        kind=Conversation.Kind.EMAIL, contact=customer_contact, assignee=rep, subject="Fatura nº 12"
     )
     services.message_inbound_record(
         conversation=conversation,
-        body="Where is my invoice?",
+        body="Where is my invoice? Cadê a fatura, ação já",
         client_id=cid(),
         external_id="abc@mail.example",
     )
@@ -225,10 +225,15 @@ def test_email_conversations_are_exported_as_eml(
         names = [n for n in zf.namelist() if n.startswith(f"email/{conversation.pk}/")]
         assert len(names) == 1
         mail = message_from_bytes(zf.read(names[0]))
-    assert mail["Subject"] == "Invoice"
+    from email.header import decode_header, make_header
+
+    assert str(make_header(decode_header(mail["Subject"]))) == "Fatura nº 12"
     assert mail["From"] == "clara@customer.example"
     assert mail["Message-ID"] == "<abc@mail.example>"
-    assert mail.get_payload(decode=True).decode().strip() == "Where is my invoice?"
+    assert mail.get_content_charset() == "utf-8"
+    assert mail.get_payload(decode=True).decode().strip() == (
+        "Where is my invoice? Cadê a fatura, ação já"
+    )
     verify(job.file_path)
 
 
@@ -319,3 +324,14 @@ def test_export_queries_constant(
     job.refresh_from_db()
     assert job.status == "done" and job.total == size * (size + 1)
     verify(job.file_path)
+    with zipfile.ZipFile(job.file_path) as zf:
+        audit_files = [n for n in zf.namelist() if n.startswith("audit/")]
+        assert len(audit_files) == size
+        for name in audit_files:
+            conversation_id = name.split("/")[1].split(".")[0]
+            events = [json.loads(line) for line in zf.read(name).splitlines()]
+            assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+            actions = [e["action"] for e in events]
+            assert actions.count("comms.message.edited") == size
+            created = [e for e in events if e["action"] == "comms.conversation.created"]
+            assert [e["target_id"] for e in created] == [conversation_id]
