@@ -27,11 +27,15 @@ class HoldPlaceForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     matter = forms.CharField(label=_("Matter"), max_length=200)
-    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea)
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class HoldReleaseForm(forms.Form):
-    reason = forms.CharField(label=_("Why it is released"), max_length=2000, widget=forms.Textarea)
+    reason = forms.CharField(
+        label=_("Why it is released"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class RetentionPeriodForm(forms.Form):

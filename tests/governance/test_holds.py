@@ -183,3 +183,62 @@ def test_a_range_ending_before_it_starts_is_refused(admin_user):
     with pytest.raises(Invalid) as refused:
         _place(admin_user, "time_range", since=now, until=now - timedelta(days=1))
     assert "until" in refused.value.fields
+
+
+def test_under_a_hold_edits_and_retractions_keep_every_word(
+    compliance, rep, customer_contact, conversation, record
+):
+    """Nothing in scope is edited away: an edit keeps the earlier text as a revision, and a
+    retraction only hides the message (the record keeps its text)."""
+    from comms import services
+    from comms.models import MessageRevision
+
+    edited, _, plain = record
+    _place(compliance, "contact", customer_contact)
+    services.message_edit(
+        editor=rep, conversation=conversation, message_id=edited.pk, body="Preço: 130"
+    )
+    services.message_retract(actor=rep, conversation=conversation, message_id=plain.pk)
+    texts = set(MessageRevision.objects.filter(message=edited).values_list("body", flat=True))
+    assert texts == {"Preço: 100", "Preço: 120"}
+    plain.refresh_from_db()
+    assert plain.retracted and plain.body == "See you Monday"
+    assert verify()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_placing_a_hold_waits_for_a_purge_in_progress(compliance, customer_contact, rep):
+    """The hold check and the purge share one transaction: a hold placed meanwhile commits only
+    after the purge did, so no purge can act on a hold it did not see (PostgreSQL; SQLite runs
+    one writer at a time)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from comms import services
+    from comms.services.purge import messages_purge
+    from tests.governance.retention_fixtures import cid
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite serialises every writer")
+    conversation = services.conversation_start(actor=rep, contact=customer_contact, subject="S")
+    message = services.message_send(
+        author=rep, conversation=conversation, body="hello", client_id=cid()
+    ).message
+    placed = threading.Event()
+
+    def place():
+        try:
+            _place(compliance, "contact", customer_contact)
+            placed.set()
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        result = messages_purge(message_ids=[message.pk])
+        worker = threading.Thread(target=place)
+        worker.start()
+        assert not placed.wait(0.5), "the hold was placed while the purge held its lock"
+    worker.join(10)
+    assert placed.is_set() and result.messages == [message.pk]
+    assert holds_covering_contact(customer_contact)

@@ -181,3 +181,17 @@ def test_purge_queries_are_constant_as_data_grows(
         report = retention.retention_purge(now=later)
     assert report.by_class()["messages:web"].purged == 25
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+@pytest.mark.parametrize("scope", ["company", "deal", "user"])
+def test_a_hold_keeps_only_its_own_scope(
+    scope, record, web_year, compliance, rep, company, deal, other_rep, other_conversation
+):
+    """Rows with no company or deal (the other customer's) are not taken for held ones."""
+    unrelated = send(other_rep, other_conversation, "not held")
+    _hold(compliance, scope, {"company": company, "deal": deal, "user": rep}[scope])
+    report = retention.retention_purge(now=timezone.now() + LATER)
+    assert report.by_class()["messages:web"].held == 2
+    assert report.by_class()["messages:web"].due == 1
+    assert Message.objects.get(pk=unrelated.pk).purged_at is not None
+    assert Message.objects.filter(purged_at__isnull=True).count() == 2
