@@ -28,4 +28,5 @@ LABELS = {
     "accounts.user.password_changed": _("Password changed"),
     "accounts.user.signed_in": _("Signed in"),
     "accounts.user.signed_out": _("Signed out"),
+    "accounts.user.working_hours_changed": _("Working hours changed"),
 }

@@ -19,4 +19,7 @@ LABELS = {
     "comms.message.versions_viewed": _("Message versions viewed"),
     "comms.participant.added": _("Participant added"),
     "comms.participant.removed": _("Participant removed"),
+    "comms.conversation.subject_erased": _("Conversation subject erased"),
+    "comms.message.marked_urgent": _("Message marked urgent"),
+    "comms.message.purged": _("Message purged"),
 }

@@ -33,4 +33,7 @@ LABELS = {
     "crm.import.completed": _("Import completed"),
     "crm.import.failed": _("Import failed"),
     "crm.share.revoked_all": _("All shares revoked"),
+    "crm.contact.anonymised": _("Contact anonymised"),
+    "crm.contact.processing_restricted": _("Contact processing restricted"),
+    "crm.contact.processing_unrestricted": _("Contact processing restriction lifted"),
 }

@@ -7,6 +7,11 @@ class GovernanceConfig(AppConfig):
     verbose_name = _("Governance")
 
     def ready(self):
+        from audit import labels
+        from governance import audit_labels
+
+        labels.register_action_labels(audit_labels.LABELS)
+
         from comms.services import purge
         from governance import holds
 

@@ -36,6 +36,17 @@ def _uses_transactional_db(request) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in Spanish leaves its language active in the thread (LocaleMiddleware activates,
+    nothing deactivates): each test starts in the default language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _audit_ledger_flushable(request):
     """Transactional tests end with a flush that empties every table, which the audit ledger's
     triggers refuse. Open the documented maintenance window just for that flush: on PostgreSQL

@@ -24,6 +24,7 @@ LIST = "/audit/"
 # Action codes built at run time, by the f-string that builds them (as ast.unparse writes it):
 # what each can produce. A new f-string in an action's place fails the scan until it is listed.
 DYNAMIC = {
+    "f'governance.review.{status}'": ["governance.review.reviewed", "governance.review.escalated"],
     "f'accounts.user.{verb}'": ["accounts.user.deactivated", "accounts.user.reactivated"],
     "f'crm.import.{verb}'": ["crm.import.previewed", "crm.import.failed", "crm.import.completed"],
     "f'crm.{kind}.reassigned'": [f"crm.{k}.reassigned" for k in ("company", "contact", "deal")],
