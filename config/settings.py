@@ -354,6 +354,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConversationKindEnum": "comms.models.Conversation.Kind",
         "ConversationStatusEnum": "comms.models.Conversation.Status",
+        "DataSubjectRequestKindEnum": "governance.models.dsr.DataSubjectRequest.Kind",
+        "DataSubjectRequestStatusEnum": "governance.models.dsr.DataSubjectRequest.Status",
+        # Choice sets the API spells as lists of values.
+        "ReviewItemStatusEnum": ["open", "reviewed", "escalated"],
+        "MessageStatusEnum": ["queued", "sent", "delivered", "read", "failed"],
+        "ExportJobStatusEnum": "governance.models.search.ExportJob.Status",
     },
 }
 # Phone numbers typed without a country code are read as numbers of this region.

@@ -13,7 +13,7 @@ from governance.search_forms import SearchForm
 from governance.search_views import status_document
 
 
-class RevisionSerializer(serializers.Serializer):
+class SearchRevisionSerializer(serializers.Serializer):
     body = serializers.CharField()
     editor = serializers.CharField(source="editor.username")
     edited_at = serializers.DateTimeField()
@@ -29,7 +29,7 @@ class HitSerializer(serializers.Serializer):
     edited_at = serializers.DateTimeField(allow_null=True)
     retracted = serializers.BooleanField()
     retracted_at = serializers.DateTimeField(allow_null=True)
-    revisions = RevisionSerializer(many=True, source="revisions.all")
+    revisions = SearchRevisionSerializer(many=True, source="revisions.all")
 
 
 class SearchPageSerializer(serializers.Serializer):

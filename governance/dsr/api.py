@@ -4,6 +4,7 @@ restrict, refuse. Refusals answer through config.errors.api_exception_handler.""
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -19,7 +20,7 @@ DSR = DataSubjectRequest
 LIST_LIMIT = 200
 
 
-class ErrorSerializer(serializers.Serializer):
+class DsrErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     detail = serializers.CharField()
     fields = serializers.DictField(
@@ -98,8 +99,8 @@ def request_data(request):
     return data
 
 
-ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
-DECIDED = {409: ErrorSerializer}
+ERRORS = {400: DsrErrorSerializer, 404: DsrErrorSerializer}
+DECIDED = {409: DsrErrorSerializer}
 TAG = ["compliance"]
 
 
@@ -152,7 +153,7 @@ class DsrDetailApi(DsrApi):
 class DsrExportApi(DsrApi):
     @extend_schema(
         request=None,
-        responses={200: serializers.DictField(), **ERRORS},
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
         tags=TAG,
         description="Everything held about the request's contact (the access export); audited."
         " An open access request is answered by it.",
