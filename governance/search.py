@@ -152,7 +152,12 @@ def _pg_probe(q: str, bound: int) -> tuple[int, int]:
 
 
 def _matchset_sql(
-    where: list[str], *, low: int | None, high: int | None, select: str = "m.id"
+    where: list[str],
+    *,
+    low: int | None,
+    high: int | None,
+    select: str = "m.id",
+    hits_only: bool = False,
 ) -> str:
     """The matches (current text or an earlier version), optionally only among ids in
     (low, high), materialised from the GIN indexes; then their messages by primary key (= ANY
@@ -164,12 +169,16 @@ def _matchset_sql(
     if high is not None:
         window += f" AND id < {int(high)}"
         revision_window += f" AND message_id < {int(high)}"
-    return (
+    hits = (
         f"WITH hits AS MATERIALIZED (SELECT id FROM comms_message"  # noqa: S608
         f" WHERE {TS.format('body')} @@ {TSQUERY}{window}"
         f" UNION SELECT message_id FROM comms_messagerevision"
         f" WHERE {TS.format('body')} @@ {TSQUERY}{revision_window})"
-        f" SELECT {select} FROM comms_message m"
+    )
+    if hits_only:  # no filter to apply: every hit is a message (a revision's too, by its key)
+        return f"{hits} SELECT id FROM hits m"  # noqa: S608
+    return (
+        f"{hits} SELECT {select} FROM comms_message m"  # noqa: S608
         f" JOIN comms_conversation c ON c.id = m.conversation_id"
         f" WHERE {' AND '.join(['m.id = ANY(ARRAY(SELECT id FROM hits))', *where])}"
     )
@@ -207,8 +216,8 @@ def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tup
             for size in WINDOWS:
                 low = high - size
                 found = _fetch(
-                    _matchset_sql(where, low=low, high=None) + tail,
-                    [q, q, *args, *tail_args],
+                    _matchset_sql([], low=low, high=high, hits_only=True) + tail,
+                    [q, q, *tail_args],
                 )
                 if len(found) >= limit or low <= 0:
                     return found, f"window:{size}"
