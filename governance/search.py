@@ -40,6 +40,15 @@ COMMON_BOUND = 400
 WINDOWS = (20_000, 200_000, 2_000_000)
 TS = f"to_tsvector('{fts.CONFIG}'::regconfig, {{}})"
 TSQUERY = f"plainto_tsquery('{fts.CONFIG}'::regconfig, %s)"
+# A one-word search with no filters first walks this many of the newest messages: a common
+# word's newest matches are among them (_walk_sql).
+WALK_WINDOW = 3000
+# The query's words as the full-text parser reads them, each a LIKE pattern ('%word%').
+_LIKE_WORDS = (
+    "ARRAY(SELECT '%%' || replace(replace(replace(lexeme, '\\', '\\\\'), '%%', '\\%%'),"  # noqa: S608
+    " '_', '\\_') || '%%'"
+    f" FROM unnest({TS.format('%s')}))"
+)
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,22 @@ def _matchset_sql(
     )
 
 
+def _walk_sql() -> str:
+    """The newest WALK_WINDOW messages below the page's start, walked down the primary key, each
+    kept when its text holds the words (a substring test first: cheaper than parsing the text;
+    then the full-text match, exact) or one of its earlier versions matches (those few found
+    through their GIN index first). Parameters: q, high (null: the newest), q, q, limit."""
+    return (
+        f"WITH edited AS MATERIALIZED (SELECT message_id FROM comms_messagerevision"  # noqa: S608
+        f" WHERE {TS.format('body')} @@ {TSQUERY})"
+        f" SELECT m.id FROM comms_message m"
+        f" WHERE m.id > coalesce(%s, (SELECT max(id) + 1 FROM comms_message)) - {WALK_WINDOW}"
+        f" AND m.id < coalesce(%s, (SELECT max(id) + 1 FROM comms_message))"
+        f" AND ((m.body ILIKE ALL ({_LIKE_WORDS}) AND {TS.format('m.body')} @@ {TSQUERY})"
+        f" OR m.id IN (SELECT message_id FROM edited)) ORDER BY m.id DESC LIMIT %s"
+    )
+
+
 def _fetch(sql: str, args: list) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
@@ -191,7 +216,7 @@ def _fetch(sql: str, args: list) -> list[int]:
 
 
 def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tuple[list[int], str]:
-    """Matching message ids, newest first, and the plan used ("filters", "matchset",
+    """Matching message ids, newest first, and the plan used ("filters", "walk", "matchset",
     "window:<size>")."""
     where, args = _filter_sql(criteria)
     if before:
@@ -207,6 +232,12 @@ def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tup
         sql = base + (" WHERE " + " AND ".join(where) if where else "") + tail
         return _fetch(sql, args + tail_args), "filters"
     if limit and not criteria.has_filters():
+        if len(criteria.words) == 1:
+            # One common word: its newest matches are found by a short walk of the newest
+            # messages, before counting its matches would cost more than the walk.
+            found = _fetch(_walk_sql(), [q, before, before, q, q, limit])
+            if len(found) >= limit:
+                return found, "walk"
         count, top = _pg_probe(q, COMMON_BOUND)
         if count >= COMMON_BOUND:
             # A common word: its newest matches lie among the newest messages. Look in a window

@@ -176,25 +176,30 @@ def test_search_queries_constant(
     assert response.content.decode().count('class="search-hit') == size
 
 
-def test_common_words_page_through_windows_like_icontains(
-    compliance, rep, conversation, monkeypatch
+@pytest.mark.parametrize("walk", [3000, 0])
+def test_common_words_page_through_walks_and_windows_like_icontains(
+    compliance, rep, conversation, monkeypatch, walk
 ):
+    """A common word's page comes from a walk of the newest messages when they hold enough
+    matches, else from windows of ids: the same messages as icontains either way."""
     from django.db import connection
 
     monkeypatch.setattr(search, "COMMON_BOUND", 3)
     monkeypatch.setattr(search, "WINDOWS", (4, 40, 10**12))
+    monkeypatch.setattr(search, "WALK_WINDOW", walk)
     for n in range(30):
-        say(conversation, rep, f"ticket {n}" if n % 3 else f"other {n}")
+        say(conversation, rep, f"Ticket_{n} ticket {n}" if n % 3 else f"other {n}")
     criteria = Criteria(q="ticket")
     expected = list(search.icontains_queryset(criteria).values_list("id", flat=True))
     assert len(expected) == 20
-    seen, before = [], None
+    seen, before, plans = [], None, []
     while True:
         page = search.message_search_for(compliance, criteria, before=before, page_size=7)
         seen += [m.pk for m in page.messages]
-        if connection.vendor == "postgresql":
-            assert page.plan.startswith("window:")
+        plans.append(page.plan)
         if page.next_before is None:
             break
         before = page.next_before
     assert seen == expected
+    if connection.vendor == "postgresql":
+        assert plans[0] == "walk" if walk else plans[0].startswith("window:")
