@@ -106,6 +106,11 @@ def can_set_password(actor, user) -> bool:
     return actor is None or (actor.is_active and (actor.pk == user.pk or is_admin(actor)))
 
 
+def can_set_working_hours(actor, user) -> bool:
+    """One's own working hours and time zone, or anyone's for an admin."""
+    return actor.is_active and (actor.pk == user.pk or is_admin(actor))
+
+
 def can_end_session(actor, user_session) -> bool:
     return actor.is_active and (user_session.user_id == actor.pk or is_admin(actor))
 

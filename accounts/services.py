@@ -219,7 +219,7 @@ def user_working_hours_set(
     from accounts import working_hours
     from accounts.models import validate_timezone, validate_work_days
 
-    if actor.pk != user.pk and not permissions.is_admin(actor):
+    if not permissions.can_set_working_hours(actor, user):
         raise NotFound()
     work_days = working_hours.clean_days(work_days) if work_days else ""
     errors = {}

@@ -89,20 +89,11 @@ def export_get_for(user, job_id: int) -> ExportJob:
     return job
 
 
-def can_download(user, job: ExportJob) -> bool:
-    """The requester, compliance officers and admins (all console users), once it is ready."""
-    return (
-        permissions.can_use_console(user)
-        and job.status == ExportJob.Status.DONE
-        and bool(job.file_path)
-    )
-
-
 def export_download(*, user, job_id: int, request=None) -> ExportJob:
     """The job whose file `user` may download now (Http404 otherwise). Audited
     (governance.export.downloaded, with the file's SHA-256)."""
     job = export_get_for(user, job_id)
-    if not can_download(user, job) or not Path(job.file_path).is_file():
+    if not permissions.can_download_export(user, job) or not Path(job.file_path).is_file():
         raise Http404
     audit.record(
         actor=user,

@@ -50,3 +50,8 @@ def can_review(user) -> bool:
 def require_review(user) -> None:
     if not can_review(user):
         raise Http404
+
+
+def can_download_export(user, job) -> bool:
+    """A finished export's zip: whoever uses the console (its requester is one of them)."""
+    return can_use_console(user) and job.status == job.Status.DONE and bool(job.file_path)

@@ -106,7 +106,7 @@ def export_detail(request, pk: int):
         "governance/export_detail.html",
         {
             "job": job,
-            "can_download": exports.can_download(request.user, job),
+            "can_download": permissions.can_download_export(request.user, job),
             "search_query": urlencode(job.params),
         },
     )
