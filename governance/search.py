@@ -29,7 +29,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 
 import audit
-from comms.models import Conversation, Message, MessageRevision, Participant
+from comms.models import Message, MessageRevision, Participant
 from governance import fts, permissions
 from governance.models import SavedSearch
 
@@ -430,7 +430,3 @@ def saved_search_delete(*, owner, saved_id: int, request=None) -> None:
         request=request,
     )
     saved.delete()
-
-
-def conversation_kinds():
-    return Conversation.Kind.choices
