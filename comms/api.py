@@ -424,3 +424,9 @@ class AttachmentUploadApi(CommsApi):
             sent(result, request.user, self.audience()),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+
+class QuickReplyListApi(CommsApi):
+    @schema.doc(response=schema.QuickReplyPageSerializer, op="quick_replies_list")
+    def get(self, request, pk):
+        return Response({"results": selectors.quick_replies_for_conversation(request.user, pk)})

@@ -233,6 +233,17 @@ class LinkPageSerializer(serializers.Serializer):
     results = LinkSerializer(many=True)
 
 
+class QuickReplySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(help_text="The shortcut typed after `/` in the composer.")
+    body = serializers.CharField(help_text="The text, variables filled in for this conversation.")
+    team = serializers.CharField(allow_null=True, help_text="The team's name; null: your own.")
+
+
+class QuickReplyPageSerializer(serializers.Serializer):
+    results = QuickReplySerializer(many=True)
+
+
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     body = serializers.CharField(required=False, allow_blank=True)

@@ -47,4 +47,9 @@ urlpatterns = [
         api.AttachmentUploadApi.as_view(),
         name="attachment-upload",
     ),
+    path(
+        "conversations/<id:pk>/quick-replies/",
+        api.QuickReplyListApi.as_view(),
+        name="quick-reply-list",
+    ),
 ]

@@ -22,4 +22,7 @@ LABELS = {
     "comms.conversation.subject_erased": _("Conversation subject erased"),
     "comms.message.marked_urgent": _("Message marked urgent"),
     "comms.message.purged": _("Message purged"),
+    "comms.quick_reply.created": _("Quick reply created"),
+    "comms.quick_reply.changed": _("Quick reply changed"),
+    "comms.quick_reply.deleted": _("Quick reply deleted"),
 }

@@ -417,3 +417,49 @@ class CustomerLink(models.Model):
 
     def __str__(self):
         return f"link {self.pk}"
+
+
+class QuickReply(models.Model):
+    """A canned answer a rep picks with `/` in the composer: their own (owner) or their team's
+    (team, kept by the team's managers and admins). `{first_name}`, `{last_name}`, `{company}`,
+    `{deal}` and `{my_name}` are filled in for the conversation (comms.quick_replies)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="quick_replies",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="quick_replies",
+    )
+    title = models.CharField(_("shortcut"), max_length=60)
+    body = models.TextField(_("text"), max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name = _("quick reply")
+        verbose_name_plural = _("quick replies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False, team__isnull=True)
+                | Q(owner__isnull=True, team__isnull=False),
+                name="comms_quickreply_one_keeper",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner"], name="comms_qr_owner_idx"),
+            models.Index(fields=["team"], name="comms_qr_team_idx"),
+        ]
+
+    def __str__(self):
+        return self.title

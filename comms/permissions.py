@@ -315,3 +315,46 @@ def customer_can_use(link: CustomerLink) -> bool:
 
 def customer_sees(message: Message) -> bool:
     return not message.retracted and message.direction != Message.Direction.NOTE
+
+
+# --- quick replies ------------------------------------------------------------------------------
+
+
+def quick_reply_teams_managed_by(user):
+    """Teams whose quick replies this person keeps: every active team for an admin; for a
+    manager, the teams they lead and their own team. Compliance keeps none."""
+    from accounts.models import Team
+
+    if not _active(user) or is_read_only(user):
+        return Team.objects.none()
+    active = Team.objects.filter(archived_at__isnull=True)
+    if account_permissions.is_admin(user):
+        return active
+    if is_manager(user):
+        return active.filter(Q(lead=user) | Q(pk=user.team_id or 0))
+    return Team.objects.none()
+
+
+def can_keep_team_replies(user, team) -> bool:
+    if team is None or not _active(user) or is_read_only(user):
+        return False
+    if account_permissions.is_admin(user):
+        return team.archived_at is None
+    return is_manager(user) and (team.lead_id == user.pk or team.pk == user.team_id)
+
+
+def quick_replies_usable_q(user) -> Q:
+    """The person's own replies and their team's (a compliance officer writes nothing: none)."""
+    if not _active(user) or is_read_only(user):
+        return NOTHING
+    mine = Q(owner_id=user.pk)
+    return mine | Q(team_id=user.team_id) if user.team_id else mine
+
+
+def can_change_quick_reply(user, reply) -> bool:
+    """Own replies by their owner; team replies by the team's managers and admins."""
+    if not _active(user) or is_read_only(user):
+        return False
+    if reply.owner_id is not None:
+        return reply.owner_id == user.pk
+    return can_keep_team_replies(user, reply.team)

@@ -469,3 +469,63 @@ def conversations_of_contact(contact_id: int) -> QuerySet[Conversation]:
     Not permission-filtered: for a caller that has authorised its user already (governance)."""
     joined = Participant.objects.filter(contact_id=contact_id).values("conversation_id")
     return Conversation.objects.filter(Q(contact_id=contact_id) | Q(pk__in=joined))
+
+
+# --- quick replies ------------------------------------------------------------------------------
+
+
+def quick_replies_usable_by(user) -> QuerySet:
+    """The replies this person may pick in a composer: their own, then their team's."""
+    from comms.models import QuickReply
+
+    return QuickReply.objects.filter(permissions.quick_replies_usable_q(user)).select_related(
+        "team"
+    )
+
+
+def quick_replies_kept_by(user) -> QuerySet:
+    """The replies this person may change: their own and those of the teams they keep."""
+    from comms.models import QuickReply
+
+    teams = permissions.quick_reply_teams_managed_by(user)
+    return (
+        QuickReply.objects.filter(Q(owner_id=user.pk) | Q(team__in=teams))
+        .select_related("team")
+        .order_by("team__name", "title", "id")
+    )
+
+
+def quick_reply_get_for_change(user, reply_id):
+    """One reply the person may change; anything else (another's, missing) is a 404."""
+    from comms.models import QuickReply
+
+    pk = _int(reply_id)
+    reply = QuickReply.objects.select_related("team").filter(pk=pk).first() if pk else None
+    if reply is None or not permissions.can_change_quick_reply(user, reply):
+        raise Http404
+    return reply
+
+
+def quick_replies_for_conversation(user, conversation_id) -> list[dict]:
+    """The replies the person may use, their variables filled in for a conversation they may
+    read (404 otherwise): [{id, title, body, team}]. Three queries."""
+    from comms import quick_replies
+
+    conversation = conversation_get_for(user, conversation_id)
+    if conversation.contact_id:
+        # The company's name is one of the variables; the contact came without it.
+        from crm.models import Contact
+
+        conversation.contact = (
+            Contact.objects.select_related("company").filter(pk=conversation.contact_id).first()
+        )
+    values = quick_replies.values_for(conversation, user)
+    return [
+        {
+            "id": reply.pk,
+            "title": reply.title,
+            "body": quick_replies.render(reply.body, values),
+            "team": reply.team.name if reply.team_id else None,
+        }
+        for reply in quick_replies_usable_by(user).order_by("title", "id")
+    ]

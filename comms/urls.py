@@ -1,6 +1,6 @@
 from django.urls import path
 
-from comms import customer_views, views
+from comms import customer_views, quick_reply_views, views
 
 app_name = "comms"
 urlpatterns = [
@@ -12,6 +12,13 @@ urlpatterns = [
         "conversations/<int:pk>/action/",
         views.conversation_action,
         name="conversation-action",
+    ),
+    path("quick-replies/", quick_reply_views.quick_reply_list, name="quick-reply-list"),
+    path("quick-replies/<int:pk>/", quick_reply_views.quick_reply_edit, name="quick-reply-edit"),
+    path(
+        "quick-replies/<int:pk>/delete/",
+        quick_reply_views.quick_reply_delete,
+        name="quick-reply-delete",
     ),
     path("c/<str:token>/", customer_views.customer_chat, name="customer-chat"),
     path("c/<str:token>/messages/", customer_views.customer_messages, name="customer-messages"),

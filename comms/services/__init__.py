@@ -12,7 +12,8 @@ ServiceErrors (comms.errors) carrying the protocol's code and an HTTP status.
 - attachments: files (stored through the messages path) and their downloads;
 - statuses: delivery status of outbound channel messages, as providers report it;
 - purge: tombstones (retention, erasure), refusing what a legal hold covers;
-- versions: reading a message's versions (audited for those who see everything).
+- versions: reading a message's versions (audited for those who see everything);
+- quick_replies: canned answers kept per user and per team.
 
 The names below are the package's interface for views, API, consumers, tasks and commands.
 """
@@ -49,6 +50,11 @@ from comms.services.messages import (
     system_draft,
 )
 from comms.services.purge import message_bodies_purge
+from comms.services.quick_replies import (
+    quick_reply_create,
+    quick_reply_delete,
+    quick_reply_update,
+)
 from comms.services.reads import conversation_mark_read, customer_mark_read
 from comms.services.statuses import message_status_record
 from comms.services.versions import message_versions_view_record
@@ -87,6 +93,9 @@ __all__ = [
     "message_store",
     "message_versions_view_record",
     "messages_store",
+    "quick_reply_create",
+    "quick_reply_delete",
+    "quick_reply_update",
     "staff_draft",
     "system_draft",
 ]
