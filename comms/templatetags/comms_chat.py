@@ -1,5 +1,7 @@
 """The staff chat panel and the conversations block of deal and contact pages."""
 
+import mimetypes
+
 from django import template
 from django.conf import settings
 from django.middleware.csrf import get_token
@@ -38,7 +40,26 @@ def chat_strings() -> dict:
         # {time}: the sender's own time zone; {names}: colleagues outside their working hours.
         "willDeliver": _("Will be delivered at {time} ({names} outside working hours)"),
         "deliveredUrgent": _("Urgent: delivered now"),
+        # Checked in the browser before a byte is sent (the server checks the same settings).
+        "fileTooLarge": _("{name} is too large: files may be at most {size} MB."),
+        "fileTypeRefused": _("{name}: this type of file cannot be sent."),
+        "sending": _("Sending {name}…"),
+        "noQuickReply": _("No quick reply starts with this. Add one on the Quick replies page."),
+        "dropHere": _("Drop files to send them"),
     }
+
+
+def _allowed_extensions() -> str:
+    """Every file name ending the server's type guess maps to an allowed type."""
+    return ",".join(
+        sorted(
+            {
+                ext
+                for content_type in settings.COMMS_ATTACHMENT_TYPES
+                for ext in mimetypes.guess_all_extensions(content_type)
+            }
+        )
+    )
 
 
 @register.inclusion_tag("comms/_chat_panel.html", takes_context=True)
@@ -60,6 +81,9 @@ def chat_panel(context, conversation):
         "time_zone": working_hours.zone_of(user).key,
         "csrf": get_token(request),
         "edit_window": settings.COMMS_EDIT_WINDOW_SECONDS,
+        "max_bytes": settings.COMMS_ATTACHMENT_MAX_BYTES,
+        "file_types": ",".join(settings.COMMS_ATTACHMENT_TYPES),
+        "file_exts": _allowed_extensions(),
         "strings": chat_strings(),
         "strings_id": f"chat-strings-{conversation.pk}",
         "request": request,

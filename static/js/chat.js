@@ -45,6 +45,15 @@
     this.timeZone = d.timeZone || undefined;
     this.fileInput = root.querySelector("[data-role=file]");
     this.progress = root.querySelector("[data-role=progress]");
+    this.uploadBox = root.querySelector("[data-role=upload]");
+    this.uploadName = root.querySelector("[data-role=upload-name]");
+    this.noteBanner = root.querySelector("[data-role=note-banner]");
+    this.quickList = root.querySelector("[data-role=quick-list]");
+    this.quickUrl = d.quickReplies;
+    // The server's limits (comms_chat.chat_panel): a refused file is refused here, unsent.
+    this.maxBytes = parseInt(d.maxBytes || "0", 10);
+    this.fileTypes = (d.fileTypes || "").split(",").filter(Boolean);
+    this.fileExts = (d.fileExts || "").split(",").filter(Boolean);
     this.rows = {};          // message id -> row element
     this.lastId = 0;         // newest message id seen
     this.lastSeq = 0;        // every change up to this number is shown
@@ -56,6 +65,8 @@
     this.typingTimers = {};
     this.lastTypingSent = 0;
     this.bind();
+    // Every page opens in reply mode, whatever the browser restored into the checkbox.
+    this.setNoteMode(false);
     this.loadInitial().then(this.connect.bind(this));
   }
 
@@ -414,6 +425,9 @@
     this.outbox[cid] = {body: body, note: !!(this.noteToggle && this.noteToggle.checked),
                         urgent: !!(this.urgentToggle && this.urgentToggle.checked)};
     if (this.urgentToggle) this.urgentToggle.checked = false;  // one message at a time
+    // A note is one message too: the next one is a reply to the customer again, visibly.
+    if (this.outbox[cid].note) this.setNoteMode(false);
+    this.closeQuick();
     this.saveOutbox();
     this.renderPending(cid, this.outbox[cid]);
     this.input.value = "";
@@ -507,7 +521,139 @@
     this.ws.send(JSON.stringify({action: "retract", message_id: parseInt(row.dataset.id, 10)}));
   };
 
-  Chat.prototype.upload = function (file, confirmed, clientId, urgent) {
+  // --- composer: note mode, quick replies, files ------------------------------------------------
+
+  Chat.prototype.setNoteMode = function (on) {
+    if (!this.form) return;
+    if (this.noteToggle) this.noteToggle.checked = !!on;
+    this.form.dataset.mode = on ? "note" : "reply";
+    this.form.classList.toggle("note-mode", !!on);
+    if (this.noteBanner) this.noteBanner.hidden = !on;
+    if (this.input) this.input.placeholder = on ? this.input.dataset.placeholderNote : this.input.dataset.placeholderReply;
+  };
+
+  Chat.prototype.loadQuick = function () {
+    var self = this;
+    if (!this.quickPromise) {
+      this.quickPromise = this.fetchJson(this.quickUrl).then(function (page) { return page.results || []; },
+        function () { self.quickPromise = null; return []; });
+    }
+    return this.quickPromise;
+  };
+
+  // "/" then letters at the start of an otherwise empty composer: the replies whose shortcut
+  // starts with (then contains) what was typed.
+  Chat.prototype.updateQuick = function () {
+    var self = this;
+    var match = this.quickUrl && /^\/(\S*)$/.exec(this.input.value);
+    if (!match) { this.closeQuick(); return; }
+    var typed = match[1].toLowerCase();
+    this.loadQuick().then(function (replies) {
+      if (!/^\/(\S*)$/.test(self.input.value)) return;
+      var starts = replies.filter(function (r) { return r.title.toLowerCase().indexOf(typed) === 0; });
+      var within = replies.filter(function (r) { return r.title.toLowerCase().indexOf(typed) > 0; });
+      self.showQuick(starts.concat(within));
+    });
+  };
+
+  Chat.prototype.showQuick = function (replies) {
+    var self = this;
+    var list = this.quickList;
+    list.textContent = "";
+    this.quickItems = replies;
+    this.quickActive = 0;
+    if (!replies.length) {
+      list.appendChild(el("li", "muted quick-empty", this.t.noQuickReply));
+    }
+    replies.forEach(function (r, i) {
+      var item = el("li", "quick-option");
+      item.id = list.id + "-" + r.id;
+      item.setAttribute("role", "option");
+      item.dataset.testid = "quick-option";
+      item.dataset.index = i;
+      item.appendChild(el("strong", "", "/" + r.title));
+      if (r.team) item.appendChild(el("span", "badge", r.team));
+      item.appendChild(el("span", "quick-body", r.body));
+      item.addEventListener("mousedown", function (e) { e.preventDefault(); self.chooseQuick(i); });
+      list.appendChild(item);
+    });
+    list.hidden = false;
+    this.input.setAttribute("aria-expanded", "true");
+    this.markQuick();
+  };
+
+  Chat.prototype.markQuick = function () {
+    var active = this.quickActive;
+    var items = this.quickList.querySelectorAll(".quick-option");
+    Array.prototype.forEach.call(items, function (item, i) {
+      item.setAttribute("aria-selected", i === active ? "true" : "false");
+      if (i === active) item.scrollIntoView({block: "nearest"});
+    });
+    if (items[active]) this.input.setAttribute("aria-activedescendant", items[active].id);
+  };
+
+  Chat.prototype.closeQuick = function () {
+    if (!this.quickList || this.quickList.hidden) return;
+    this.quickList.hidden = true;
+    this.quickItems = [];
+    this.input.setAttribute("aria-expanded", "false");
+    this.input.removeAttribute("aria-activedescendant");
+  };
+
+  Chat.prototype.chooseQuick = function (index) {
+    var reply = (this.quickItems || [])[index];
+    if (!reply) return;
+    this.input.value = reply.body;
+    this.closeQuick();
+    this.input.focus();
+    this.input.setSelectionRange(reply.body.length, reply.body.length);
+  };
+
+  // Keys while the list is open; true when the key was the list's.
+  Chat.prototype.quickKey = function (e) {
+    if (!this.quickList || this.quickList.hidden) return false;
+    var count = (this.quickItems || []).length;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      if (count) this.quickActive = (this.quickActive + (e.key === "ArrowDown" ? 1 : count - 1)) % count;
+      this.markQuick();
+    } else if ((e.key === "Enter" || e.key === "Tab") && count && !e.shiftKey) {
+      this.chooseQuick(this.quickActive);
+    } else if (e.key === "Escape") {
+      this.closeQuick();
+    } else {
+      return false;
+    }
+    e.preventDefault();
+    return true;
+  };
+
+  Chat.prototype.refusal = function (file) {
+    var name = file.name || "";
+    var dot = name.lastIndexOf(".");
+    var ext = dot > 0 ? name.slice(dot).toLowerCase() : "";
+    if (this.maxBytes && file.size > this.maxBytes) {
+      return this.t.fileTooLarge.replace("{name}", name).replace("{size}", String(Math.floor(this.maxBytes / 1048576)));
+    }
+    if (this.fileExts.length && this.fileExts.indexOf(ext) < 0 && this.fileTypes.indexOf((file.type || "").toLowerCase()) < 0) {
+      return this.t.fileTypeRefused.replace("{name}", name);
+    }
+    return null;
+  };
+
+  Chat.prototype.sendFiles = function (files) {
+    var self = this;
+    var refused = [];
+    var note = !!(this.noteToggle && this.noteToggle.checked);
+    Array.prototype.forEach.call(files, function (f) {
+      var why = self.refusal(f);
+      if (why) refused.push(why); else self.upload(f, false, undefined, undefined, note);
+    });
+    if (note && refused.length < files.length) this.setNoteMode(false);
+    if (refused.length || this.refusalShown) this.setStatus(refused.join(" "));
+    this.refusalShown = refused.length > 0;
+  };
+
+  Chat.prototype.upload = function (file, confirmed, clientId, urgent, note) {
     var self = this;
     var data = new FormData();
     clientId = clientId || uuid4();
@@ -519,19 +665,34 @@
       if (this.urgentToggle) this.urgentToggle.checked = false;
     }
     if (urgent) data.append("urgent", "true");
+    if (note === undefined) {
+      // A file sent in note mode is a note (staff only), and ends note mode like a typed note.
+      note = !!(this.noteToggle && this.noteToggle.checked);
+      if (note) this.setNoteMode(false);
+    }
+    if (note) data.append("note", "true");
     var xhr = new XMLHttpRequest();
     xhr.open("POST", this.api + "attachments/");
     xhr.setRequestHeader("X-CSRFToken", this.csrf);
     xhr.setRequestHeader("Accept", "application/json");
-    if (this.progress) { this.progress.hidden = false; this.progress.value = 0; }
+    this.uploading = (this.uploading || 0) + 1;
+    var done = function () {
+      self.uploading -= 1;
+      if (self.uploadBox && !self.uploading) self.uploadBox.hidden = true;
+    };
+    if (this.uploadBox) {
+      this.uploadBox.hidden = false;
+      this.uploadName.textContent = this.t.sending.replace("{name}", file.name);
+      this.progress.value = 0;
+    }
     xhr.upload.onprogress = function (e) { if (e.lengthComputable && self.progress) self.progress.value = e.loaded / e.total; };
     xhr.onload = function () {
-      if (self.progress) self.progress.hidden = true;
+      done();
       if (xhr.status >= 400) {
         var answer = {}; try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = {detail: xhr.statusText}; }
         if (answer.error === "dlp_warning" && self.form) {
           self.form.appendChild(self.warning(file.name + ": " + answer.detail, function () {
-            self.upload(file, true, clientId, urgent);
+            self.upload(file, true, clientId, urgent, note);
           }, function () {}));
           return;
         }
@@ -541,7 +702,7 @@
         if (sent.delivery) self.showDelivery(sent.id, sent.delivery);
       }
     };
-    xhr.onerror = function () { if (self.progress) self.progress.hidden = true; self.setStatus(self.t.offline); };
+    xhr.onerror = function () { done(); self.setStatus(self.t.offline); };
     xhr.send(data);
   };
 
@@ -551,9 +712,19 @@
     var self = this;
     if (this.input) {
       this.input.addEventListener("keydown", function (e) {
-        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); self.send(); }
+        if (e.isComposing || self.quickKey(e)) return;
+        if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.send(); }
+      });
+      this.input.addEventListener("blur", function () { self.closeQuick(); });
+      this.input.addEventListener("paste", function (e) {
+        // A pasted screenshot is sent as a file; text copied with a picture of itself stays text.
+        var clip = e.clipboardData;
+        if (!clip || !clip.files || !clip.files.length || clip.getData("text/plain")) return;
+        e.preventDefault();
+        self.sendFiles(clip.files);
       });
       this.input.addEventListener("input", function () {
+        self.updateQuick();
         var now = Date.now();
         if (now - self.lastTypingSent > 2500 && self.ws && self.ws.readyState === 1) {
           self.lastTypingSent = now; self.ws.send(JSON.stringify({action: "typing"}));
@@ -568,10 +739,31 @@
       this.templateFields(picker);
     }
     if (this.fileInput) this.fileInput.addEventListener("change", function () {
-      Array.prototype.forEach.call(self.fileInput.files, function (f) { self.upload(f); });
+      self.sendFiles(self.fileInput.files);
       self.fileInput.value = "";
     });
-    this.list.addEventListener("scroll", function () { if (self.list.scrollTop < 40) self.loadOlder(); });
+    if (this.noteToggle) this.noteToggle.addEventListener("change", function () { self.setNoteMode(self.noteToggle.checked); });
+    if (this.fileInput && this.canSend) {
+      var hasFiles = function (e) { return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") >= 0; };
+      var depth = 0;
+      this.root.dataset.dropLabel = this.t.dropHere;
+      this.root.addEventListener("dragenter", function (e) { if (!hasFiles(e)) return; e.preventDefault(); depth += 1; self.root.classList.add("drop-target"); });
+      this.root.addEventListener("dragover", function (e) { if (hasFiles(e)) { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; } });
+      this.root.addEventListener("dragleave", function () { depth = Math.max(depth - 1, 0); if (!depth) self.root.classList.remove("drop-target"); });
+      this.root.addEventListener("drop", function (e) {
+        if (!hasFiles(e)) return;
+        e.preventDefault(); depth = 0; self.root.classList.remove("drop-target");
+        self.sendFiles(e.dataTransfer.files);
+      });
+    }
+    this.list.addEventListener("scroll", function () {
+      if (self.list.scrollTop < 40) self.loadOlder();
+      self.pinned = self.list.scrollTop + self.list.clientHeight >= self.list.scrollHeight - 30;
+    });
+    // The list is sized to the viewport (keepline.css): a status line or a resize shrinks it,
+    // and a reader at the newest message stays there.
+    this.pinned = true;
+    if (window.ResizeObserver) new ResizeObserver(function () { if (self.pinned) self.scrollToBottom(); }).observe(this.list);
     this.list.addEventListener("click", function (e) {
       var button = e.target.closest("button[data-action]"); if (!button) return;
       var row = button.closest("li.msg");
