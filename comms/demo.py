@@ -9,7 +9,7 @@ import uuid
 from django.db import transaction
 
 from comms import services
-from comms.models import Conversation, CustomerLink, Message
+from comms.models import Conversation, CustomerLink, Message, QuickReply
 
 NAMESPACE = uuid.UUID("6f1c1f2e-5b8e-4c55-9d0e-2f3d7f1f6c11")
 DEMO_DEALS = 12
@@ -133,6 +133,40 @@ def _history(conversation: Conversation, deal, index: int) -> None:
             )
 
 
+# Quick replies: rep1's own, and the Field sales team's (kept by its lead, manager). Typed as
+# `/hello` in a composer. (team name or None for the keeper's own, keeper, shortcut, text)
+QUICK_REPLIES = [
+    (None, "rep1", "hello", "Hi {first_name}, this is {my_name}. How can I help?"),
+    (
+        None,
+        "rep1",
+        "followup",
+        "Hi {first_name}, just following up on {deal}. Did you have a chance to look at it?",
+    ),
+    (
+        "Field sales",
+        "manager",
+        "pricing",
+        "Thanks {first_name}! Our pricing is in the attached quote. Any questions, just ask"
+        " here. {my_name}",
+    ),
+]
+
+
+def _quick_replies(people: dict) -> None:
+    from accounts.models import Team
+
+    for team_name, keeper, title, body in QUICK_REPLIES:
+        actor = people.get(keeper)
+        team = Team.objects.filter(name=team_name).first() if team_name else None
+        if actor is None or (team_name and team is None):
+            continue
+        kept = QuickReply.objects.filter(title=title)
+        if (kept.filter(team=team) if team else kept.filter(owner=actor)).exists():
+            continue
+        services.quick_reply_create(actor=actor, title=title, body=body, team=team)
+
+
 def _internal(people: dict) -> None:
     owner = people.get("manager")
     if (
@@ -166,6 +200,7 @@ def seed(people: dict, stdout) -> None:
         _history(conversation, deal, index)
         conversations.append(conversation)
     _internal(people)
+    _quick_replies(people)
     if not conversations:
         return
     first = conversations[0]
