@@ -46,6 +46,7 @@
     this.fileInput = root.querySelector("[data-role=file]");
     this.progress = root.querySelector("[data-role=progress]");
     this.uploadBox = root.querySelector("[data-role=upload]");
+    this.refusalLine = root.querySelector("[data-role=composer-error]");
     this.uploadName = root.querySelector("[data-role=upload-name]");
     this.noteBanner = root.querySelector("[data-role=note-banner]");
     this.quickList = root.querySelector("[data-role=quick-list]");
@@ -428,6 +429,7 @@
     // A note is one message too: the next one is a reply to the customer again, visibly.
     if (this.outbox[cid].note) this.setNoteMode(false);
     this.closeQuick();
+    this.showRefusal("");
     this.saveOutbox();
     this.renderPending(cid, this.outbox[cid]);
     this.input.value = "";
@@ -640,6 +642,12 @@
     return null;
   };
 
+  // Refused files are said beside the composer (the status line is the connection's) and the
+  // line goes with the next message or file sent.
+  Chat.prototype.showRefusal = function (text) {
+    if (this.refusalLine) { this.refusalLine.textContent = text || ""; this.refusalLine.hidden = !text; }
+  };
+
   Chat.prototype.sendFiles = function (files) {
     var self = this;
     var refused = [];
@@ -649,8 +657,7 @@
       if (why) refused.push(why); else self.upload(f, false, undefined, undefined, note);
     });
     if (note && refused.length < files.length) this.setNoteMode(false);
-    if (refused.length || this.refusalShown) this.setStatus(refused.join(" "));
-    this.refusalShown = refused.length > 0;
+    this.showRefusal(refused.join(" "));
   };
 
   Chat.prototype.upload = function (file, confirmed, clientId, urgent, note) {
@@ -696,7 +703,7 @@
           }, function () {}));
           return;
         }
-        self.setStatus(answer.detail);
+        self.showRefusal(file.name + ": " + (answer.detail || xhr.statusText));
       } else {
         var sent = {}; try { sent = JSON.parse(xhr.responseText); } catch (e) { sent = {}; }
         if (sent.delivery) self.showDelivery(sent.id, sent.delivery);

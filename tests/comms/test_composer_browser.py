@@ -120,7 +120,7 @@ def test_note_mode_is_visible_and_ends_with_the_note(daphne_url, open_page, rep,
     box.fill("Here is the quote")
     box.press("Enter")
     page.wait_for_selector("li.msg.outbound:not(.pending)")
-    directions = dict(Message.objects.filter(author=rep).values_list("body", "direction"))
+    directions = dict(Message.objects.filter(author_user=rep).values_list("body", "direction"))
     assert directions == {
         "Customer is price sensitive": Message.Direction.NOTE,
         "Here is the quote": Message.Direction.OUTBOUND,
@@ -174,14 +174,14 @@ def test_an_oversized_or_refused_file_never_leaves_the_browser(
     page.get_by_test_id("file-input").set_input_files(
         [{"name": "huge.pdf", "mimeType": "application/pdf", "buffer": b"\0" * too_big}]
     )
-    status = page.get_by_test_id("chat-status")
+    status = page.get_by_test_id("composer-error")
     status.wait_for()
     assert "huge.pdf is too large: files may be at most 2 MB." in status.inner_text()
     page.get_by_test_id("file-input").set_input_files(
         [{"name": "tool.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}]
     )
     page.wait_for_function(
-        "document.querySelector('[data-testid=chat-status]').textContent.includes('tool.exe')"
+        "document.querySelector('[data-testid=composer-error]').textContent.includes('tool.exe')"
     )
     assert "this type of file cannot be sent" in status.inner_text()
     assert uploads == []
