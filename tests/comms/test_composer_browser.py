@@ -141,6 +141,8 @@ def test_slash_picks_a_quick_reply_with_the_customers_name(
     options = page.get_by_test_id("quick-option")
     options.first.wait_for()
     assert options.count() == 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "quick-replies-desktop.png"))
     box.press("p")
     page.wait_for_function("document.querySelectorAll('[data-testid=quick-option]').length === 1")
     box.press("Backspace")
