@@ -286,7 +286,12 @@ PAGE_PARAMS = [
     OpenApiParameter("limit", ID, description="Page size, clamped to 1-200; default 50."),
 ]
 INBOX_PARAMS = [
-    OpenApiParameter("mine", bool),
+    OpenApiParameter(
+        "mine",
+        bool,
+        description="Only the conversations you hold: assigned to you, or internal ones you are"
+        " in.",
+    ),
     OpenApiParameter("team", bool),
     OpenApiParameter("unassigned", bool),
     OpenApiParameter("status", str, enum=Conversation.Status.values),

@@ -50,8 +50,8 @@
       }
     });
     if (!fresh.length) return;
-    ring();
     fresh.slice(0, 3).forEach(notify);
+    try { ring(); } catch (e) { /* no sound on this device: the badge and notifications stand */ }
   }
 
   function refresh() {
@@ -81,6 +81,7 @@
       }
       everOpened = true;
       backoff = 500;
+      document.documentElement.setAttribute("data-attention", "live");
     };
     ws.onmessage = function (ev) {
       var msg;
@@ -93,6 +94,7 @@
       }
     };
     ws.onclose = function (ev) {
+      document.documentElement.setAttribute("data-attention", "offline");
       if (ev.code === 4401 || ev.code === 4403) { stopped = true; return; }
       setTimeout(connect, backoff + Math.floor(Math.random() * 250));
       backoff = Math.min(backoff * 2, 15000);

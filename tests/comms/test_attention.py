@@ -204,3 +204,16 @@ async def test_a_read_tells_the_readers_inbox_socket_so_the_badge_counts_again(r
     assert await theirs.receive_nothing(timeout=0.3)
     await mine.disconnect()
     await theirs.disconnect()
+
+
+def test_every_signed_in_page_carries_the_badge_filled_by_script_not_by_a_query(client, rep):
+    _c, link = customer_conversation(rep)
+    customer_writes(link, "hello")
+    client.force_login(rep)
+    for url in (reverse("accounts:home"), reverse("crm:deal-list"), INBOX):
+        html = client.get(url).content.decode()
+        # Rendered empty (the page pays no query for it); attention.js fills it.
+        assert re.search(r'data-testid="nav-unread" hidden></span>', html), url
+        assert "js/attention.js" in html and 'id="attention-strings"' in html, url
+    client.logout()
+    assert "js/attention.js" not in client.get(reverse("accounts:login")).content.decode()
