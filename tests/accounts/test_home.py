@@ -126,3 +126,12 @@ def test_home_queries_do_not_grow_with_the_reps_data(client, rep, django_assert_
         html = client.get(HOME).content.decode()
     assert re.search(r'data-testid="home-unread-total">16<', html)
     assert Deal.objects.filter(owner=rep).count() == 16
+
+
+def test_everyone_gets_a_home_even_those_who_hold_nothing(client, compliance, admin_user, manager):
+    customer_writes(make_user(roles.REP), "Someone", "hello")
+    for person in (compliance, admin_user, manager):
+        client.force_login(person)
+        html = client.get(HOME).content.decode()
+        # They see conversations they do not hold; none is theirs to answer.
+        assert "You are all caught up" in html and "Someone" not in html, person

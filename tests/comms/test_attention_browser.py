@@ -99,8 +99,21 @@ def test_phone_menu_button_carries_the_count(daphne_url, browser, rep, link_and_
         )
         assert menu_badge.is_visible()
         assert page.title().startswith("(1) ")
-        # The home lists the conversation, and the Inbox's Mine tab has the same number.
+        # The Inbox's Mine tab has the same number, and the page shares the badge's one socket.
+        sockets = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
         page.goto(f"{daphne_url}/inbox/")
+        page.wait_for_function(LIVE)
         assert page.get_by_test_id("unread-total").inner_text() == "1"
+        customer_writes(link, "Still there?")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=unread-total]').textContent === '2'"
+            " && document.querySelector('.nav-toggle-label [data-attention-badge]')"
+            ".textContent === '2'",
+            timeout=2_000,
+        )
+        assert [url for url in sockets if url.endswith("/ws/inbox/")] == [
+            daphne_url.replace("http", "ws") + "/ws/inbox/"
+        ]
     finally:
         context.close()
