@@ -7,7 +7,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import forms, permissions, roles, selectors, services
+from accounts import forms, home_sections, permissions, roles, selectors, services
 
 
 @login_required
@@ -20,6 +20,7 @@ def home(request):
             "profile": profile,
             "role_label": roles.label(permissions.primary_role(profile)),
             "direct_reports": selectors.user_direct_reports(profile),
+            "sections": home_sections.sections_for(request.user),
         },
     )
 

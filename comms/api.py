@@ -137,12 +137,13 @@ class ConversationListApi(CommsApi):
 
 
 class UnreadApi(CommsApi):
+    """What is unread in the conversations the caller holds (selectors.unread_for): the
+    navigation badge's count and what a browser notification shows."""
+
     @schema.doc(response=schema.UnreadSerializer, op="conversations_unread")
     def get(self, request):
-        counts = selectors.unread_counts_for(request.user)
-        return Response(
-            {"total": sum(counts.values()), "conversations": {str(k): v for k, v in counts.items()}}
-        )
+        unread = selectors.unread_for(request.user)
+        return Response(presenters.unread_dict(unread))
 
 
 def conversation_detail(user, conversation) -> dict:

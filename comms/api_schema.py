@@ -173,9 +173,22 @@ class ConversationCreateSerializer(serializers.Serializer):
     )
 
 
+class UnreadRecentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    unread = serializers.IntegerField()
+    message_id = serializers.IntegerField(allow_null=True)
+    preview = serializers.CharField(allow_blank=True)
+    has_files = serializers.BooleanField()
+    url = serializers.CharField()
+
+
 class UnreadSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Unread messages in the conversations you hold.")
     conversations = serializers.DictField(child=serializers.IntegerField())
+    recent = UnreadRecentSerializer(
+        many=True, help_text="The newest of them (up to 10), each with its latest unread message."
+    )
 
 
 class SendSerializer(serializers.Serializer):
@@ -284,7 +297,12 @@ PAGE_PARAMS = [
     OpenApiParameter("limit", ID, description="Page size, clamped to 1-200; default 50."),
 ]
 INBOX_PARAMS = [
-    OpenApiParameter("mine", bool),
+    OpenApiParameter(
+        "mine",
+        bool,
+        description="Only the conversations you hold: assigned to you, or internal ones you are"
+        " in.",
+    ),
     OpenApiParameter("team", bool),
     OpenApiParameter("unassigned", bool),
     OpenApiParameter("status", str, enum=Conversation.Status.values),

@@ -27,6 +27,20 @@ class CommsConfig(AppConfig):
 
         labels.register_action_labels(audit_labels.LABELS)
 
+        # The rep's home (accounts.home): unread conversations, then those waiting for a reply.
+        from accounts import home_sections
+        from comms import selectors
+
+        home_sections.register_section(
+            "comms.unread", template="comms/_home_unread.html", build=selectors.unread_for, order=10
+        )
+        home_sections.register_section(
+            "comms.waiting",
+            template="comms/_home_waiting.html",
+            build=selectors.waiting_for_reply_for,
+            order=20,
+        )
+
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"
         )

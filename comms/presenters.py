@@ -182,6 +182,26 @@ def conversation_dict(conversation: Conversation, *, unread: int | None = None) 
     return data
 
 
+def unread_dict(unread) -> dict:
+    """selectors.Unread for the badge and notifications."""
+    return {
+        "total": unread.total,
+        "conversations": {str(k): v for k, v in unread.counts.items()},
+        "recent": [
+            {
+                "id": c.pk,
+                "title": c.contact.name if c.contact_id else str(c),
+                "unread": c.unread,
+                "message_id": c.latest_id,
+                "preview": (c.latest_body or "")[:140],
+                "has_files": bool(c.latest_has_files),
+                "url": reverse("comms:conversation-detail", args=[c.pk]),
+            }
+            for c in unread.recent
+        ],
+    }
+
+
 def participant_dict(participant) -> dict:
     actor = user_actor(participant.user) if participant.user_id else None
     if actor is None:

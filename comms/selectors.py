@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -40,6 +40,26 @@ def _flag(filters, name: str) -> bool:
 # --- conversations -------------------------------------------------------------------------------
 
 
+def held_conversation_ids(user) -> QuerySet:
+    """Ids of the conversations a person holds: those they are an active owner, member or agent
+    of. The assignee of a customer conversation is always its agent (services.join), so this is
+    "assigned to me" plus "internal conversations I am in", read on comms_part_user_idx."""
+    return Participant.objects.filter(
+        user_id=user.pk, left_at__isnull=True, role__in=Participant.GRANTING
+    ).values("conversation_id")
+
+
+def _unread_messages(user) -> QuerySet:
+    """What counts as unread for `user` in the conversation OuterRef("pk") after the read
+    position OuterRef("_read_upto"): not their own, not system, not retracted."""
+    return (
+        Message.objects.filter(conversation_id=OuterRef("pk"), pk__gt=OuterRef("_read_upto"))
+        .exclude(author_user_id=user.pk)
+        .exclude(direction=Message.Direction.SYSTEM)
+        .filter(retracted=False)
+    )
+
+
 def with_unread(qs: QuerySet, user) -> QuerySet:
     """Annotate `unread`: messages after the user's read position, not their own, not system,
     not retracted. Subqueries on the (conversation, id) index: constant queries at any size."""
@@ -47,10 +67,7 @@ def with_unread(qs: QuerySet, user) -> QuerySet:
         "last_read_message_id"
     )[:1]
     unread = (
-        Message.objects.filter(conversation_id=OuterRef("pk"), pk__gt=OuterRef("_read_upto"))
-        .exclude(author_user_id=user.pk)
-        .exclude(direction=Message.Direction.SYSTEM)
-        .filter(retracted=False)
+        _unread_messages(user)
         .order_by()
         .values("conversation_id")
         .annotate(n=Count("pk"))
@@ -81,7 +98,8 @@ def conversation_list_for(user, filters=None) -> QuerySet[Conversation]:
         "contact", "deal", "company", "assignee", "team", "covering_for"
     )
     if _flag(filters, "mine"):
-        qs = qs.filter(assignee_id=user.pk)
+        # What the person holds: the same set the unread badge counts (unread_for).
+        qs = qs.filter(pk__in=held_conversation_ids(user))
     if _flag(filters, "team"):
         qs = qs.filter(team_id=user.team_id) if user.team_id else qs.none()
     if _flag(filters, "unassigned"):
@@ -152,6 +170,84 @@ def unread_counts_for(user, conversation_ids=None) -> dict[int, int]:
     if conversation_ids is not None:
         qs = qs.filter(pk__in=list(conversation_ids))
     return dict(qs.values_list("pk", "unread"))
+
+
+@dataclass
+class Unread:
+    """What is unread in the conversations a person holds: the navigation badge, the inbox's
+    "Mine" tab and its rows all read this (one selector, so the numbers agree)."""
+
+    total: int
+    counts: dict[int, int]  # conversation id -> unread messages
+    # The newest conversations with something unread, newest first, each with its latest unread
+    # message (`latest_id`, `latest_body`, `latest_has_files`): what a notification shows.
+    recent: list[Conversation]
+
+
+RECENT_UNREAD = 10
+
+
+def unread_for(user, *, recent: int = RECENT_UNREAD) -> Unread:
+    """The person's unread total and per-conversation counts, in one query that starts from
+    their own participant rows (comms_part_user_idx) and counts on comms_msg_conv_id_idx: its
+    cost follows what they hold, not the organisation's size. Conversations they only see (a
+    manager's team, an admin's everything) are not theirs to answer and are not counted."""
+    if not account_permissions.is_active_user(user):
+        return Unread(0, {}, [])
+    latest = _unread_messages(user).order_by("-pk")
+    qs = (
+        with_unread(Conversation.objects.filter(pk__in=held_conversation_ids(user)), user)
+        .filter(unread__gt=0)
+        .annotate(
+            latest_id=Subquery(latest.values("pk")[:1]),
+            latest_body=Subquery(latest.values("body")[:1]),
+        )
+        .annotate(
+            latest_has_files=Exists(Attachment.objects.filter(message_id=OuterRef("latest_id")))
+        )
+        .select_related("contact")
+        .order_by("-last_message_at", "-id")
+    )
+    rows = list(qs)
+    counts = {c.pk: c.unread for c in rows}
+    return Unread(sum(counts.values()), counts, rows[:recent])
+
+
+def waiting_for_reply_for(user, *, limit: int = 10) -> list[Conversation]:
+    """Customer conversations the person holds whose customer wrote last and got no answer yet,
+    longest wait first; `waiting_since` is when the first unanswered customer message came (an
+    internal note is not an answer). One query, from the person's participant rows."""
+    if not account_permissions.is_active_user(user):
+        return []
+    answered = (
+        Message.objects.filter(
+            conversation_id=OuterRef("pk"),
+            direction=Message.Direction.OUTBOUND,
+            retracted=False,
+        )
+        .order_by("-pk")
+        .values("pk")[:1]
+    )
+    first_unanswered = (
+        Message.objects.filter(
+            conversation_id=OuterRef("pk"),
+            direction=Message.Direction.INBOUND,
+            retracted=False,
+            pk__gt=OuterRef("_answered_upto"),
+        )
+        .order_by("pk")
+        .values("created_at")[:1]
+    )
+    return list(
+        Conversation.objects.filter(pk__in=held_conversation_ids(user))
+        .exclude(kind=Conversation.Kind.INTERNAL)
+        .exclude(status=Conversation.Status.CLOSED)
+        .annotate(_answered_upto=Coalesce(Subquery(answered), 0))
+        .annotate(waiting_since=Subquery(first_unanswered))
+        .filter(waiting_since__isnull=False)
+        .select_related("contact", "deal")
+        .order_by("waiting_since", "id")[:limit]
+    )
 
 
 def participants_of(conversation: Conversation) -> list[Participant]:

@@ -75,7 +75,8 @@ def inbox(request):
                 for v, label in Conversation.Kind.choices
                 if v in offered or v == request.GET.get("kind")
             ],
-            "unread_total": sum(selectors.unread_counts_for(request.user).values()),
+            # The "Mine" tab's count: the navigation badge's number (selectors.unread_for).
+            "unread_total": selectors.unread_for(request.user, recent=0).total,
             "can_create_internal": not permissions.is_read_only(request.user),
             "waiting": waiting[:5],
             "waiting_more": len(waiting) > 5,

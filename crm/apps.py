@@ -53,6 +53,22 @@ class CrmConfig(AppConfig):
         # A person's book (accounts.book): crm's records, before comms's conversations.
         book.register_book_part(CrmBook())
 
+        # The rep's home (accounts.home): what is due today, and their open deals by stage.
+        from accounts import home_sections
+
+        home_sections.register_section(
+            "crm.activities",
+            template="crm/_home_activities.html",
+            build=lambda user: selectors.activities_due_for(user),
+            order=30,
+        )
+        home_sections.register_section(
+            "crm.deals",
+            template="crm/_home_deals.html",
+            build=selectors.open_deals_by_stage_for,
+            order=40,
+        )
+
         post_migrate.connect(
             ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"
         )

@@ -5,9 +5,12 @@ A record the user may not see is `Http404`, exactly like one that does not exist
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
+from django.utils import timezone
 
 from crm import permissions
 from crm.models import (
@@ -219,6 +222,73 @@ def activity_list_for(user) -> QuerySet[Activity]:
 
 def activity_get_for(user, activity_id) -> Activity:
     return _first_or_404(activity_list_for(user), activity_id)
+
+
+# --- a rep's home (accounts.home) --------------------------------------------------------------
+
+HOME_ACTIVITIES = 20
+
+
+def activities_due_for(user, *, now=None, limit: int = HOME_ACTIVITIES) -> dict:
+    """Open activities the person wrote, or that sit on deals they own, due by the end of their
+    today (the current time zone: theirs), overdue first then by time. One query, and one count
+    only when the list is cut."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    end_of_today = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    qs = (
+        activity_list_for(user)
+        .filter(Q(author_id=user.pk) | Q(deal__owner_id=user.pk))
+        .filter(done=False, due_at__isnull=False, due_at__lt=end_of_today)
+        .order_by("due_at", "id")
+    )
+    rows = list(qs[: limit + 1])
+    items = rows[:limit]
+    for activity in items:
+        activity.overdue = activity.due_at < now
+    return {
+        "items": items,
+        "more": qs.count() - limit if len(rows) > limit else 0,
+        "overdue": sum(1 for a in items if a.overdue),
+    }
+
+
+def open_deals_by_stage_for(user) -> list[dict]:
+    """The person's own open deals by pipeline and stage, in stage order: how many, and their
+    total per currency. One grouped query on crm_deal_owner_idx."""
+    stages: dict[int, dict] = {}
+    for row in (
+        permissions.deal_queryset_for(user)
+        .filter(owner_id=user.pk, status=Deal.Status.OPEN)
+        .order_by()
+        .values("pipeline_id", "pipeline__name", "stage_id", "stage__name", "stage__position")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .values(
+            "pipeline_id",
+            "pipeline__name",
+            "stage_id",
+            "stage__name",
+            "stage__position",
+            "currency",
+            "n",
+            "total",
+        )
+        .order_by("pipeline__name", "pipeline_id", "stage__position", "currency")
+    ):
+        entry = stages.setdefault(
+            row["stage_id"],
+            {
+                "pipeline_id": row["pipeline_id"],
+                "pipeline": row["pipeline__name"],
+                "stage_id": row["stage_id"],
+                "stage": row["stage__name"],
+                "count": 0,
+                "amounts": [],
+            },
+        )
+        entry["count"] += row["n"]
+        entry["amounts"].append((row["total"], row["currency"]))
+    return list(stages.values())
 
 
 # --- pipelines, stages and tags: organisation-wide reference data ---------------------------

@@ -7,6 +7,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from accounts import realtime as account_realtime
 from accounts.models import User
 from comms import errors, permissions, presenters, realtime
 from comms.models import (
@@ -48,6 +49,10 @@ def conversation_mark_read(
             ],
             ignore_conflicts=True,
         )
+    # The reader's own pages (navigation badge, tab title) count again, in every tab.
+    account_realtime.notify_user_on_commit(
+        user.pk, {"type": "unread.changed", "conversation_id": conversation.pk}
+    )
     if silent:
         return message_id
     event = {"type": "read", "actor": presenters.user_actor(user), "message_id": message_id}

@@ -223,6 +223,8 @@
         this.setLive(msg.live !== false);
         this.sync().then(function () {
           Object.keys(self.outbox).forEach(function (cid) { self.transmit(cid); });
+          // History loaded before the socket opened was not marked read: the unread badge waits for this.
+          if (document.visibilityState === "visible") self.sendRead(self.lastId);
         });
         break;
       case "error":

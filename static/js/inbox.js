@@ -1,10 +1,13 @@
-/* Keepline inbox: refresh the list in place when a visible conversation has new activity. */
+/* Keepline inbox: refresh the list in place when a visible conversation has new activity.
+ * The socket is attention.js's (one per page): it re-announces each change as the DOM event
+ * "keepline:inbox-changed" (conversation_id null after a reconnect: anything may have changed). */
 (function () {
   "use strict";
   var root = document.querySelector("[data-inbox]");
   if (!root) return;
   var list = root.querySelector("[data-testid=inbox-list]");
-  var timer = null, backoff = 500;
+  var tabs = root.querySelector("[data-testid=inbox-tabs]");
+  var timer = null;
 
   function refresh() {
     timer = null;
@@ -14,11 +17,8 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.querySelector("[data-testid=inbox-list]");
         if (fresh) list.replaceWith(fresh), list = fresh;
-        var total = doc.querySelector("[data-testid=unread-total]");
-        var current = root.querySelector("[data-testid=unread-total]");
-        if (current && total) current.textContent = total.textContent;
-        else if (current && !total) current.remove();
-        else if (!current && total) root.querySelector("h1").appendChild(total);
+        var freshTabs = doc.querySelector("[data-testid=inbox-tabs]");
+        if (freshTabs && tabs) tabs.replaceWith(freshTabs), tabs = freshTabs;
       })
       .catch(function () {
         var note = root.querySelector("[data-role=inbox-status]");
@@ -26,18 +26,8 @@
       });
   }
 
-  function connect() {
-    var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/inbox/");
-    ws.onopen = function () { backoff = 500; };
-    ws.onmessage = function (ev) {
-      var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg.type === "inbox.changed" && !timer) timer = setTimeout(refresh, 400);
-    };
-    ws.onclose = function (ev) {
-      if (ev.code === 4401 || ev.code === 4403) return;
-      setTimeout(function () { refresh(); connect(); }, backoff);
-      backoff = Math.min(backoff * 2, 10000);
-    };
-  }
-  connect();
+  function later() { if (!timer) timer = setTimeout(refresh, 400); }
+  document.addEventListener("keepline:inbox-changed", later);
+  // A read elsewhere (another tab, the conversation page) changes the counts but not the list.
+  document.addEventListener("keepline:unread", later);
 })();

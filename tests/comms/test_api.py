@@ -155,7 +155,7 @@ def test_start_conversations_and_internal_members(api, rep, other_rep, customer_
     gone = api.delete(f"/api/v1/conversations/{conv_id}/members/{other_rep.pk}/")
     assert gone.status_code == 204
     unread = api.get("/api/v1/conversations/unread/").json()
-    assert unread == {"total": 0, "conversations": {}}
+    assert unread == {"total": 0, "conversations": {}, "recent": []}
 
 
 def test_upload_limits_and_audited_downloads(
