@@ -13,7 +13,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
-from comms import channel_registry, downloads, errors, permissions, selectors, services
+from comms import (
+    channel_registry,
+    downloads,
+    errors,
+    permissions,
+    selectors,
+    services,
+    thumbnails,
+)
 from comms.models import Conversation
 from crm import selectors as crm_selectors
 
@@ -220,6 +228,15 @@ def attachment_download(request, pk):
     response = downloads.file_response(attachment)
     services.attachment_download_record(actor=request.user, attachment=attachment, request=request)
     return response
+
+
+@login_required
+@require_GET
+def attachment_thumbnail(request, pk):
+    """An image file's small preview for the chat (comms.thumbnails): the same access check as
+    the download, not audited (it is not the file)."""
+    attachment = selectors.attachment_get_for(request.user, pk)
+    return thumbnails.thumbnail_response(attachment)
 
 
 @login_required

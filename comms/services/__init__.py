@@ -21,6 +21,7 @@ from comms.services.attachments import (
     attachment_content_type,
     attachment_download_record,
     attachment_name,
+    attachment_receive,
     attachment_upload,
 )
 from comms.services.conversations import (
@@ -60,6 +61,7 @@ __all__ = [
     "attachment_content_type",
     "attachment_download_record",
     "attachment_name",
+    "attachment_receive",
     "attachment_upload",
     "channel_draft",
     "clean_body",
