@@ -111,6 +111,8 @@ def conversation_detail(request, pk):
         else [],
         "new_link": request.session.pop(f"comms.link.{conversation.pk}", None),
     }
+    if context["can_issue_link"]:
+        context["link_channels"] = channel_registry.link_send_options(conversation)
     if can_assign or context["can_manage_members"]:
         context["staff"] = account_selectors.active_user_list()
     return render(request, "comms/conversation.html", context)
@@ -200,6 +202,21 @@ def conversation_action(request, pk):
             # Shown once, on the next page only; only its digest is stored.
             request.session[f"comms.link.{conversation.pk}"] = request.build_absolute_uri(
                 reverse("comms:customer-chat", args=[token])
+            )
+        elif action == "link-send":
+            channel = request.POST.get("channel", "")
+            services.customer_link_send(
+                actor=request.user,
+                conversation=conversation,
+                channel=channel,
+                base_url=request.build_absolute_uri("/"),
+                request=request,
+            )
+            messages.success(
+                request,
+                _("A new chat link was sent to the customer by email.")
+                if channel == "email"
+                else _("A new chat link was sent to the customer by SMS."),
             )
         elif action == "link-revoke":
             link = selectors.customer_link_get(conversation, request.POST.get("link"))
