@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
+from django.core.cache import cache
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -14,6 +17,8 @@ from comms import downloads, errors, presenters, selectors, services, thumbnails
 from config.errors import ServiceError
 
 REFUSED = {"invalid": 404, "expired": 410, "revoked": 410}
+# Files a customer link may send per minute (its socket has its own bucket for messages).
+UPLOADS_PER_MINUTE = 20
 
 
 def _refused(request, reason: str):
@@ -139,6 +144,17 @@ def customer_attachment_thumbnail(request, token, pk):
     return thumbnails.thumbnail_response(selectors.customer_attachment_get(link, pk))
 
 
+def _upload_allowed(link) -> bool:
+    """At most UPLOADS_PER_MINUTE files per link and minute (the cache counts; a cache that
+    lost the count lets the upload through)."""
+    key = f"comms.customer-upload.{link.pk}.{int(time.time() // 60)}"
+    cache.add(key, 0, 120)
+    try:
+        return cache.incr(key) <= UPLOADS_PER_MINUTE
+    except ValueError:
+        return True
+
+
 def _json_refusal(error: ServiceError) -> JsonResponse:
     return JsonResponse(error.as_dict(), status=error.status)
 
@@ -152,7 +168,8 @@ def customer_attachment_upload(request, token):
     """The customer sends a file (multipart "file", optional "body" and "client_id"): the same
     limits as a staff upload (413 too large, refused before the body is read when the declared
     length says so; 415 a refused type), authorised by the link exactly as their messages
-    (revoked or expired: 410). 201 with the stored <message>, 200 for a repeated client_id."""
+    (revoked or expired: 410); 429 past UPLOADS_PER_MINUTE. 201 with the stored <message>, 200
+    for a repeated client_id."""
     try:
         link = selectors.customer_link_for_token(token)
     except selectors.LinkRefused as refused:
@@ -165,6 +182,8 @@ def customer_attachment_upload(request, token):
         length = 0
     if length > settings.COMMS_ATTACHMENT_MAX_BYTES + 64 * 1024:
         return _json_refusal(errors.FileTooLarge())
+    if not _upload_allowed(link):
+        return _json_refusal(errors.RateLimited())
     upload = request.FILES.get("file")
     if upload is None:
         return _json_refusal(errors.Invalid(_("Choose a file to send.")))

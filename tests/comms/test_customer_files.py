@@ -167,3 +167,15 @@ async def test_staff_sees_the_customer_file_live_and_the_customer_sees_it_read(
     assert read["message_id"] == created["message"]["id"] and read["actor"]["type"] == "user"
     await staff.disconnect()
     await customer.disconnect()
+
+
+def test_customer_uploads_are_rate_limited_per_link(
+    client, conversation, link_and_token, media, monkeypatch
+):
+    from comms import customer_views
+
+    monkeypatch.setattr(customer_views, "UPLOADS_PER_MINUTE", 2)
+    _link, token = link_and_token
+    answers = [upload(client, token, f"{i}.txt", b"hi", "text/plain").status_code for i in range(3)]
+    assert answers == [201, 201, 429]
+    assert Attachment.objects.count() == 2
