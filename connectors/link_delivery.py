@@ -8,6 +8,8 @@ than queued: it never sits in a task queue.
 
 from __future__ import annotations
 
+from email.utils import formataddr
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.translation import gettext as _
@@ -115,7 +117,7 @@ def deliver(conversation: Conversation, channel: str, url: str, sender) -> None:
         email = EmailMultiAlternatives(
             subject=_("Chat with %(organisation)s") % {"organisation": settings.ORGANISATION_NAME},
             body=body,
-            from_email=f"{name} <{from_address}>" if name else from_address,
+            from_email=formataddr((name, from_address)) if name else from_address,
             to=[option["to"]],
             headers={"Message-ID": mail.new_message_id(from_address.rsplit("@", 1)[-1])},
         )

@@ -119,7 +119,8 @@ def customer_link_send(
     url = base_url.rstrip("/") + reverse("comms:customer-chat", args=[token])
     try:
         channel_registry.link_deliver(conversation, channel, url, actor)
-    except errors.CommsError:
+    except Exception:
+        # Not sent (refused, or anything unexpected): the link nobody received must not work.
         customer_link_revoke(actor=actor, link=link, request=request)
         raise
     with transaction.atomic():
