@@ -179,3 +179,25 @@ def test_customer_uploads_are_rate_limited_per_link(
     answers = [upload(client, token, f"{i}.txt", b"hi", "text/plain").status_code for i in range(3)]
     assert answers == [201, 201, 429]
     assert Attachment.objects.count() == 2
+
+
+def test_a_purged_file_loses_its_thumbnail_too(
+    client, conversation, link_and_token, media, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from comms.services.purge import files_purge
+    from comms.thumbnails import thumbnail_path
+
+    _link, token = link_and_token
+    file = upload(client, token, "photo.png", png_bytes(), "image/png").json()["message"][
+        "attachments"
+    ][0]
+    assert client.get(f"/c/{token}/{file['thumbnail_url']}").status_code == 200
+    stored = Attachment.objects.get(pk=file["id"])
+    thumb = media / thumbnail_path(stored.file.name)
+    assert thumb.exists()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        files_purge(attachment_ids=[stored.pk])
+    assert not thumb.exists() and not (media / stored.file.name).exists()
+    assert client.get(f"/c/{token}/{file['thumbnail_url']}").status_code == 404
