@@ -77,12 +77,10 @@ def customer_chat(request, token):
                 "too_long": _("Your message is too long."),
                 "you": _("You"),
                 "paused": _("Live updates are paused; new messages are checked every few seconds."),
-                "attach": _("Attach a file"),
                 "too_large": _("This file is larger than %(size)s MB: it cannot be sent."),
                 "bad_type": _("This type of file cannot be sent."),
                 "upload_failed": _("The file could not be sent. Try again."),
                 "uploading": _("Sending %(name)s…"),
-                "drop_here": _("Drop the file to send it"),
                 "sending": _("Sending"),
                 "sent": _("Sent"),
                 "delivered": _("Delivered"),
@@ -197,5 +195,7 @@ def customer_attachment_upload(request, token):
         )
     except ServiceError as error:
         return _json_refusal(error)
-    message = presenters.message_dict(result.message, presenters.CUSTOMER)
+    message = presenters.message_dict(
+        result.message, presenters.CUSTOMER, attachments=result.attachments
+    )
     return JsonResponse({"message": message}, status=201 if result.created else 200)

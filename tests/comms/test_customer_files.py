@@ -7,10 +7,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from comms import services
-from comms.models import Attachment, Message
+from comms.models import Attachment, CustomerLink, Message
 from tests.comms.sockets import customer_socket, frame, staff_socket
 
 
@@ -79,6 +80,10 @@ def test_customer_file_limits_and_refusals(
     revoked = upload(client, token, "a.txt", b"hi", "text/plain")
     # Refused exactly as the customer's catch-up and page are for a revoked link (410 Gone).
     assert revoked.status_code == 410 and revoked.json()["error"] == "link_revoked"
+    other, other_token = services.customer_link_issue(actor=rep, conversation=conversation)
+    CustomerLink.objects.filter(pk=other.pk).update(expires_at=timezone.now())
+    expired = upload(client, other_token, "a.txt", b"hi", "text/plain")
+    assert expired.status_code == 410 and expired.json()["error"] == "link_expired"
     assert (
         not Attachment.objects.exists()
         and not Message.objects.filter(direction=Message.Direction.INBOUND).exists()
