@@ -10,6 +10,7 @@ LABELS = {
     "comms.conversation.status_changed": _("Conversation status changed"),
     "comms.customer_link.issued": _("Customer chat link issued"),
     "comms.customer_link.revoked": _("Customer chat link revoked"),
+    "comms.customer_link.sent": _("Customer chat link sent"),
     "comms.message.sent": _("Message sent"),
     "comms.message.received": _("Message received"),
     "comms.message.posted": _("System message posted"),

@@ -98,3 +98,33 @@ def composer_notice(conversation: Conversation) -> dict | None:
         if notice:
             return notice
     return None
+
+
+# --- sending a customer's web-chat link by email or SMS (connectors' accounts) -------------------
+
+# conversation -> [{"channel", "label", "to", "refusal"}]; (conversation, channel, url, sender) ->
+# None, raising a ServiceError when nothing was sent.
+_link_options: list[Callable[[Conversation], list[dict]]] = []
+_link_deliver: list[Callable] = []
+
+
+def register_link_sender(options: Callable[[Conversation], list[dict]], deliver: Callable) -> None:
+    """Register how customer links go out by email or SMS: `options(conversation)` lists each
+    channel with where it would go or why it cannot; `deliver(conversation, channel, url,
+    sender)` sends one now."""
+    if options not in _link_options:
+        _link_options.append(options)
+        _link_deliver.append(deliver)
+
+
+def link_send_options(conversation: Conversation) -> list[dict]:
+    """Each channel a customer link may be sent by, with its refusal ("" : it can go)."""
+    return [option for fn in _link_options for option in fn(conversation)]
+
+
+def link_deliver(conversation: Conversation, channel: str, url: str, sender) -> None:
+    for options, deliver in zip(_link_options, _link_deliver, strict=True):
+        if any(o["channel"] == channel for o in options(conversation)):
+            deliver(conversation, channel, url, sender)
+            return
+    raise LookupError(channel)

@@ -8,6 +8,7 @@ import json
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from comms import thumbnails
 from comms.models import Attachment, Conversation, Message
 from comms.rendering import body_html
 
@@ -51,13 +52,21 @@ def attachment_dict(attachment: Attachment, viewer: str) -> dict:
         url = f"attachments/{attachment.pk}/"
     else:
         url = reverse("comms:attachment-download", args=[attachment.pk])
-    return {
+    data = {
         "id": attachment.pk,
         "name": attachment.name_for_customer if viewer == CUSTOMER else attachment.name,
         "size": attachment.size,
         "content_type": attachment.content_type,
         "url": url,
     }
+    if thumbnails.has_thumbnail(attachment):
+        # A preview that is not the file: served without an audit event (comms.thumbnails).
+        data["thumbnail_url"] = (
+            url + "thumbnail/"
+            if viewer == CUSTOMER
+            else reverse("comms:attachment-thumbnail", args=[attachment.pk])
+        )
+    return data
 
 
 def message_dict(

@@ -491,6 +491,20 @@ def customer_link_for_token(token: str) -> CustomerLink:
     return link
 
 
+def customer_read_upto(link: CustomerLink) -> int:
+    """The id up to which the customer's messages show as read: what the conversation's assignee
+    has read (the same person whose reads reach the customer live, comms.services.reads)."""
+    assignee_id = link.conversation.assignee_id
+    if assignee_id is None:
+        return 0
+    found = (
+        Participant.objects.filter(conversation_id=link.conversation_id, user_id=assignee_id)
+        .values_list("last_read_message_id", flat=True)
+        .first()
+    )
+    return found or 0
+
+
 def customer_message_page(
     link: CustomerLink, after=None, before=None, limit=None, since=None
 ) -> Page:

@@ -28,6 +28,21 @@ urlpatterns = [
         name="customer-attachment",
     ),
     path(
+        "c/<str:token>/attachments/",
+        customer_views.customer_attachment_upload,
+        name="customer-attachment-upload",
+    ),
+    path(
+        "c/<str:token>/attachments/<int:pk>/thumbnail/",
+        customer_views.customer_attachment_thumbnail,
+        name="customer-attachment-thumbnail",
+    ),
+    path(
+        "conversations/attachments/<int:pk>/thumbnail/",
+        views.attachment_thumbnail,
+        name="attachment-thumbnail",
+    ),
+    path(
         "conversations/messages/<int:pk>/versions/",
         views.message_versions,
         name="message-versions",

@@ -13,7 +13,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
-from comms import channel_registry, downloads, errors, permissions, selectors, services
+from comms import (
+    channel_registry,
+    downloads,
+    errors,
+    permissions,
+    selectors,
+    services,
+    thumbnails,
+)
 from comms.models import Conversation
 from crm import selectors as crm_selectors
 
@@ -104,6 +112,8 @@ def conversation_detail(request, pk):
         else [],
         "new_link": request.session.pop(f"comms.link.{conversation.pk}", None),
     }
+    if context["can_issue_link"]:
+        context["link_channels"] = channel_registry.link_send_options(conversation)
     if can_assign or context["can_manage_members"]:
         context["staff"] = account_selectors.active_user_list()
     return render(request, "comms/conversation.html", context)
@@ -194,6 +204,21 @@ def conversation_action(request, pk):
             request.session[f"comms.link.{conversation.pk}"] = request.build_absolute_uri(
                 reverse("comms:customer-chat", args=[token])
             )
+        elif action == "link-send":
+            channel = request.POST.get("channel", "")
+            services.customer_link_send(
+                actor=request.user,
+                conversation=conversation,
+                channel=channel,
+                base_url=request.build_absolute_uri("/"),
+                request=request,
+            )
+            messages.success(
+                request,
+                _("A new chat link was sent to the customer by email.")
+                if channel == "email"
+                else _("A new chat link was sent to the customer by SMS."),
+            )
         elif action == "link-revoke":
             link = selectors.customer_link_get(conversation, request.POST.get("link"))
             services.customer_link_revoke(actor=request.user, link=link, request=request)
@@ -221,6 +246,15 @@ def attachment_download(request, pk):
     response = downloads.file_response(attachment)
     services.attachment_download_record(actor=request.user, attachment=attachment, request=request)
     return response
+
+
+@login_required
+@require_GET
+def attachment_thumbnail(request, pk):
+    """An image file's small preview for the chat (comms.thumbnails): the same access check as
+    the download, not audited (it is not the file)."""
+    attachment = selectors.attachment_get_for(request.user, pk)
+    return thumbnails.thumbnail_response(attachment)
 
 
 @login_required

@@ -19,6 +19,7 @@ class ConnectorsConfig(AppConfig):
         from comms import channel_registry
         from connectors import (
             checks,  # noqa: F401  (registers the system checks)
+            link_delivery,
             outbound,
         )
 
@@ -26,6 +27,7 @@ class ConnectorsConfig(AppConfig):
         channel_registry.register_send_check(outbound.send_check)
         channel_registry.register_outbound(outbound.deliveries_record)
         channel_registry.register_composer(outbound.composer_notice)
+        channel_registry.register_link_sender(link_delivery.options, link_delivery.deliver)
         from audit import labels
         from connectors import audit_labels
 

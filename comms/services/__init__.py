@@ -22,6 +22,7 @@ from comms.services.attachments import (
     attachment_content_type,
     attachment_download_record,
     attachment_name,
+    attachment_receive,
     attachment_upload,
 )
 from comms.services.conversations import (
@@ -33,7 +34,7 @@ from comms.services.conversations import (
 )
 from comms.services.edits import message_edit, message_retract
 from comms.services.inputs import clean_body, clean_client_id, clean_id
-from comms.services.links import customer_link_issue, customer_link_revoke
+from comms.services.links import customer_link_issue, customer_link_revoke, customer_link_send
 from comms.services.members import member_add, member_remove
 from comms.services.messages import (
     MessageDraft,
@@ -66,6 +67,7 @@ __all__ = [
     "attachment_content_type",
     "attachment_download_record",
     "attachment_name",
+    "attachment_receive",
     "attachment_upload",
     "channel_draft",
     "clean_body",
@@ -79,6 +81,7 @@ __all__ = [
     "customer_draft",
     "customer_link_issue",
     "customer_link_revoke",
+    "customer_link_send",
     "customer_mark_read",
     "internal_conversation_create",
     "member_add",

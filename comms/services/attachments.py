@@ -16,8 +16,15 @@ from comms import errors
 from comms.models import (
     Attachment,
     Conversation,
+    CustomerLink,
 )
-from comms.services.messages import PendingFile, SendResult, message_store, staff_draft
+from comms.services.messages import (
+    PendingFile,
+    SendResult,
+    customer_draft,
+    message_store,
+    staff_draft,
+)
 
 # --- attachments --------------------------------------------------------------------------------
 
@@ -37,6 +44,20 @@ def attachment_name(raw: str) -> str:
     return (name or "file")[-255:]
 
 
+def attachment_checked(upload) -> PendingFile:
+    """An upload past the size limit (413) and the type allow-list (415), with its SHA-256: the
+    same checks for a staff member's and a customer's file."""
+    if upload.size > settings.COMMS_ATTACHMENT_MAX_BYTES:
+        raise errors.FileTooLarge()
+    name = attachment_name(upload.name)
+    content_type = attachment_content_type(name, getattr(upload, "content_type", None))
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return PendingFile(upload, name, content_type, upload.size, digest.hexdigest())
+
+
 def attachment_upload(
     *,
     actor: User,
@@ -54,15 +75,7 @@ def attachment_upload(
     (comms.message.sent and comms.attachment.uploaded); `message.created` broadcast after commit
     with the attachment. The text and the file's name pass the outbound checks
     (comms.outbound_checks; `confirm_dlp`: send anyway past a warning)."""
-    if upload.size > settings.COMMS_ATTACHMENT_MAX_BYTES:
-        raise errors.FileTooLarge()
-    name = attachment_name(upload.name)
-    content_type = attachment_content_type(name, getattr(upload, "content_type", None))
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    pending = PendingFile(upload, name, content_type, upload.size, digest.hexdigest())
+    pending = attachment_checked(upload)
     return message_store(
         staff_draft(
             author=actor,
@@ -74,6 +87,26 @@ def attachment_upload(
             request=request,
             file=pending,
             confirm_dlp=confirm_dlp,
+        )
+    )
+
+
+def attachment_receive(
+    *, link: CustomerLink, upload, body: str = "", client_id=None, request=None
+) -> SendResult:
+    """A customer's file through their web-chat link: the same size and type checks as a staff
+    upload, stored through the one write path as an inbound message, authorised by the link in
+    the same statement as the write (revoked or expired: refused, nothing stored). Audited
+    (comms.message.received and comms.attachment.uploaded, actor the contact); `message.created`
+    broadcast after commit. Inbound: the outbound checks (DLP) do not apply."""
+    pending = attachment_checked(upload)
+    return message_store(
+        customer_draft(
+            link=link,
+            body=body or "",
+            client_id=client_id or uuid.uuid4(),
+            request=request,
+            file=pending,
         )
     )
 

@@ -6,11 +6,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import audit
 from accounts.models import User
-from comms import errors, link_tokens, permissions, realtime
+from comms import channel_registry, errors, link_tokens, permissions, realtime
 from comms.models import (
     Conversation,
     CustomerLink,
@@ -90,4 +92,43 @@ def customer_link_revoke(*, actor: User, link: CustomerLink, request=None) -> Cu
         realtime.customer_group(conversation.pk),
         {"type": "access.recheck", "conversation_ids": [conversation.pk]},
     )
+    return link
+
+
+def customer_link_send(
+    *, actor: User, conversation: Conversation, channel: str, base_url: str, request=None
+) -> CustomerLink:
+    """Issue a new customer link and send it to the contact by email or SMS through a configured
+    channel account (comms.channel_registry; connectors). 404 for whoever may not see the
+    conversation, 403 for whoever may not write in it, 400 when the channel cannot carry it
+    (no account, no address, no consent) or the provider refused. Runs outside any transaction:
+    the link is issued and committed (comms.customer_link.issued), then sent, then
+    comms.customer_link.sent is written (channel, address); a send that failed revokes the link
+    it issued (comms.customer_link.revoked), so no unseen link stays usable."""
+    if not permissions.can_view(actor, conversation):
+        raise errors.NotFound()
+    if not permissions.can_issue_link(actor, conversation):
+        raise errors.Forbidden()
+    choices = {o["channel"]: o for o in channel_registry.link_send_options(conversation)}
+    option = choices.get(channel)
+    if option is None:
+        raise errors.Invalid(_("Choose email or SMS."))
+    if option["refusal"]:
+        raise errors.Invalid(option["refusal"], code="channel_refused")
+    link, token = customer_link_issue(actor=actor, conversation=conversation, request=request)
+    url = base_url.rstrip("/") + reverse("comms:customer-chat", args=[token])
+    try:
+        channel_registry.link_deliver(conversation, channel, url, actor)
+    except Exception:
+        # Not sent (refused, or anything unexpected): the link nobody received must not work.
+        customer_link_revoke(actor=actor, link=link, request=request)
+        raise
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="comms.customer_link.sent",
+            target=link,
+            data={"conversation": conversation.pk, "channel": channel, "to": option["to"]},
+            request=request,
+        )
     return link

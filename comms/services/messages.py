@@ -217,15 +217,18 @@ def staff_draft(
     )
 
 
-def customer_draft(*, link: CustomerLink, body, client_id, request=None) -> MessageDraft:
-    """A customer's web-chat message, written through their link."""
+def customer_draft(
+    *, link: CustomerLink, body, client_id, request=None, file: PendingFile | None = None
+) -> MessageDraft:
+    """A customer's web-chat message (with an optional file), written through their link."""
     return MessageDraft(
         link.conversation,
-        clean_body(body),
+        clean_body(body, allow_empty=file is not None),
         clean_client_id(client_id),
         source=CUSTOMER,
         link=link,
         request=request,
+        file=file,
     )
 
 

@@ -26,6 +26,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 import audit
+from comms import thumbnails
 from comms.models import Attachment, Message, MessageRevision
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def _delete_stored(paths: list[str]) -> None:
     for path in paths:
         try:
             storage.delete(path)
+            storage.delete(thumbnails.thumbnail_path(path))  # made on first view, if ever
         except OSError:
             # The row is marked purged (committed); a file the storage could not delete now is
             # logged for the operator to remove by hand.

@@ -309,8 +309,19 @@
     }
     row.appendChild(body);
     (m.attachments || []).forEach(function (a) {
-      var link = el("a", "attachment", a.name + " (" + Math.ceil(a.size / 1024) + " KB)");
-      link.href = a.url; body.appendChild(link);
+      // An image shows its preview (not audited, comms.thumbnails); the link is the audited download.
+      var link = el("a", "attachment" + (a.thumbnail_url ? " has-thumb" : ""));
+      link.href = a.url;
+      if (a.thumbnail_url) {
+        var thumb = el("img", "attachment-thumb"); thumb.src = a.thumbnail_url; thumb.alt = a.name; thumb.loading = "lazy";
+        thumb.addEventListener("error", function () { thumb.remove(); });
+        link.appendChild(thumb);
+      }
+      var kb = a.size / 1024, lang = document.documentElement.lang || undefined;
+      var size = kb < 1024 ? Math.max(1, Math.round(kb)).toLocaleString(lang) + " KB" : (kb / 1024).toLocaleString(lang, { maximumFractionDigits: 1 }) + " MB";
+      link.appendChild(el("span", "attachment-name", a.name));
+      link.appendChild(el("span", "attachment-size", " · " + size));
+      body.appendChild(link);
     });
     var foot = el("div", "foot");
     if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); ticks.title = m.failed_reason || m.status; foot.appendChild(ticks); if (m.status === "failed" && m.failed_reason) foot.appendChild(el("span", "failed-reason", m.failed_reason)); }

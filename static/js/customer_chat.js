@@ -30,6 +30,16 @@
   var pending = {}; // client_id -> body, until acked
   var typingTimer = null;
   var lastTypingSent = 0;
+  var readUpto = config.read_upto || 0; // the rep has read the customer's messages up to this id
+  var fileInput = document.getElementById("composer-file");
+  var SVG = "http://www.w3.org/2000/svg";
+  // Tick shapes drawn inline (no icon font): a clock while sending, one check, two checks.
+  var TICK_PATHS = {
+    pending: ["M8 3.5v4.5l3 2", "M8 1.5a6.5 6.5 0 1 0 0 13a6.5 6.5 0 1 0 0-13"],
+    sent: ["M3 8.5l3 3l7-7"],
+    delivered: ["M1 8.5l3 3l7-7", "M7 11.5l7-7"],
+    read: ["M1 8.5l3 3l7-7", "M7 11.5l7-7"]
+  };
 
   function uuid4() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -46,6 +56,61 @@
   function timeOf(iso) {
     try { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
     catch (e) { return ""; }
+  }
+
+  function fileSize(bytes) {
+    var lang = document.documentElement.lang || undefined;
+    var kb = bytes / 1024;
+    if (kb < 1024) return Math.max(1, Math.round(kb)).toLocaleString(lang) + " KB";
+    return (kb / 1024).toLocaleString(lang, { maximumFractionDigits: 1 }) + " MB";
+  }
+
+  function tickState(message) {
+    if (!message.id) return "pending";
+    if (message.id <= readUpto) return "read";
+    return message.status === "sent" ? "sent" : "delivered";
+  }
+
+  function ticks(state) {
+    var wrap = document.createElement("span");
+    wrap.className = "ticks";
+    wrap.dataset.state = state;
+    wrap.dataset.testid = "ticks";
+    wrap.setAttribute("role", "img");
+    wrap.setAttribute("aria-label", strings[state === "pending" ? "sending" : state]);
+    wrap.title = wrap.getAttribute("aria-label");
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    TICK_PATHS[state].forEach(function (d) {
+      var path = document.createElementNS(SVG, "path");
+      path.setAttribute("d", d);
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke", "currentColor");
+      path.setAttribute("stroke-width", "1.6");
+      path.setAttribute("stroke-linecap", "round");
+      path.setAttribute("stroke-linejoin", "round");
+      svg.appendChild(path);
+    });
+    wrap.appendChild(svg);
+    return wrap;
+  }
+
+  function setTicks(item, state) {
+    var old = item.querySelector(".ticks");
+    if (!old || old.dataset.state === state) return;
+    old.replaceWith(ticks(state));
+  }
+
+  function showRead(upto) {
+    if (upto <= readUpto) return;
+    readUpto = upto;
+    Array.prototype.forEach.call(list.querySelectorAll("li.mine[data-id]"), function (li) {
+      var id = Number(li.dataset.id);
+      if (id && id <= readUpto) setTicks(li, "read");
+    });
   }
 
   function isMine(message) {
@@ -70,9 +135,27 @@
       files.className = "files";
       message.attachments.forEach(function (file) {
         var link = document.createElement("a");
-        link.href = file.url; // relative to /c/<token>/
-        link.textContent = file.name;
+        link.href = file.url; // relative to /c/<token>/: the audited download
+        link.className = "file";
         link.setAttribute("download", "");
+        if (file.thumbnail_url) {
+          // A small preview, not the file: opening the chat writes no download event.
+          var thumb = document.createElement("img");
+          thumb.className = "thumb";
+          thumb.src = file.thumbnail_url;
+          thumb.alt = file.name;
+          thumb.loading = "lazy";
+          thumb.addEventListener("error", function () { thumb.remove(); });
+          link.appendChild(thumb);
+        }
+        var name = document.createElement("span");
+        name.className = "file-name";
+        name.textContent = file.name;
+        var size = document.createElement("span");
+        size.className = "file-size";
+        size.textContent = " · " + fileSize(file.size);
+        link.appendChild(name);
+        link.appendChild(size);
         files.appendChild(link);
       });
       item.appendChild(files);
@@ -80,6 +163,7 @@
     var meta = document.createElement("div");
     meta.className = "meta";
     meta.textContent = timeOf(message.created_at) + (message.edited_at ? " · " + strings.edited : "");
+    if (isMine(message)) meta.appendChild(ticks(tickState(message)));
     item.appendChild(meta);
     return item;
   }
@@ -133,6 +217,7 @@
         .then(function (data) {
           var top = lastSeq;
           data.results.forEach(function (m) { upsert(m); if (m.seq > top) top = m.seq; });
+          if (data.read_upto) showRead(data.read_upto);
           if (!data.has_more && data.seq > top) top = data.seq;
           lastSeq = top;
           Object.keys(ahead).forEach(function (s) { if (Number(s) <= top) delete ahead[s]; });
@@ -173,6 +258,64 @@
     item.textContent = frame.detail || frame.error;
     list.appendChild(item);
     setTimeout(function () { item.remove(); }, 8000);
+  }
+
+  function clearErrors() {
+    Array.prototype.forEach.call(list.querySelectorAll("li.error"), function (li) { li.remove(); });
+  }
+
+  // --- files: checked here first (size, type), then sent with a progress bar ---------------------
+
+  function fileRefusal(file) {
+    if (file.size > config.max_bytes) {
+      return strings.too_large.replace("%(size)s", Math.floor(config.max_bytes / 1048576));
+    }
+    if (file.type && config.file_types.indexOf(file.type.toLowerCase()) === -1) return strings.bad_type;
+    return "";
+  }
+
+  function uploadFile(file) {
+    if (closedForGood) return;
+    var refusal = fileRefusal(file);
+    if (refusal) { showError({ detail: refusal }); return; }
+    var clientId = uuid4();
+    var item = render({ id: 0, client_id: clientId, author: me, body_html: "", created_at: new Date().toISOString(), attachments: [] });
+    item.classList.add("pending", "uploading");
+    item.querySelector(".body").textContent = strings.uploading.replace("%(name)s", file.name);
+    var bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.dataset.testid = "upload-progress";
+    item.querySelector(".body").appendChild(bar);
+    list.appendChild(item);
+    item.scrollIntoView({ block: "end" });
+    var data = new FormData();
+    data.append("file", file, file.name || "image.png");
+    data.append("client_id", clientId);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", config.upload_url);
+    xhr.upload.onprogress = function (event) {
+      if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+    };
+    xhr.onload = function () {
+      var answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      if ((xhr.status === 200 || xhr.status === 201) && answer && answer.message) {
+        clearErrors();
+        item.classList.remove("uploading");
+        upsert(answer.message); // replaces the pending row (same client_id)
+        return;
+      }
+      item.remove();
+      showError({ detail: (answer && answer.detail) || strings.upload_failed });
+      if (xhr.status === 404 || xhr.status === 410) sync();
+    };
+    xhr.onerror = function () { item.remove(); showError({ detail: strings.upload_failed }); };
+    xhr.send(data);
+  }
+
+  function uploadAll(files) {
+    Array.prototype.forEach.call(files || [], uploadFile);
   }
 
   function send(frame) {
@@ -221,16 +364,20 @@
       case "ready": setStatus(""); retryDelay = 1000; setLive(frame.live !== false); catchUp(); break;
       case "live": setLive(frame.live); if (frame.live) sync(); break;
       case "ack":
+        clearErrors();
         delete pending[frame.client_id];
         delete retries[frame.client_id];
         var mine = find(0, frame.client_id);
-        if (mine) { mine.dataset.id = frame.id; mine.classList.remove("pending"); }
+        if (mine) { mine.dataset.id = frame.id; mine.classList.remove("pending"); setTicks(mine, frame.id <= readUpto ? "read" : "sent"); }
         if (frame.id > lastId) lastId = frame.id;
         break;
       case "message.created":
       case "message.updated":
       case "message.retracted":
         received(frame.message); break;
+      case "read":
+        if (frame.actor && frame.actor.type === "user") showRead(frame.message_id);
+        break;
       case "typing":
         typingLine.textContent = strings.typing.replace("%(name)s", frame.actor.name);
         typingLine.hidden = false;
@@ -272,6 +419,7 @@
         setStatus(strings.closed);
         form.setAttribute("aria-disabled", "true");
         input.disabled = true;
+        if (fileInput) fileInput.disabled = true;
         return;
       }
       setStatus(strings.offline);
@@ -291,6 +439,34 @@
     if (now - lastTypingSent > 2000) { lastTypingSent = now; send({ action: "typing" }); }
   });
   form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+  if (fileInput) {
+    fileInput.addEventListener("change", function () { uploadAll(fileInput.files); fileInput.value = ""; });
+  }
+  input.addEventListener("paste", function (event) {
+    var files = event.clipboardData && event.clipboardData.files;
+    if (files && files.length) { event.preventDefault(); uploadAll(files); }
+  });
+  var dragDepth = 0;
+  function dragging(event) {
+    return event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types || [], "Files") !== -1;
+  }
+  document.addEventListener("dragenter", function (event) {
+    if (!dragging(event) || closedForGood) return;
+    dragDepth += 1;
+    document.body.classList.add("dropping");
+  });
+  document.addEventListener("dragleave", function () {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) document.body.classList.remove("dropping");
+  });
+  document.addEventListener("dragover", function (event) { if (dragging(event)) event.preventDefault(); });
+  document.addEventListener("drop", function (event) {
+    if (!dragging(event)) return;
+    event.preventDefault();
+    dragDepth = 0;
+    document.body.classList.remove("dropping");
+    if (!closedForGood) uploadAll(event.dataTransfer.files);
+  });
   document.addEventListener("visibilitychange", markRead);
 
   config.history.forEach(function (message) { list.appendChild(render(message)); if (message.id > lastId) lastId = message.id; });
