@@ -66,7 +66,7 @@
   Chat.prototype.loadOutbox = function () {
     var self = this;
     if (!this.store) return Promise.resolve();
-    var extra = {api: this.api + "messages/", csrf: this.csrf};
+    var extra = {api: this.api + "messages/", csrf: this.csrf, user: this.me};
     return this.store.adopt(this.id, "keepline.outbox." + this.id, extra).then(function () {
       return self.store.list(self.id);
     }).then(function (items) {
@@ -79,7 +79,7 @@
   Chat.prototype.queue = function (cid) {
     var item = this.outbox[cid];
     if (!item || !this.store) return;
-    this.store.put(this.id, cid, Object.assign({}, item, {api: this.api + "messages/", csrf: this.csrf})).catch(function () {});
+    this.store.put(this.id, cid, Object.assign({}, item, {api: this.api + "messages/", csrf: this.csrf, user: this.me})).catch(function () {});
     // Not connected: if this tab closes first, the service worker sends it when back online.
     if ((!this.ws || this.ws.readyState !== 1) && navigator.serviceWorker) {
       navigator.serviceWorker.ready.then(function (reg) {

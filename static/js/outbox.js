@@ -2,12 +2,14 @@
  * (database "keepline", store "outbox", key [conversation, client_id]) so they survive a reload,
  * a closed tab or a phone that drops the page. The chat panel (chat.js) puts and removes them;
  * any page (pwa.js) and the service worker (sw.js, Background Sync) send what is left with its
- * client_id through the messages API, and the server stores each client_id once.
+ * client_id through the messages API, and the server stores each client_id once. Each message
+ * names its writer: only a page of that person (or the worker, while that person was the last
+ * one signed in on this device, store "meta") sends it, never someone who signs in after them.
  * Used by pages and by the service worker: no DOM here. */
 (function (root) {
   "use strict";
 
-  var DB = "keepline", STORE = "outbox", VERSION = 1;
+  var DB = "keepline", STORE = "outbox", META = "meta", VERSION = 1;
   var opening = null;
 
   function open() {
@@ -21,6 +23,7 @@
           var store = db.createObjectStore(STORE, {keyPath: ["conversation", "client_id"]});
           store.createIndex("conversation", "conversation");
         }
+        if (!db.objectStoreNames.contains(META)) db.createObjectStore(META, {keyPath: "key"});
       };
       request.onsuccess = function () {
         var db = request.result;
@@ -33,11 +36,11 @@
   }
 
   // One transaction; resolves with the value `fn`'s request produced once it has committed.
-  function run(mode, fn) {
+  function run(mode, fn, storeName) {
     return open().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var tx = db.transaction(STORE, mode);
-        var request = fn(tx.objectStore(STORE));
+        var tx = db.transaction(storeName || STORE, mode);
+        var request = fn(tx.objectStore(storeName || STORE));
         tx.oncomplete = function () { resolve(request ? request.result : undefined); };
         tx.onerror = tx.onabort = function () { reject(tx.error); };
       });
@@ -49,7 +52,8 @@
   }
 
   var Outbox = {
-    // item: {body, note, urgent, confirm, api (the conversation's messages URL), csrf}
+    // item: {body, note, urgent, confirm, user (the writer's id), api (the conversation's
+    // messages URL), csrf}
     put: function (conversation, clientId, item) {
       var row = Object.assign({}, item, {conversation: String(conversation), client_id: clientId});
       if (!row.queued_at) row.queued_at = Date.now();
@@ -66,9 +70,21 @@
     all: function () {
       return run("readonly", function (store) { return store.getAll(); }).then(byTime);
     },
+    // Who is signed in on this device, as the last page loaded saw it ("" for nobody).
+    setUser: function (user) {
+      return run("readwrite", function (store) {
+        return store.put({key: "user", value: String(user || "")});
+      }, META);
+    },
+    user: function () {
+      return run("readonly", function (store) { return store.get("user"); }, META).then(function (row) {
+        return row ? row.value : "";
+      });
+    },
 
-    // Send every queued message of the conversations not in `skip` (those a chat panel on this
-    // page sends itself) through the messages API, one at a time, oldest first. A message the
+    // Send every queued message of `user` (default: the device's last signed-in person) in the
+    // conversations not in `skip` (those a chat panel on this page sends itself) through the
+    // messages API, one at a time, oldest first. A message the
     // server refuses (a DLP warning, a closed conversation) stays, marked, for its chat panel to
     // show; a network failure or a busy server leaves it for the next try. Resolves with how
     // many were delivered.
@@ -77,8 +93,13 @@
       var skip = options.skip || {};
       if (Outbox.draining) return Outbox.draining;
       var delivered = 0;
-      Outbox.draining = Outbox.all().then(function (items) {
-        var pending = items.filter(function (i) { return !skip[i.conversation] && !i.refused && i.api; });
+      var who = options.user !== undefined ? Promise.resolve(String(options.user || "")) : Outbox.user();
+      Outbox.draining = Promise.all([who, Outbox.all()]).then(function (found) {
+        var user = found[0], items = found[1];
+        if (!user) return;
+        var pending = items.filter(function (i) {
+          return String(i.user) === user && !skip[i.conversation] && !i.refused && i.api;
+        });
         return pending.reduce(function (chain, item) {
           return chain.then(function () { return Outbox.deliver(item, options.csrf); })
             .then(function (ok) { if (ok) delivered += 1; });

@@ -20,9 +20,15 @@
     return skip;
   }
 
+  // Who is signed in (base.html's <meta name="keepline-user">): only their messages are sent.
+  function currentUser() {
+    var meta = document.querySelector('meta[name="keepline-user"]');
+    return meta ? meta.content : "";
+  }
+
   function drain() {
     if (!window.KeeplineOutbox || !navigator.onLine) return;
-    window.KeeplineOutbox.drain({csrf: csrfToken(), skip: openChats()});
+    window.KeeplineOutbox.drain({user: currentUser(), csrf: csrfToken(), skip: openChats()});
   }
 
   function register() {
@@ -103,6 +109,8 @@
       if (offlinePage) { window.location.reload(); return; }
       drain();
     });
+    // The offline page is the same for everyone: it says nothing about who is signed in.
+    if (window.KeeplineOutbox && !offlinePage) window.KeeplineOutbox.setUser(currentUser()).catch(function () {});
     drain();
     register().then(function (registration) {
       var button = document.querySelector("[data-push-toggle]");

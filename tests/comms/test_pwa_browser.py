@@ -124,3 +124,30 @@ def test_a_tab_closed_offline_is_sent_by_the_next_page_opened(
     assert stored() == 1
     message = Message.objects.get(body=TEXT)
     assert message.author_user == rep and message.direction == Message.Direction.OUTBOUND
+
+
+def test_a_message_left_by_someone_who_signed_out_is_not_sent_as_the_next_person(
+    daphne_url, app_page, rep, admin_user, conversation
+):
+    """rep writes offline and signs out; an admin (who may write there too) signs in on the
+    same device: rep's message is not sent under the admin's name."""
+    page = app_page
+    sign_in(page, daphne_url, rep)
+    page.goto(f"{daphne_url}/conversations/{conversation.pk}/")
+    page.wait_for_function(CHAT_OPEN)
+    page.context.set_offline(True)
+    page.evaluate("document.querySelector('[data-chat]').keeplineChat.ws.close()")
+    page.wait_for_function(CHAT_CLOSED)
+    page.fill("[data-role=input]", TEXT)
+    page.press("[data-role=input]", "Enter")
+    page.wait_for_function(
+        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length === 1)",
+        arg=str(conversation.pk),
+    )
+    page.context.clear_cookies()  # rep's session is gone (signed out elsewhere, expired)
+    page.context.set_offline(False)
+    sign_in(page, daphne_url, admin_user)
+    page.goto(f"{daphne_url}/deals/")
+    page.wait_for_timeout(1000)
+    assert queued(page, conversation.pk) == 1  # still rep's, kept for rep
+    assert stored() == 0
