@@ -325,3 +325,32 @@ class PendingNotification(models.Model):
 
     def __str__(self):
         return f"{self.payload.get('type', 'notification')} for {self.user_id} at {self.due_at}"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (accounts.push) for the person signed in there.
+
+    An endpoint belongs to one browser profile: subscribing it again (another person signed in
+    there) moves it, so nobody gets another's notifications. It is tied to the session that
+    subscribed it and removed when that session ends (sign-out, password change, an admin
+    ending it, deactivation) or when the push service answers 404/410.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(_("endpoint"), max_length=2048)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    session_key = models.CharField(max_length=40, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint"], name="accounts_push_endpoint_uniq"),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="accounts_push_user_idx")]
+
+    def __str__(self):
+        return f"push for {self.user_id}"

@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 import audit
-from accounts import hierarchy, permissions, realtime
+from accounts import hierarchy, permissions, push, realtime
 from accounts.models import ApiToken, Team, User, UserSession
 from config.errors import Conflict, Forbidden, Invalid, NotFound, invalid_from
 
@@ -116,6 +116,7 @@ def _sessions_forget(keys: list[str], *, reason: str) -> None:
     """Ended sessions: the store forgets them after commit and their sockets close."""
     if not keys:
         return
+    push.subscriptions_end_for_sessions(keys)
 
     def forget():
         for key in keys:
@@ -282,6 +283,7 @@ def access_end(*, actor, user: User, request=None, events: list | None = None) -
         _sessions_end(user, reason="deactivated")
         prefixes = _tokens_end(user, now)
     realtime.close_user_sockets_on_commit(user.pk, reason="deactivated")
+    push.subscriptions_end_for_user(user.pk)
     if prefixes:
         event = _tokens_revoked_event(user=user, actor=actor, prefixes=prefixes, request=request)
         if events is None:
@@ -358,6 +360,7 @@ def user_session_rekey(*, old_key: str, new_key: str) -> None:
     with the new cookie)."""
     if old_key and new_key and old_key != new_key:
         UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+        push.subscriptions_rekey(old_key=old_key, new_key=new_key)
         realtime.close_session_sockets_on_commit(old_key, reason="session_rotated")
 
 
@@ -490,6 +493,7 @@ def user_session_mark_ended(
     )
     if updated:
         realtime.close_session_sockets_on_commit(session_key, reason=reason)
+    push.subscriptions_end_for_sessions([session_key])
     if updated and user is not None and getattr(user, "is_authenticated", False):
         audit.record(
             actor=user,
@@ -520,6 +524,7 @@ def user_session_end(*, actor: User, user_session: UserSession, request=None) ->
         request=request,
     )
     key = user_session.session_key
+    push.subscriptions_end_for_sessions([key])
     transaction.on_commit(lambda: _session_store(key).delete())
     realtime.close_session_sockets_on_commit(key)
     return user_session

@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import cover_views, forms, offboarding_views, views, working_hours_views
+from accounts import (
+    cover_views,
+    forms,
+    offboarding_views,
+    push_views,
+    views,
+    working_hours_views,
+)
 
 app_name = "accounts"
 urlpatterns = [
@@ -24,5 +31,6 @@ urlpatterns = [
     path("people/", offboarding_views.people, name="people"),
     path("people/<int:user_id>/offboard/", offboarding_views.user_offboard, name="user-offboard"),
     path("cover/", cover_views.cover_page, name="cover"),
+    path("push/subscription/", push_views.subscription, name="push-subscription"),
     path("working-hours/", working_hours_views.working_hours_page, name="working-hours"),
 ]

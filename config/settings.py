@@ -460,3 +460,24 @@ DSR_DUE_SOON_DAYS = env.env_int("DSR_DUE_SOON_DAYS", 7)
 # 5 in Brazil) for this many days after a deal with them was won: erasure is refused while one is
 # younger, and processing restricted instead. 0: no such duty is applied.
 DSR_RETENTION_DUTY_DAYS = env.env_int("DSR_RETENTION_DUTY_DAYS", 0)
+
+# --- Installable staff app and Web Push (config/pwa.py, accounts/push.py) ---
+# VAPID keys (`python manage.py vapid_keys` prints a pair): the public key as the browser's
+# applicationServerKey (base64url, uncompressed P-256 point), the private key as base64url DER or
+# PEM, the subject a mailto: or https: contact for the push services. Unset: push is off and no
+# page mentions it.
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "").strip()
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "").strip()
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "").strip()
+# Seconds a push service keeps an undelivered notification (the phone is off).
+PUSH_TTL_SECONDS = env.env_int("PUSH_TTL_SECONDS", 12 * 3600)
+# The server POSTs to a subscription's endpoint: only the browsers' push services (and their
+# subdomains), over https, so a made-up endpoint cannot make it call inside the network.
+PUSH_ENDPOINT_HOSTS = env.env_list(
+    "PUSH_ENDPOINT_HOSTS",
+    "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com",
+)
+PUSH_ENDPOINT_SCHEMES = ["https"]
+# The service worker's cache name: derived from the app shell's files (a deploy that changes
+# one changes it); set to force a new one.
+PWA_CACHE_VERSION = os.environ.get("PWA_CACHE_VERSION", "").strip()

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAuthenticated
 
-from config import health
+from config import health, pwa
 
 api_v1 = [
     path("", include("audit.api_urls")),
@@ -30,6 +30,10 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on every site (the admin's pages name no icon): not a 404.
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg")),
+    # The installable staff app (config/pwa.py): the worker at the root, so its scope is the site.
+    path("manifest.webmanifest", pwa.manifest, name="pwa-manifest"),
+    path("sw.js", pwa.service_worker, name="pwa-sw"),
+    path("offline/", pwa.offline, name="pwa-offline"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),

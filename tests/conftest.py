@@ -203,7 +203,9 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 375, "height": 740})
+    # The service worker (static/js/sw.js) is blocked here: it would precache the app shell in
+    # every test's fresh context. tests/comms/test_pwa_browser.py allows it in its own context.
+    context = browser.new_context(viewport={"width": 375, "height": 740}, service_workers="block")
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

@@ -56,6 +56,7 @@ from comms.models import Attachment, Conversation, CustomerLink, Message, Partic
 from comms.services.conversations import join
 from comms.services.fanout import broadcast_created, conversation_updated
 from comms.services.inputs import clean_body, clean_client_id, clean_id, sha256_text
+from comms.services.push import message_push_on_commit
 from comms.services.sequence import SEQ_RETURNING, customer_sees, seq_set_sql
 from config.bulk import ids_in
 from crm import permissions as crm_permissions
@@ -983,6 +984,10 @@ def _store_batch(items: list[MessageDraft]) -> list:
         broadcast_created(
             items[i].conversation, message, result.attachments, lambda r=result: r.data
         )
+    # A customer's new message: a Web Push to the installed app of its staff (when configured).
+    message_push_on_commit(
+        [m.pk for i, m in zip(fresh, stored, strict=True) if items[i].source in (CUSTOMER, CHANNEL)]
+    )
     for i in fresh:
         if i in notices:
             notifications.dispatch(notices[i], now=now)

@@ -1,6 +1,7 @@
 /* Keepline staff chat panel. Protocol: docs/realtime.md.
- * Nothing typed is lost: un-acked sends wait in localStorage and are resent after a reconnect,
- * and the server answers a repeated client_id with the id it already stored.
+ * Nothing typed is lost: un-acked sends wait in IndexedDB (outbox.js) and are resent after a
+ * reconnect, a reload or, by any page or the service worker, after the tab was closed; the
+ * server answers a repeated client_id with the id it already stored.
  * Nothing stored goes unseen: every message carries the conversation's change number (seq); a
  * hole in the numbers, a reconnect or the server saying live updates were paused makes the panel
  * fetch every change after the last number it holds, all pages of it. */
@@ -60,8 +61,9 @@
     this.lastSeq = 0;        // every change up to this number is shown
     this.ahead = {};         // change numbers received above lastSeq (a hole below them)
     this.oldestId = null;    // oldest loaded, for scroll-back
-    this.outboxKey = "keepline.outbox." + this.id;
-    this.outbox = JSON.parse(localStorage.getItem(this.outboxKey) || "{}");
+    this.outbox = {};        // client_id -> unsent message, mirrored in IndexedDB
+    this.store = window.KeeplineOutbox || null;
+    this.outboxReady = this.loadOutbox();
     this.backoff = 500;
     this.typingTimers = {};
     this.lastTypingSent = 0;
@@ -71,8 +73,36 @@
     this.loadInitial().then(this.connect.bind(this));
   }
 
-  Chat.prototype.saveOutbox = function () {
-    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox));
+  // The outbox of this conversation, read back from IndexedDB (and moved there from the
+  // localStorage key older pages used).
+  Chat.prototype.loadOutbox = function () {
+    var self = this;
+    if (!this.store) return Promise.resolve();
+    var extra = {api: this.api + "messages/", csrf: this.csrf, user: this.me};
+    return this.store.adopt(this.id, "keepline.outbox." + this.id, extra).then(function () {
+      return self.store.list(self.id);
+    }).then(function (items) {
+      items.forEach(function (i) {
+        self.outbox[i.client_id] = {body: i.body, note: !!i.note, urgent: !!i.urgent, confirm: !!i.confirm};
+      });
+    }).catch(function () {});
+  };
+
+  Chat.prototype.queue = function (cid) {
+    var item = this.outbox[cid];
+    if (!item || !this.store) return;
+    this.store.put(this.id, cid, Object.assign({}, item, {api: this.api + "messages/", csrf: this.csrf, user: this.me})).catch(function () {});
+    // Not connected: if this tab closes first, the service worker sends it when back online.
+    if ((!this.ws || this.ws.readyState !== 1) && navigator.serviceWorker) {
+      navigator.serviceWorker.ready.then(function (reg) {
+        if (reg.sync) return reg.sync.register("keepline-outbox");
+      }).catch(function () {});
+    }
+  };
+
+  Chat.prototype.unqueue = function (cid) {
+    delete this.outbox[cid];
+    if (this.store) this.store.remove(this.id, cid).catch(function () {});
   };
 
   Chat.prototype.fetchJson = function (url, options) {
@@ -96,8 +126,13 @@
       self.oldestId = items.length ? items[0].id : null;
       self.hasMore = !!page.has_more;
       self.scrollToBottom();
-      Object.keys(self.outbox).forEach(function (cid) { self.renderPending(cid, self.outbox[cid]); });
-    }).catch(function () { self.setStatus(self.t.offline); });
+    }).catch(function () { self.setStatus(self.t.offline); }).then(function () {
+      return self.outboxReady;
+    }).then(function () {
+      Object.keys(self.outbox).forEach(function (cid) {
+        if (!self.list.querySelector('[data-client-id="' + cid + '"]')) self.renderPending(cid, self.outbox[cid]);
+      });
+    });
   };
 
   Chat.prototype.loadOlder = function () {
@@ -204,7 +239,7 @@
   Chat.prototype.handle = function (msg) {
     switch (msg.type) {
       case "ack":
-        delete this.outbox[msg.client_id]; this.saveOutbox();
+        this.unqueue(msg.client_id);
         if (this.retries) delete this.retries[msg.client_id];
         var pending = this.list.querySelector('[data-client-id="' + msg.client_id + '"].pending');
         if (pending && this.rows[msg.id]) pending.remove();
@@ -238,7 +273,7 @@
         if (msg.client_id && this.outbox[msg.client_id]) {
           // Transient: the message stays in the outbox and goes again; anything else was refused.
           if (msg.error === "rate_limited" || msg.error === "server_error" || msg.error === "access_changed") this.retryLater(msg.client_id);
-          else { delete this.outbox[msg.client_id]; this.saveOutbox(); this.failPending(msg.client_id, msg.detail); }
+          else { this.unqueue(msg.client_id); this.failPending(msg.client_id, msg.detail); }
         }
         break;
       case "closing": this.setStatus(this.t.revoked); break;
@@ -397,10 +432,10 @@
     row.classList.add("warned");
     row.appendChild(this.warning(detail, function () {
       row.classList.remove("warned");
-      self.outbox[cid].confirm = true; self.saveOutbox(); self.transmit(cid);
+      self.outbox[cid].confirm = true; self.queue(cid); self.transmit(cid);
     }, function () {
       var item = self.outbox[cid];
-      delete self.outbox[cid]; self.saveOutbox(); row.remove();
+      self.unqueue(cid); row.remove();
       if (self.input && item) { self.input.value = item.body; self.input.focus(); }
     }));
     this.setStatus("");
@@ -443,7 +478,7 @@
     if (this.outbox[cid].note) this.setNoteMode(false);
     this.closeQuick();
     this.showRefusal("");
-    this.saveOutbox();
+    this.queue(cid);
     this.renderPending(cid, this.outbox[cid]);
     this.input.value = "";
     this.transmit(cid);
