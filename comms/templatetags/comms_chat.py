@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from accounts import working_hours
 from comms import channel_registry, permissions, selectors
+from comms.models import Message
 from crm import permissions as crm_permissions
 from crm.models import Contact, Deal
 
@@ -38,6 +39,8 @@ def chat_strings() -> dict:
         # {time}: the sender's own time zone; {names}: colleagues outside their working hours.
         "willDeliver": _("Will be delivered at {time} ({names} outside working hours)"),
         "deliveredUrgent": _("Urgent: delivered now"),
+        # A tick's tooltip: the delivery status in words (never the API's raw value).
+        "status": {value: str(label) for value, label in Message.Status.choices},
     }
 
 

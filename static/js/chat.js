@@ -347,7 +347,7 @@
       link.href = a.url; body.appendChild(link);
     });
     var foot = el("div", "foot");
-    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); if (m.status === "queued") ticks.appendChild(clockIcon()); ticks.title = m.failed_reason || m.status; foot.appendChild(ticks); if (m.status === "failed" && m.failed_reason) foot.appendChild(el("span", "failed-reason", m.failed_reason)); }
+    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); if (m.status === "queued") ticks.appendChild(clockIcon()); ticks.title = m.failed_reason || this.statusLabel(m.status); foot.appendChild(ticks); if (m.status === "failed" && m.failed_reason) foot.appendChild(el("span", "failed-reason", m.failed_reason)); }
     if (this.canSend && !m.retracted && m.author && m.author.type === "user" && m.author.id === this.me && m.direction !== "inbound") {
       if (Date.now() - new Date(m.created_at).getTime() < this.editWindow) {
         var edit = el("button", "link", this.t.edit); edit.type = "button"; edit.dataset.action = "edit"; foot.appendChild(edit);
@@ -379,10 +379,14 @@
     return {sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠"}[status] || "";
   };
 
+  Chat.prototype.statusLabel = function (status) {
+    return (this.t.status && this.t.status[status]) || "";
+  };
+
   Chat.prototype.setTicks = function (id, status) {
     var row = this.rows[id]; if (!row) return;
     var ticks = row.querySelector(".ticks"); if (!ticks) return;
-    ticks.dataset.status = status; ticks.textContent = this.tickText(status); ticks.title = status;
+    ticks.dataset.status = status; ticks.textContent = this.tickText(status); ticks.title = this.statusLabel(status);
     if (status === "queued") ticks.appendChild(clockIcon());
   };
 
