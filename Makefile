@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PORT ?= 8000
+# Printed by `make run` just before daphne starts (tests/test_make_run.py runs this line).
+RUN_BANNER = Keepline is listening on http://127.0.0.1:$(PORT)/ - sign in as rep1, manager, compliance or admin (demo password above). Ctrl+C stops it.
 # A stamp per set: a lock newer than its stamp reinstalls that set.
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
@@ -44,6 +46,7 @@ run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py seed_demo_channels
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "$(RUN_BANNER)"
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
 
 test: bootstrap-dev

@@ -28,5 +28,6 @@ LABELS = {
     "accounts.user.password_changed": _("Password changed"),
     "accounts.user.signed_in": _("Signed in"),
     "accounts.user.signed_out": _("Signed out"),
+    "accounts.user.language_changed": _("Language changed"),
     "accounts.user.working_hours_changed": _("Working hours changed"),
 }

@@ -1,5 +1,6 @@
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -97,6 +98,15 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     timezone = models.CharField(
         _("time zone"), max_length=64, blank=True, default="", validators=[validate_timezone]
+    )
+    # Blank: follow the browser's Accept-Language (accounts.middleware.UserLanguageMiddleware).
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        default="",
+        choices=settings.LANGUAGES,
+        help_text=_("Blank: the browser's language."),
     )
     # Working hours (accounts.working_hours): outside them notifications wait for the next start.
     work_days = models.CharField(

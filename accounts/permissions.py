@@ -111,6 +111,11 @@ def can_set_working_hours(actor, user) -> bool:
     return actor.is_active and (actor.pk == user.pk or is_admin(actor))
 
 
+def can_set_language(actor, user) -> bool:
+    """One's own page language, or anyone's for an admin."""
+    return can_set_working_hours(actor, user)
+
+
 def can_end_session(actor, user_session) -> bool:
     return actor.is_active and (user_session.user_id == actor.pk or is_admin(actor))
 

@@ -29,6 +29,7 @@ USER_FIELDS = (
     "title",
     "phone",
     "timezone",
+    "language",
     "work_days",
     "work_start",
     "work_end",
@@ -198,6 +199,30 @@ def user_save(
         chains = {*_manager_chain(before["manager"]), *_manager_chain(after["manager"])}
         access_changed([user], also=chains)
     return user
+
+
+@transaction.atomic
+def user_language_set(*, actor: User, user: User, language: str, request=None) -> User:
+    """A person picks the language of their pages ("" = follow the browser). Audited:
+    accounts.user.language_changed (nothing recorded when nothing changed)."""
+    if not permissions.can_set_language(actor, user):
+        raise NotFound()
+    if language not in {"", *(code for code, _name in settings.LANGUAGES)}:
+        raise Invalid(fields={"language": _("Choose one of the languages offered.")})
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    if stored.language != language:
+        diff = audit.changes({"language": stored.language}, {"language": language})
+        stored.language = language
+        stored.save(update_fields=["language"])
+        audit.record(
+            actor=actor,
+            action="accounts.user.language_changed",
+            target=stored,
+            data=diff,
+            request=request,
+        )
+    user.language = stored.language
+    return stored
 
 
 WORKING_HOURS_FIELDS = ("timezone", "work_days", "work_start", "work_end")

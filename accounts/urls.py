@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("language/", views.language_set, name="language-set"),
     path("sessions/", views.session_list, name="session-list"),
     path("sessions/<int:session_id>/end/", views.session_end, name="session-end"),
     path("api-tokens/", views.token_list, name="token-list"),

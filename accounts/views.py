@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -5,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts import forms, home_sections, permissions, roles, selectors, services
@@ -96,3 +98,23 @@ def token_revoke(request, token_id: int):
     services.api_token_revoke(actor=request.user, token=token, request=request)
     messages.success(request, _("Token revoked."))
     return redirect("accounts:token-list")
+
+
+@login_required
+@require_POST
+def language_set(request):
+    """The footer's language selector for a signed-in person: the choice is kept on the person
+    (followed on every browser they use) and, through Django's set_language, in this browser's
+    cookie. "" goes back to following the browser's Accept-Language."""
+    language = request.POST.get("language", "")
+    services.user_language_set(
+        actor=request.user, user=request.user, language=language, request=request
+    )
+    response = i18n.set_language(request)
+    if not language:
+        response.delete_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        )
+    return response

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.UserSessionMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.errors.ServiceErrorMiddleware",
@@ -139,6 +140,8 @@ API_TOKEN_FAILURES_PER_ADDRESS = env.env_int("API_TOKEN_FAILURES_PER_ADDRESS", 5
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("pt-br", _("Brazilian Portuguese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times: one shape in every language (config/formats/<locale>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 # Working hours of a new person (accounts.working_hours; each person changes theirs): ISO
 # weekdays (1 = Monday) and wall-clock times in their own time zone.

@@ -56,6 +56,8 @@ def _list_context(request, filterset, *, extra=None) -> dict:
         "sort": sort,
         "sorts": list(filterset.filters["sort"].sorts),
         "query": params.urlencode(),
+        # An empty list says what to do: clear the filters, or create the first record.
+        "filtered": any(value for key, value in params.items() if key != "sort"),
         "owners": forms.active_users(),
         "tags": selectors.tag_list(),
         "filters": {**values, "q": values["q"] or "", "tag": values["tag"] or ""},

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts import working_hours
 from comms import channel_registry, permissions, selectors
+from comms.models import Message
 from crm import permissions as crm_permissions
 from crm.models import Contact, Deal
 
@@ -46,6 +47,8 @@ def chat_strings() -> dict:
         "sending": _("Sending {name}…"),
         "noQuickReply": _("No quick reply starts with this. Add one on the Quick replies page."),
         "dropHere": _("Drop files to send them"),
+        # A tick's tooltip: the delivery status in words (never the API's raw value).
+        "status": {value: str(label) for value, label in Message.Status.choices},
     }
 
 

@@ -23,6 +23,23 @@
     return node;
   }
 
+  // "Waiting to go": drawn, not a glyph (the clock emoji is an empty box without an emoji font).
+  function clockIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 16 16"); svg.setAttribute("width", "12"); svg.setAttribute("height", "12");
+    svg.setAttribute("class", "icon-clock"); svg.setAttribute("aria-hidden", "true");
+    var face = document.createElementNS(ns, "circle");
+    face.setAttribute("cx", "8"); face.setAttribute("cy", "8"); face.setAttribute("r", "6.5");
+    var hands = document.createElementNS(ns, "path");
+    hands.setAttribute("d", "M8 4v4l3 2");
+    [face, hands].forEach(function (n) {
+      n.setAttribute("fill", "none"); n.setAttribute("stroke", "currentColor"); n.setAttribute("stroke-width", "1.6");
+      n.setAttribute("stroke-linecap", "round"); svg.appendChild(n);
+    });
+    return svg;
+  }
+
   function Chat(root) {
     this.root = root;
     var d = root.dataset;
@@ -44,6 +61,7 @@
     this.urgentToggle = root.querySelector("[data-role=urgent]");
     this.deliveryLine = root.querySelector("[data-role=delivery]");
     this.timeZone = d.timeZone || undefined;
+    this.language = d.language || document.documentElement.lang || undefined;
     this.fileInput = root.querySelector("[data-role=file]");
     this.progress = root.querySelector("[data-role=progress]");
     this.uploadBox = root.querySelector("[data-role=upload]");
@@ -221,7 +239,7 @@
       if (ev.code === 4408) { self.backoff = 500; }  // the server dropped us for not reading: catch up
       if (ev.code === 4403 || ev.code === 4404 || ev.code === 4401) {
         self.setStatus(self.t.revoked);
-        self.form && self.form.querySelectorAll("textarea,button,input").forEach(function (n) { n.disabled = true; });
+        self.accessEnded();
         return;
       }
       self.setStatus(self.t.reconnecting);
@@ -232,14 +250,48 @@
     };
   };
 
-  Chat.prototype.setStatus = function (text) {
+  Chat.prototype.setStatus = function (text, isError) {
+    this.statusIsError = !!(text && isError);
     if (this.statusLine) { this.statusLine.textContent = text; this.statusLine.hidden = !text; }
+  };
+
+  // A later send that went through: an error line about an earlier one no longer holds.
+  Chat.prototype.clearError = function () {
+    if (this.statusIsError) this.setStatus("");
+  };
+
+  // Access ended (signed out, record unshared, link revoked): nothing on the page may still
+  // offer an action the server would refuse. Rows rendered later get no buttons (canSend).
+  Chat.prototype.accessEnded = function () {
+    this.canSend = false;
+    this.root.querySelectorAll("[data-action=edit],[data-action=retract]").forEach(function (n) { n.remove(); });
+    document.querySelectorAll("[data-needs-access]").forEach(function (n) { n.remove(); });
+    if (this.form) {
+      this.form.querySelectorAll("textarea,button,input").forEach(function (n) { n.disabled = true; });
+      this.form.hidden = true;
+    }
+  };
+
+  // One way to write a moment, as the server writes it (config/formats): "3 Dec 2026, 17:55",
+  // in the page's language and the viewer's time zone.
+  Chat.prototype.formatWhen = function (iso) {
+    var date = new Date(iso);
+    var options = {day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"};
+    var parts;
+    try { parts = new Intl.DateTimeFormat(this.language, Object.assign({timeZone: this.timeZone}, options)).formatToParts(date); }
+    catch (e) { parts = new Intl.DateTimeFormat(this.language, options).formatToParts(date); }
+    var p = {};
+    parts.forEach(function (part) { p[part.type] = part.value; });
+    var month = (p.month || "").replace(/\.$/, "");
+    month = month.charAt(0).toUpperCase() + month.slice(1);
+    return p.day + " " + month + " " + p.year + ", " + p.hour + ":" + p.minute;
   };
 
   Chat.prototype.handle = function (msg) {
     switch (msg.type) {
       case "ack":
         this.unqueue(msg.client_id);
+        this.clearError();
         if (this.retries) delete this.retries[msg.client_id];
         var pending = this.list.querySelector('[data-client-id="' + msg.client_id + '"].pending');
         if (pending && this.rows[msg.id]) pending.remove();
@@ -263,7 +315,7 @@
         });
         break;
       case "error":
-        this.setStatus(msg.detail || msg.error);
+        this.setStatus(msg.detail || msg.error, true);
         if (msg.error === "dlp_warning" && msg.client_id && this.outbox[msg.client_id]) {
           this.warnPending(msg.client_id, msg.detail); break;
         }
@@ -276,17 +328,13 @@
           else { this.unqueue(msg.client_id); this.failPending(msg.client_id, msg.detail); }
         }
         break;
-      case "closing": this.setStatus(this.t.revoked); break;
+      case "closing": this.setStatus(this.t.revoked); this.accessEnded(); break;
     }
   };
 
   // Right to disconnect: a colleague outside their working hours is notified at their next
   // working start; the sender sees when, in their own time zone (the server's answer).
-  Chat.prototype.formatTime = function (iso) {
-    var options = {weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"};
-    try { return new Date(iso).toLocaleString(undefined, Object.assign({timeZone: this.timeZone}, options)); }
-    catch (e) { return new Date(iso).toLocaleString(undefined, options); }
-  };
+  Chat.prototype.formatTime = function (iso) { return this.formatWhen(iso); };
 
   Chat.prototype.showDelivery = function (id, delivery) {
     var text;
@@ -327,7 +375,7 @@
     meta.appendChild(el("span", "who", m.author ? m.author.name : ""));
     if (m.direction === "note") meta.appendChild(el("span", "badge note", this.t.note));
     if (m.urgent) meta.appendChild(el("span", "badge urgent", this.t.urgent));
-    var time = el("time", "when", new Date(m.created_at).toLocaleString());
+    var time = el("time", "when", this.formatWhen(m.created_at));
     time.dateTime = m.created_at; meta.appendChild(time);
     if (m.edited_at && this.seesOriginals) {
       var history = el("button", "link edited", this.t.history); history.type = "button"; history.dataset.action = "history";
@@ -359,7 +407,7 @@
       body.appendChild(link);
     });
     var foot = el("div", "foot");
-    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); ticks.title = m.failed_reason || m.status; foot.appendChild(ticks); if (m.status === "failed" && m.failed_reason) foot.appendChild(el("span", "failed-reason", m.failed_reason)); }
+    if (m.direction === "outbound") { var ticks = el("span", "ticks"); ticks.dataset.status = m.status; ticks.textContent = this.tickText(m.status); if (m.status === "queued") ticks.appendChild(clockIcon()); ticks.title = m.failed_reason || this.statusLabel(m.status); foot.appendChild(ticks); if (m.status === "failed" && m.failed_reason) foot.appendChild(el("span", "failed-reason", m.failed_reason)); }
     if (this.canSend && !m.retracted && m.author && m.author.type === "user" && m.author.id === this.me && m.direction !== "inbound") {
       if (Date.now() - new Date(m.created_at).getTime() < this.editWindow) {
         var edit = el("button", "link", this.t.edit); edit.type = "button"; edit.dataset.action = "edit"; foot.appendChild(edit);
@@ -388,20 +436,26 @@
   };
 
   Chat.prototype.tickText = function (status) {
-    return {queued: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠"}[status] || "";
+    return {sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠"}[status] || "";
+  };
+
+  Chat.prototype.statusLabel = function (status) {
+    return (this.t.status && this.t.status[status]) || "";
   };
 
   Chat.prototype.setTicks = function (id, status) {
     var row = this.rows[id]; if (!row) return;
     var ticks = row.querySelector(".ticks"); if (!ticks) return;
-    ticks.dataset.status = status; ticks.textContent = this.tickText(status); ticks.title = status;
+    ticks.dataset.status = status; ticks.textContent = this.tickText(status); ticks.title = this.statusLabel(status);
+    if (status === "queued") ticks.appendChild(clockIcon());
   };
 
   Chat.prototype.renderPending = function (cid, item) {
     var row = el("li", "msg outbound mine pending" + (item.note ? " note" : ""));
     row.dataset.clientId = cid;
     row.appendChild(el("div", "body", item.body));
-    var foot = el("div", "foot"); foot.appendChild(el("span", "ticks", "🕓")); row.appendChild(foot);
+    var ticks = el("span", "ticks"); ticks.dataset.status = "queued"; ticks.appendChild(clockIcon());
+    var foot = el("div", "foot"); foot.appendChild(ticks); row.appendChild(foot);
     this.list.appendChild(row);
     this.scrollToBottom();
   };
@@ -558,12 +612,12 @@
       box.setAttribute("aria-label", self.t.history);
       (page.results || []).forEach(function (r) {
         var item = el("li");
-        item.appendChild(el("span", "muted", new Date(r.edited_at).toLocaleString() + " · " + (r.editor ? r.editor.name : "") + ": "));
+        item.appendChild(el("span", "muted", self.formatWhen(r.edited_at) + " · " + (r.editor ? r.editor.name : "") + ": "));
         item.appendChild(el("span", "", r.body));
         box.appendChild(item);
       });
       row.appendChild(box);
-    }).catch(function (e) { self.setStatus(e.message); });
+    }).catch(function (e) { self.setStatus(e.message, true); });
   };
 
   Chat.prototype.retract = function (row) {
@@ -753,11 +807,12 @@
         }
         self.showRefusal(file.name + ": " + (answer.detail || xhr.statusText));
       } else {
+        self.clearError();
         var sent = {}; try { sent = JSON.parse(xhr.responseText); } catch (e) { sent = {}; }
         if (sent.delivery) self.showDelivery(sent.id, sent.delivery);
       }
     };
-    xhr.onerror = function () { done(); self.setStatus(self.t.offline); };
+    xhr.onerror = function () { done(); self.setStatus(self.t.offline, true); };
     xhr.send(data);
   };
 
@@ -873,7 +928,7 @@
     this.fetchJson(this.api + "templates/", {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)
     }).then(function () { self.templateFields(picker); self.setStatus(self.t.templateSent); },
-            function (e) { self.setStatus(e.message); });
+            function (e) { self.setStatus(e.message, true); });
   };
 
   window.KeeplineChat = Chat;

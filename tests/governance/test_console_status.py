@@ -54,7 +54,7 @@ def test_the_console_shows_the_last_verification_and_checkpoint_after_verify_aud
     assert run.events_checked == events[-1].seq + 2 and run.finished_at is not None
     client.force_login(compliance)
     text = panel(client, "ledger-verification")
-    local = timezone.localtime(run.finished_at).strftime("%Y-%m-%d %H:%M")
+    local = timezone.localtime(run.finished_at).strftime("%-d %b %Y, %H:%M")
     assert (
         f"Intact Verified {run.events_checked} events up to seq {run.last_seq} on {local}" in text
     )
