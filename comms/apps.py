@@ -27,7 +27,7 @@ class CommsConfig(AppConfig):
 
         labels.register_action_labels(audit_labels.LABELS)
 
-        # The rep's home (accounts.home): unread conversations, then those waiting for a reply.
+        # The home page (accounts.home_sections): unread conversations, then those waiting a reply.
         from accounts import home_sections
         from comms import selectors
 

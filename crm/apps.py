@@ -53,7 +53,7 @@ class CrmConfig(AppConfig):
         # A person's book (accounts.book): crm's records, before comms's conversations.
         book.register_book_part(CrmBook())
 
-        # The rep's home (accounts.home): what is due today, and their open deals by stage.
+        # The rep's home (accounts.home_sections): what is due today, and their open deals by stage.
         from accounts import home_sections
 
         home_sections.register_section(

@@ -224,7 +224,7 @@ def activity_get_for(user, activity_id) -> Activity:
     return _first_or_404(activity_list_for(user), activity_id)
 
 
-# --- a rep's home (accounts.home) --------------------------------------------------------------
+# --- a rep's home (accounts.home_sections) -----------------------------------------------------
 
 HOME_ACTIVITIES = 20
 
