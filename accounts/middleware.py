@@ -40,8 +40,13 @@ class UserSessionMiddleware:
             return False
 
 
+# Set by static/js/keepline.js from the browser (Intl): the zone of a person who chose none.
+BROWSER_ZONE_COOKIE = "keepline_tz"
+
+
 class UserTimezoneMiddleware:
-    """Show times in the signed-in person's own time zone (stored times stay UTC)."""
+    """Show times in the signed-in person's own time zone, else the browser's (stored times stay
+    UTC); a zone the server does not know is ignored."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -49,6 +54,10 @@ class UserTimezoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         name = getattr(user, "timezone", "") if user is not None else ""
+        if not name and user is not None and user.is_authenticated:
+            name = request.COOKIES.get(BROWSER_ZONE_COOKIE, "")[:64]
+            if name not in zoneinfo.available_timezones():
+                name = ""
         if name:
             try:
                 timezone.activate(zoneinfo.ZoneInfo(name))

@@ -5,9 +5,9 @@ import mimetypes
 from django import template
 from django.conf import settings
 from django.middleware.csrf import get_token
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import working_hours
 from comms import channel_registry, permissions, selectors
 from comms.models import Message
 from crm import permissions as crm_permissions
@@ -80,8 +80,9 @@ def chat_panel(context, conversation):
         "me": user.pk,
         # Right to disconnect: colleagues a message sent now would wait for (internal only).
         "off_work": selectors.members_off_work(conversation, user) if can_send else [],
-        # Delivery times are shown in the sender's own time zone (accounts.working_hours).
-        "time_zone": working_hours.zone_of(user).key,
+        # Times in the chat use the page's zone: the sender's own, else their browser's
+        # (accounts.middleware.UserTimezoneMiddleware), as the server-written times around it.
+        "time_zone": timezone.get_current_timezone_name(),
         "csrf": get_token(request),
         "edit_window": settings.COMMS_EDIT_WINDOW_SECONDS,
         "max_bytes": settings.COMMS_ATTACHMENT_MAX_BYTES,

@@ -3,6 +3,14 @@
 (function () {
   "use strict";
 
+  // The browser's time zone, for people who chose none (accounts.middleware.UserTimezoneMiddleware).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("keepline_tz=" + zone) === -1) {
+      document.cookie = "keepline_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* no Intl: the organisation's zone */ }
+
   // <select data-autosubmit>: choosing an option submits its form (a <noscript> button is the fallback).
   document.addEventListener("change", function (ev) {
     var field = ev.target.closest && ev.target.closest("[data-autosubmit]");

@@ -97,3 +97,17 @@ def test_the_audit_page_uses_the_same_format_in_the_viewers_zone(client, admin_u
         event = AuditEvent.objects.order_by("-seq").first()
         local = timezone.localtime(event.created_at, timezone=dt.timezone(dt.timedelta(hours=9)))
         assert date_format(local, "DATETIME_FORMAT") in html
+
+
+def test_without_a_zone_of_their_own_a_person_sees_their_browsers_zone(client, rep):
+    closed = dt.datetime(2026, 12, 3, 14, 5, tzinfo=dt.UTC)
+    deal = _deal(rep, status="won", closed_at=closed)
+    client.force_login(rep)
+    client.cookies["keepline_tz"] = "Asia/Tokyo"  # set by keepline.js from Intl
+    assert "3 Dec 2026, 23:05" in client.get(deal.get_absolute_url()).content.decode()
+    client.cookies["keepline_tz"] = "Not/AZone"  # ignored: the organisation's zone (UTC)
+    assert "3 Dec 2026, 14:05" in client.get(deal.get_absolute_url()).content.decode()
+    rep.timezone = "America/Sao_Paulo"  # a zone of their own wins over the browser's
+    rep.save(update_fields=["timezone"])
+    client.cookies["keepline_tz"] = "Asia/Tokyo"
+    assert "3 Dec 2026, 11:05" in client.get(deal.get_absolute_url()).content.decode()
