@@ -39,6 +39,8 @@ def test_rep_creates_a_deal_moves_it_on_the_board_and_sees_the_timeline(live_ser
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
     page.goto(f"{live_server.url}/deals/{deal.pk}/")
+    # On a phone the deal's page opens on its conversation; its facts are one tap away.
+    page.get_by_test_id("record-facts-toggle").click()
     assert "Qualified" in page.get_by_test_id("deal-stage").inner_text()
     timeline = page.get_by_test_id("timeline").inner_text()
     assert "moved the deal from New to Qualified" in timeline
