@@ -1,5 +1,6 @@
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -257,3 +258,13 @@ def _sqlite_readers_never_wait(sender, connection, **kwargs):
 
 
 connection_created.connect(_sqlite_readers_never_wait, dispatch_uid="tests.sqlite_readers")
+
+
+def screenshot_dir() -> Path:
+    """Where browser tests keep screenshots as test artifacts: $KEEPLINE_ARTIFACTS, else
+    var/artifacts/screenshots (git ignores var/)."""
+    folder = Path(
+        os.environ.get("KEEPLINE_ARTIFACTS") or settings.BASE_DIR / "var/artifacts/screenshots"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

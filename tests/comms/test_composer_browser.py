@@ -3,13 +3,13 @@
 reply with the customer's name in it, and an oversized file never leaves the browser."""
 
 import pytest
-from django.conf import settings
 
 from comms import services
 from comms.models import Message, QuickReply
 from tests.comms.conftest import cid, daphne_url  # noqa: F401 (fixture)
 from tests.comms.test_customer_page import in_thread
 from tests.comms.test_staff_browser import sign_in
+from tests.conftest import screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 DESKTOP = {"width": 1280, "height": 800}
@@ -18,7 +18,6 @@ CHAT_OPEN = (
     "() => { const chat = (document.querySelector('[data-chat]') || {}).keeplineChat;"
     " return !!(chat && chat.ws && chat.ws.readyState === 1); }"
 )
-SHOTS = settings.BASE_DIR / "var" / "test-artifacts" / "screenshots"
 
 
 def in_view(page, locator) -> bool:
@@ -72,9 +71,8 @@ def test_the_composer_is_on_screen_on_the_deal_and_conversation_pages(
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     facts = page.get_by_test_id("record-facts")
     stage = page.get_by_test_id("deal-stage")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     name = "desktop" if viewport is DESKTOP else "phone"
-    page.screenshot(path=str(SHOTS / f"deal-{name}.png"))
+    page.screenshot(path=str(screenshot_dir() / f"deal-{name}.png"))
     if viewport is DESKTOP:
         # Beside each other: the facts left of the conversation, both on screen.
         assert stage.is_visible()
@@ -90,7 +88,7 @@ def test_the_composer_is_on_screen_on_the_deal_and_conversation_pages(
     page.goto(f"{live_server.url}/conversations/{conversation.pk}/")
     page.locator("li.msg", has_text="Line 29").wait_for()
     assert in_view(page, page.locator("[data-role=input]"))
-    page.screenshot(path=str(SHOTS / f"conversation-{name}.png"))
+    page.screenshot(path=str(screenshot_dir() / f"conversation-{name}.png"))
 
 
 @pytest.mark.postgres
@@ -141,8 +139,7 @@ def test_slash_picks_a_quick_reply_with_the_customers_name(
     options = page.get_by_test_id("quick-option")
     options.first.wait_for()
     assert options.count() == 2
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "quick-replies-desktop.png"))
+    page.screenshot(path=str(screenshot_dir() / "quick-replies-desktop.png"))
     box.press("p")
     page.wait_for_function("document.querySelectorAll('[data-testid=quick-option]').length === 1")
     box.press("Backspace")

@@ -2,12 +2,12 @@
 its preview in the chat panel, and the customer sees their messages go to read."""
 
 import io
-import os
 
 import pytest
 
 from comms.models import Attachment
 from tests.comms.test_staff_browser import sign_in
+from tests.conftest import screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHAT_OPEN = (
@@ -92,10 +92,8 @@ def test_customer_sends_an_image_rep_sees_its_preview_and_customer_sees_read(
             " return t.length === 2 && [...t].every(x => x.dataset.state === 'read'); }"
         )
         assert page.locator("li.mine .ticks svg").count() == 2  # drawn inline, no icon font
-        if os.environ.get("SCREENSHOT_DIR"):
-            folder = os.environ["SCREENSHOT_DIR"]
-            page.screenshot(path=os.path.join(folder, "customer-chat-375.png"))
-            rep_page.screenshot(path=os.path.join(folder, "conversation-file-1280.png"))
+        page.screenshot(path=str(screenshot_dir() / "customer-chat-375.png"))
+        rep_page.screenshot(path=str(screenshot_dir() / "conversation-file-1280.png"))
     finally:
         staff.close()
         customer.close()

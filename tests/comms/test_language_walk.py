@@ -3,7 +3,6 @@ text from the catalogue may show where a translation exists. Screenshots of the 
 desk (1280x800) and phone (375x812) size are kept under $KEEPLINE_ARTIFACTS (default
 var/artifacts/screenshots) for a human to look at."""
 
-import os
 import re
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from crm.models import Stage
 from tests.comms.conftest import cid
 from tests.comms.test_customer_page import in_thread
 from tests.comms.test_staff_browser import sign_in
+from tests.conftest import screenshot_dir
 from tests.crm.factories import CompanyFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -121,11 +121,7 @@ def test_main_pages_show_no_english_from_the_catalogue(
     for first, last in User.objects.values_list("first_name", "last_name"):
         data_names |= {first, last}
     phrases = _english_phrases(language, data_names)
-    shots = Path(
-        os.environ.get("KEEPLINE_ARTIFACTS")
-        or Path(settings.BASE_DIR) / "var/artifacts/screenshots"
-    )
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir()
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
     page = context.new_page()
     page.set_default_timeout(10_000)
