@@ -8,6 +8,7 @@ than queued: it never sits in a task queue.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email.utils import formataddr
 
 from django.conf import settings
@@ -16,11 +17,11 @@ from django.utils.translation import gettext as _
 
 from comms.models import Conversation
 from config.errors import Invalid
-from connectors import crypto, mail
+from connectors import configs, crypto, mail
 from connectors.models import ChannelAccount, ChannelKind
 from connectors.providers import ProviderError
-from connectors.providers.smtp import SmtpConfig, send_email
-from connectors.providers.twilio import TwilioClient, TwilioConfig
+from connectors.providers.smtp import send_email
+from connectors.providers.twilio import TwilioClient
 from crm.models import ContactConsent
 
 CHANNELS = (ChannelKind.EMAIL, ChannelKind.SMS)
@@ -102,15 +103,7 @@ def deliver(conversation: Conversation, channel: str, url: str, sender) -> None:
     body = _text(conversation, url, name)
     try:
         if channel == ChannelKind.SMS:
-            client = TwilioClient(
-                TwilioConfig(
-                    account_sid=account.setting("account_sid"),
-                    auth_token=account.secret("auth_token"),
-                    from_number=account.setting("from_number"),
-                    base_url=account.setting("base_url"),
-                    timeout=SEND_TIMEOUT,
-                )
-            )
+            client = TwilioClient(replace(configs.twilio_config(account), timeout=SEND_TIMEOUT))
             client.send_sms(to=option["to"], body=body)
             return
         from_address = account.setting("from_address")
@@ -121,15 +114,7 @@ def deliver(conversation: Conversation, channel: str, url: str, sender) -> None:
             to=[option["to"]],
             headers={"Message-ID": mail.new_message_id(from_address.rsplit("@", 1)[-1])},
         )
-        config = SmtpConfig(
-            host=account.setting("smtp_host"),
-            port=int(account.setting("smtp_port")),
-            username=account.setting("smtp_username"),
-            password=account.secret("smtp_password"),
-            use_tls=bool(account.setting("smtp_use_tls")),
-            from_address=from_address,
-            timeout=SEND_TIMEOUT,
-        )
+        config = replace(configs.smtp_config(account), timeout=SEND_TIMEOUT)
         send_email(config, email)
     except (ProviderError, crypto.SecretsUnreadable, mail.MailError, ValueError) as error:
         reason = getattr(error, "reason", None) or getattr(error, "detail", None) or str(error)
