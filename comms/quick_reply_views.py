@@ -41,6 +41,20 @@ def _variables():
     return [(f"{{{name}}}", label) for name, label in quick_replies.VARIABLES.items()]
 
 
+def _saved(request, form, write) -> bool:
+    """Run a service write for a valid form: a refusal becomes the form's error, a reply one may
+    no longer change a 404; True once saved (with the page's success line)."""
+    try:
+        write()
+    except errors.NotFound as exc:
+        raise Http404 from exc
+    except errors.CommsError as exc:
+        form.add_error(None, exc.detail)
+        return False
+    messages.success(request, _("Quick reply saved."))
+    return True
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def quick_reply_list(request):
@@ -48,20 +62,18 @@ def quick_reply_list(request):
     form = QuickReplyForm(request.POST or None, teams=teams)
     if request.method == "POST" and form.is_valid():
         team = form.teams.get(form.cleaned_data.get("keeper") or "")
-        try:
-            services.quick_reply_create(
+        created = _saved(
+            request,
+            form,
+            lambda: services.quick_reply_create(
                 actor=request.user,
                 title=form.cleaned_data["title"],
                 body=form.cleaned_data["body"],
                 team=team,
                 request=request,
-            )
-        except errors.CommsError as exc:
-            if isinstance(exc, errors.NotFound):
-                raise Http404 from exc
-            form.add_error(None, exc.detail)
-        else:
-            messages.success(request, _("Quick reply saved."))
+            ),
+        )
+        if created:
             return redirect("comms:quick-reply-list")
     return render(
         request,
@@ -83,20 +95,18 @@ def quick_reply_edit(request, pk):
     initial = {"title": reply.title, "body": reply.body}
     form = QuickReplyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.quick_reply_update(
+        updated = _saved(
+            request,
+            form,
+            lambda: services.quick_reply_update(
                 actor=request.user,
                 reply=reply,
                 title=form.cleaned_data["title"],
                 body=form.cleaned_data["body"],
                 request=request,
-            )
-        except errors.CommsError as exc:
-            if isinstance(exc, errors.NotFound):
-                raise Http404 from exc
-            form.add_error(None, exc.detail)
-        else:
-            messages.success(request, _("Quick reply saved."))
+            ),
+        )
+        if updated:
             return redirect("comms:quick-reply-list")
     return render(
         request,

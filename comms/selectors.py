@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from accounts import permissions as account_permissions
 from comms import errors, link_tokens, permissions
-from comms.models import Attachment, Conversation, CustomerLink, Message, Participant
+from comms.models import (
+    Attachment,
+    Conversation,
+    CustomerLink,
+    Message,
+    Participant,
+    QuickReply,
+)
 from config.ids import MAX_ID
 
 MAX_PAGE = 200
@@ -586,8 +593,6 @@ def conversations_of_contact(contact_id: int) -> QuerySet[Conversation]:
 
 def quick_replies_usable_by(user) -> QuerySet:
     """The replies this person may pick in a composer: their own, then their team's."""
-    from comms.models import QuickReply
-
     return QuickReply.objects.filter(permissions.quick_replies_usable_q(user)).select_related(
         "team"
     )
@@ -595,8 +600,6 @@ def quick_replies_usable_by(user) -> QuerySet:
 
 def quick_replies_kept_by(user) -> QuerySet:
     """The replies this person may change: their own and those of the teams they keep."""
-    from comms.models import QuickReply
-
     teams = permissions.quick_reply_teams_managed_by(user)
     return (
         QuickReply.objects.filter(Q(owner_id=user.pk) | Q(team__in=teams))
@@ -607,8 +610,6 @@ def quick_replies_kept_by(user) -> QuerySet:
 
 def quick_reply_get_for_change(user, reply_id):
     """One reply the person may change; anything else (another's, missing) is a 404."""
-    from comms.models import QuickReply
-
     pk = _int(reply_id)
     reply = QuickReply.objects.select_related("team").filter(pk=pk).first() if pk else None
     if reply is None or not permissions.can_change_quick_reply(user, reply):
