@@ -12,6 +12,7 @@ themselves without Keepline's views.
 
 from __future__ import annotations
 
+import socketserver
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -99,5 +100,39 @@ def webhook_receiver():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+class SmtpHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP for Django's backend without TLS: records each DATA."""
+
+    def handle(self):
+        self.wfile.write(b"220 test\r\n")
+        while line := self.rfile.readline():
+            verb = line.strip().split(b" ")[0].upper()
+            if verb == b"DATA":
+                self.wfile.write(b"354 go\r\n")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk
+                self.server.received.append(data)
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+@pytest.fixture
+def smtp_server():
+    """A loopback SMTP server (no TLS) that keeps each message's DATA in `.received`."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SmtpHandler)
+    server.daemon_threads = True
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
     server.shutdown()
     server.server_close()

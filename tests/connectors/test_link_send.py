@@ -1,8 +1,6 @@
 """A rep sends the customer's web-chat link by SMS or email through a configured account."""
 
 import re
-import socketserver
-import threading
 
 import pytest
 from django.test import Client
@@ -14,38 +12,6 @@ from crm.models import ContactConsent
 from tests.connectors.helpers import email_account, sms_account
 
 pytestmark = pytest.mark.django_db
-
-
-class _Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP for Django's backend without TLS: records each DATA."""
-
-    def handle(self):
-        self.wfile.write(b"220 test\r\n")
-        while line := self.rfile.readline():
-            verb = line.strip().split(b" ")[0].upper()
-            if verb == b"DATA":
-                self.wfile.write(b"354 go\r\n")
-                data = b""
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data += chunk
-                self.server.received.append(data)
-                self.wfile.write(b"250 queued\r\n")
-            elif verb == b"QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
-@pytest.fixture
-def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
-    server.daemon_threads = True
-    server.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from crm.models import ContactConsent
 from tests.comms.conftest import cid
 from tests.comms.guards import record_guards_off
 from tests.comms.sockets import frame, staff_socket
+from tests.connectors.conftest import SmtpHandler
 from tests.connectors.helpers import (
     CUSTOMER,
     email_account,
@@ -442,39 +443,6 @@ def test_a_file_is_refused_on_sms_with_the_reason(
     assert provider_simulator.sends == []
 
 
-class _Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP for Django's backend without TLS: records each DATA."""
-
-    def handle(self):
-        self.wfile.write(b"220 test\r\n")
-        while line := self.rfile.readline():
-            verb = line.strip().split(b" ")[0].upper()
-            if verb == b"DATA":
-                self.wfile.write(b"354 go\r\n")
-                data = b""
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data += chunk
-                self.server.received.append(data)
-                self.wfile.write(b"250 queued\r\n")
-            elif verb == b"QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
-@pytest.fixture
-def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
-    server.daemon_threads = True
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def email_conversation(
     client,
@@ -616,7 +584,7 @@ def test_batch_refuses_only_the_refused_send_and_answers_a_stored_repeat(convers
     assert OutboundDelivery.objects.count() == 1  # the first send only
 
 
-class _SilentAfterData(_Smtp):
+class _SilentAfterData(SmtpHandler):
     """Takes the message, then never answers the end of DATA."""
 
     def handle(self):
