@@ -308,9 +308,11 @@
         var self = this;
         this.showPresence(msg.presence || []);
         this.setLive(msg.live !== false);
+        // History loaded before the socket opened is read now, not after the catch-up below: a
+        // person who glances at a conversation and moves on has read it (the badge waits for this).
+        if (document.visibilityState === "visible") this.sendRead(this.lastId);
         this.sync().then(function () {
           Object.keys(self.outbox).forEach(function (cid) { self.transmit(cid); });
-          // History loaded before the socket opened was not marked read: the unread badge waits for this.
           if (document.visibilityState === "visible") self.sendRead(self.lastId);
         });
         break;
