@@ -6,6 +6,7 @@ page), and is delivered exactly once when the network is back."""
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from comms.models import Message
 from tests.comms.conftest import conversation, daphne_url, deal  # noqa: F401
@@ -22,10 +23,17 @@ CHAT_CLOSED = (
 CONTROLLED = "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)"
 
 
-def queued(page, conversation_id) -> int:
-    return page.evaluate(
-        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length)", str(conversation_id)
-    )
+def queued(page, conversation_id) -> int | None:
+    """What the outbox holds for the conversation (None while the page is between documents).
+    Asked with evaluate, which awaits the promise: wait_for_function would take the promise
+    itself for a truthy answer and pass at once."""
+    try:
+        return page.evaluate(
+            "(id) => window.KeeplineOutbox.list(id).then((items) => items.length)",
+            str(conversation_id),
+        )
+    except PlaywrightError:  # the execution context went away with a navigation: ask again
+        return None
 
 
 def stored() -> int:
@@ -65,10 +73,7 @@ def test_a_message_written_offline_survives_a_reload_and_is_delivered_once(
     page.fill("[data-role=input]", TEXT)
     page.press("[data-role=input]", "Enter")
     page.locator("li.msg.pending").wait_for()
-    page.wait_for_function(
-        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length === 1)",
-        arg=str(conversation.pk),
-    )
+    assert wait_until(lambda: queued(page, conversation.pk) == 1)
     assert stored() == 0
 
     page.reload()  # no network: the worker's offline page stands in
@@ -80,10 +85,7 @@ def test_a_message_written_offline_survives_a_reload_and_is_delivered_once(
     assert wait_until(lambda: stored() == 1)
     page.wait_for_function(CHAT_OPEN)
     page.locator("li.msg.mine:not(.pending)", has_text=TEXT).wait_for()
-    page.wait_for_function(
-        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length === 0)",
-        arg=str(conversation.pk),
-    )
+    assert wait_until(lambda: queued(page, conversation.pk) == 0)
     page.reload()
     page.wait_for_function(CHAT_OPEN)
     page.locator("li.msg.mine", has_text=TEXT).wait_for()
@@ -103,10 +105,7 @@ def test_a_tab_closed_offline_is_sent_by_the_next_page_opened(
     page.wait_for_function(CHAT_CLOSED)
     page.fill("[data-role=input]", TEXT)
     page.press("[data-role=input]", "Enter")
-    page.wait_for_function(
-        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length === 1)",
-        arg=str(conversation.pk),
-    )
+    assert wait_until(lambda: queued(page, conversation.pk) == 1)
     context = page.context
     page.close()  # the tab is gone with the message unsent
     assert stored() == 0
@@ -115,10 +114,7 @@ def test_a_tab_closed_offline_is_sent_by_the_next_page_opened(
     home = context.new_page()
     home.goto(f"{daphne_url}/")  # any page of the app: it sends what the outbox holds
     assert wait_until(lambda: stored() == 1)
-    home.wait_for_function(
-        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length === 0)",
-        arg=str(conversation.pk),
-    )
+    assert wait_until(lambda: queued(home, conversation.pk) == 0)
     home.goto(f"{daphne_url}/")
     home.wait_for_timeout(500)  # a second drain, if any, would have sent by now
     assert stored() == 1
@@ -140,10 +136,7 @@ def test_a_message_left_by_someone_who_signed_out_is_not_sent_as_the_next_person
     page.wait_for_function(CHAT_CLOSED)
     page.fill("[data-role=input]", TEXT)
     page.press("[data-role=input]", "Enter")
-    page.wait_for_function(
-        "(id) => window.KeeplineOutbox.list(id).then((items) => items.length === 1)",
-        arg=str(conversation.pk),
-    )
+    assert wait_until(lambda: queued(page, conversation.pk) == 1)
     page.context.clear_cookies()  # rep's session is gone (signed out elsewhere, expired)
     page.context.set_offline(False)
     sign_in(page, daphne_url, admin_user)

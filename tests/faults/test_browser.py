@@ -44,7 +44,8 @@ def outage_server(transactional_db, tmp_path):
         fh.database_url_of(settings.DATABASES["default"]),
         redis.url,
         settings.SECRET_KEY,
-        {"DEBUG": "1"},
+        # The suite's settings (tests/settings.py): its people's passwords are hashed with them.
+        {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]},
     )
     servers = fh.Servers(env, 1, str(tmp_path))
     try:
