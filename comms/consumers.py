@@ -1,8 +1,9 @@
 """Live chat sockets (protocol: docs/realtime.md).
 
 - Staff: /ws/conversations/<id>/ - authorised in connect() through the selector (4401 not signed
-  in, 4404 missing or invisible), re-checked on every action (inside the services, or one EXISTS
-  for typing), closed with 4403 when an `access.recheck` finds access gone.
+  in, 4404 missing or invisible), re-checked on every action (inside the services; for typing,
+  one SELECT of the binding and the visibility), closed with 4403 when an `access.recheck` finds
+  access gone.
 - Customer: /ws/chat/<token>/ - the customer link's token (4404 when invalid, expired or revoked).
 
 Consumers never touch the ORM: services and selectors run through `database_sync_to_async`, and
