@@ -17,7 +17,7 @@ def user_direct_reports(user: User) -> QuerySet[User]:
 
 
 def user_profile_get(user_id: int) -> User:
-    return User.objects.select_related("team", "manager").prefetch_related("groups").get(pk=user_id)
+    return User.objects.select_related("team", "manager").get(pk=user_id)
 
 
 def user_session_list_for(user: User) -> QuerySet[UserSession]:

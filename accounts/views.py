@@ -20,7 +20,8 @@ def home(request):
         "accounts/home.html",
         {
             "profile": profile,
-            "role_label": roles.label(permissions.primary_role(profile)),
+            # The signed-in person's roles, already read for this request (not a second lookup).
+            "role_label": roles.label(permissions.primary_role(request.user)),
             "direct_reports": selectors.user_direct_reports(profile),
             "sections": home_sections.sections_for(request.user),
         },

@@ -14,25 +14,28 @@ from comms.models import Conversation, Message
 Kind = Conversation.Kind
 ALWAYS = (Kind.WEB.value, Kind.INTERNAL.value)
 
-_providers: list[Callable[[], Iterable[str]]] = []
+_providers: list[Callable[..., Iterable[str]]] = []
 
 
-def register_available_kinds(fn: Callable[[], Iterable[str]]) -> None:
-    """Register a function returning the channel kinds that can carry messages now."""
+def register_available_kinds(fn: Callable[..., Iterable[str]]) -> None:
+    """Register a function returning the channel kinds that can carry messages now. It takes
+    `fresh`: True when a service decides by it (read the record), False for a page's offer (it
+    may answer from a cache it keeps current)."""
     if fn not in _providers:
         _providers.append(fn)
 
 
-def available_kinds() -> list[str]:
+def available_kinds(*, fresh: bool = False) -> list[str]:
     """Kinds a conversation may be started in, in Conversation.Kind's order."""
     offered = set(ALWAYS)
     for fn in _providers:
-        offered.update(str(k) for k in fn())
+        offered.update(str(k) for k in fn(fresh=fresh))
     return [k for k in Kind.values if k in offered]
 
 
 def is_available(kind: str) -> bool:
-    return kind in available_kinds()
+    """What conversation_start decides by: read from the database, never from a cache."""
+    return kind in available_kinds(fresh=True)
 
 
 def customer_kind_choices() -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """Live chat sockets (protocol: docs/realtime.md).
 
 - Staff: /ws/conversations/<id>/ - authorised in connect() through the selector (4401 not signed
-  in, 4404 missing or invisible), re-checked on every action (inside the services, or one EXISTS
-  for typing), closed with 4403 when an `access.recheck` finds access gone.
+  in, 4404 missing or invisible), re-checked on every action (inside the services; for typing,
+  one SELECT of the binding and the visibility), closed with 4403 when an `access.recheck` finds
+  access gone.
 - Customer: /ws/chat/<token>/ - the customer link's token (4404 when invalid, expired or revoked).
 
 Consumers never touch the ORM: services and selectors run through `database_sync_to_async`, and
@@ -203,8 +204,11 @@ class ChatConsumer(Presence, AsyncWebsocketConsumer):
         if wanted is None:
             return
         self.read_last = time.monotonic()
-        _result, outbox = await self.call(self.read_service, **self.read_kwargs(wanted))
+        _result, outbox = await self.call_read(**self.read_kwargs(wanted))
         await self.publish(outbox)
+
+    async def call_read(self, **kwargs):
+        return await self.call(self.read_service, **kwargs)
 
     def read_kwargs(self, message_id: int) -> dict:
         raise NotImplementedError
@@ -411,14 +415,30 @@ class ConversationConsumer(SessionBound, ChatConsumer):
             )
 
     def _may_type(self) -> bool | None:
-        if not self.binding_check():
+        """One statement: the session binding and the conversation's visibility, both read
+        afresh (no state that a lost access-change event could leave stale)."""
+        if self.binding is None or (self._session_due() and not self._session_renewed()):
             return None
-        return permissions.can_view(self.user, self.conversation)
+        return permissions.socket_may_view(self.user, self.conversation_id, self.binding)
 
     read_service = staticmethod(services.conversation_mark_read)
 
     def read_kwargs(self, message_id: int) -> dict:
-        return {"user": self.user, "conversation": self.conversation, "message_id": message_id}
+        return {
+            "user": self.user,
+            "conversation": self.conversation,
+            "message_id": message_id,
+            "binding": self.binding,
+        }
+
+    async def call_read(self, **kwargs):
+        """The read service checks the binding in its own UPDATE: no separate check first."""
+        return await database_sync_to_async(self._read_call)(kwargs)
+
+    def _read_call(self, kwargs):
+        if self.binding is None or (self._session_due() and not self._session_renewed()):
+            raise errors.AccessChanged()
+        return events.run_collecting(self.read_service, kwargs)
 
     # --- events ---------------------------------------------------------------------------------
 

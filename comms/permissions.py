@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -144,6 +144,44 @@ def write_check_sql(user, conversation_id: int, using: str = "default") -> tuple
         return None if condition is NOTHING else _subquery_sql(condition, conversation_id, using)
 
     return _compiled(key, build)
+
+
+def view_check_sql(user, conversation_id: int, using: str = "default") -> tuple[str, list] | None:
+    """`visible_q` for one conversation as compiled SQL, like write_check_sql: a subquery
+    selecting the conversation's id when `user` may see it (None: never). The statement runs on
+    every use, so a share, reassignment or assignment applies to the very next one."""
+    key = (
+        "view",
+        using,
+        user.pk,
+        conversation_id,
+        _active(user),
+        sees_everything(user),
+        is_manager(user),
+        user.team_id,
+    )
+
+    def build():
+        condition = visible_q(user)
+        return None if condition is NOTHING else _subquery_sql(condition, conversation_id, using)
+
+    return _compiled(key, build)
+
+
+def socket_may_view(user, conversation_id: int, binding) -> bool | None:
+    """One statement for a staff socket's action that writes nothing (typing): None when the
+    socket's binding is no longer live (session ended, access_version moved), else whether the
+    person may still see the conversation. Both are read from the database on every call."""
+    connection = connections[router.db_for_read(Conversation)]
+    bound_sql, bound_params = account_permissions.socket_binding_sql(binding, connection)
+    check = view_check_sql(user, conversation_id, connection.alias)
+    view_sql, view_params = (f"EXISTS ({check[0]})", check[1]) if check else ("(1 = 0)", [])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {bound_sql}, {view_sql}", [*bound_params, *view_params])  # noqa: S608
+        live, visible = cursor.fetchone()
+    if not live:
+        return None
+    return bool(visible)
 
 
 def outreach_check_sql(check: tuple[str, list]) -> tuple[str, list]:

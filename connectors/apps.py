@@ -2,28 +2,30 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def active_kinds() -> list[str]:
-    """Channel kinds with at least one active account (comms.channel_registry asks)."""
-    from connectors.models import ChannelAccount
-
-    return list(
-        ChannelAccount.objects.filter(is_active=True).values_list("kind", flat=True).distinct()
-    )
-
-
 class ConnectorsConfig(AppConfig):
     name = "connectors"
     verbose_name = _("Customer channels")
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from comms import channel_registry
         from connectors import (
+            channel_kinds,
             checks,  # noqa: F401  (registers the system checks)
             link_delivery,
             outbound,
         )
+        from connectors.models import ChannelAccount
 
-        channel_registry.register_available_kinds(active_kinds)
+        channel_registry.register_available_kinds(channel_kinds.active_kinds)
+        # Cache invalidation only (the one use of model signals the conventions allow).
+        for signal in (post_save, post_delete):
+            signal.connect(
+                channel_kinds.forget_active_kinds,
+                sender=ChannelAccount,
+                dispatch_uid=f"connectors.forget_active_kinds.{signal is post_save}",
+            )
         channel_registry.register_send_check(outbound.send_check)
         channel_registry.register_outbound(outbound.deliveries_record)
         channel_registry.register_composer(outbound.composer_notice)

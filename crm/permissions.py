@@ -219,14 +219,16 @@ def can_create(user, model: type[Model]) -> bool:
     return _active(user) and user.has_perm(f"crm.add_{model._meta.model_name}")
 
 
-def can_add_activity(user, record: Model) -> bool:
+def can_add_activity(user, record: Model, *, visible: bool = False) -> bool:
     """Log an activity (note, call, meeting, task) on a company, contact or deal: the add
-    permission, a record the user sees, and a live one (archived records take nothing new)."""
+    permission, a record the user sees, and a live one (archived records take nothing new).
+    `visible`: the caller read the record through the user's visibility filter just now (a
+    page offering the form), so that check is not run twice."""
     return (
         can_create(user, Activity)
         and record.archived_at is None
         and type(record) in PERMISSION_TABLES
-        and can_view(user, record)
+        and (visible or can_view(user, record))
     )
 
 

@@ -71,8 +71,18 @@ def contact_list_for(user, *, level: Level = VIEW) -> QuerySet[Contact]:
 
 
 def contact_get_for(user, contact_id, *, level: Level = VIEW) -> Contact:
+    # One row: its owner and company come in the same query (the list's prefetch reasoning is
+    # about many rows).
     return _first_or_404(
-        contact_list_for(user, level=level).prefetch_related("consents"), contact_id
+        permissions.contact_queryset_for(user, level)
+        .select_related("owner", "company")
+        .prefetch_related(
+            "tags",
+            Prefetch("emails", queryset=ContactEmail.objects.order_by("-is_primary", "id")),
+            Prefetch("phones", queryset=ContactPhone.objects.order_by("-is_primary", "id")),
+            "consents",
+        ),
+        contact_id,
     )
 
 
@@ -101,7 +111,13 @@ def deal_list_for(user, *, level: Level = VIEW) -> QuerySet[Deal]:
 
 
 def deal_get_for(user, deal_id, *, level: Level = VIEW) -> Deal:
-    return _first_or_404(deal_list_for(user, level=level).prefetch_related("contacts"), deal_id)
+    # One row: owner, company and primary contact come in the same query.
+    return _first_or_404(
+        permissions.deal_queryset_for(user, level)
+        .select_related("stage", "pipeline", "owner", "company", "primary_contact")
+        .prefetch_related("tags", "contacts"),
+        deal_id,
+    )
 
 
 BOARD_LIMIT = 50

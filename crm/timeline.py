@@ -70,11 +70,15 @@ def _describe(event: AuditEvent, users: dict[int, str]) -> tuple[str, list[str]]
     return _("updated the deal"), details
 
 
-def deal_timeline(deal: Deal, activities: list[Activity], *, viewer: User) -> list[Entry]:
+def deal_timeline(
+    deal: Deal, activities: list[Activity], *, viewer: User, can_share: bool | None = None
+) -> list[Entry]:
     """Newest first, as `viewer` may read it: share and unshare entries only for those who may
     manage the deal's sharing (permissions.can_share, the share panel's own test). Two queries
     at any size: the deal's audit events, and the people named in owner changes."""
-    hidden = () if permissions.can_share(viewer, deal) else SHARE_ACTIONS
+    if can_share is None:  # the deal page passes what its share panel already asked
+        can_share = permissions.can_share(viewer, deal)
+    hidden = () if can_share else SHARE_ACTIONS
     events = audit_selectors.events_for_target(deal, exclude_actions=hidden, limit=LIMIT)
     owner_ids = {
         value

@@ -156,16 +156,18 @@ def deal_board(request):
 def deal_detail(request, deal_id: int):
     deal = selectors.deal_get_for(request.user, deal_id)
     activities = selectors.deal_activities_for(request.user, deal)
+    panels = _record_panels(request, deal, "deals")
     return render(
         request,
         "crm/deal_detail.html",
         {
             "deal": deal,
-            "timeline": timeline.deal_timeline(deal, activities, viewer=request.user),
+            "timeline": timeline.deal_timeline(
+                deal, activities, viewer=request.user, can_share=panels["can_share"]
+            ),
             "activity_form": forms.ActivityForm(),
             "stages": list(deal.pipeline.stages.all()),
-            "can_change": permissions.can_change(request.user, deal),
-            **_record_panels(request, deal, "deals"),
+            **panels,
         },
     )
 
@@ -483,17 +485,23 @@ def activity_done(request, activity_id: int):
 
 
 def _record_panels(request, record, kind: str) -> dict:
+    """What a record's page may offer the viewer. The record was read through the viewer's
+    visibility filter in this request, so it is visible to them (`visible_record`, read by
+    comms' record_conversations) and each check runs once."""
     shares = selectors.record_shares_for(request.user, record)
     can_share = shares is not None
+    can_change = permissions.can_change(request.user, record)
     return {
         "kind": kind,
-        "can_edit": permissions.can_change(request.user, record),
+        "visible_record": record,
+        "can_change": can_change,
+        "can_edit": can_change,
         "can_share": can_share,
         "can_archive": permissions.can_archive(request.user, record) and not record.is_archived,
         "can_restore": permissions.can_archive(request.user, record) and record.is_archived,
         "shares": shares or [],
         "share_form": forms.ShareForm() if can_share else None,
-        "can_add_activity": permissions.can_add_activity(request.user, record),
+        "can_add_activity": permissions.can_add_activity(request.user, record, visible=True),
         "activity_form": forms.ActivityForm(),
     }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connections, router, transaction
+from django.db.models import BooleanField, Exists, F
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from accounts import permissions as account_permissions
 from accounts import realtime as account_realtime
 from accounts.models import User
 from comms import errors, permissions, presenters, realtime
@@ -22,22 +24,25 @@ from config.events import send_event_on_commit
 
 @transaction.atomic
 def conversation_mark_read(
-    *, user: User, conversation: Conversation, message_id, broadcast_to_customer=None
+    *, user: User, conversation: Conversation, message_id, broadcast_to_customer=None, binding=None
 ) -> int:
     """Everything up to and including message_id is read by `user`. Not audited (a read is not a
     change of record). Broadcasts `read` to staff, and to the customer when the reader is the
     assignee. A read-only viewer (compliance) reads silently: only their own unread count moves,
-    nobody is told, and it never counts as the customer's or the team's read."""
+    nobody is told, and it never counts as the customer's or the team's read.
+
+    `binding`: a socket's session binding, refused (AccessChanged) once it is no longer live. When
+    the reader already has a participant row, the visibility check, the message's existence, the
+    binding and the move of the read position are one UPDATE."""
     message_id = clean_id(message_id)
-    if not permissions.can_view(user, conversation):
-        raise errors.NotFound()
-    if not Message.objects.filter(pk=message_id, conversation_id=conversation.pk).exists():
-        raise errors.NotFound()
-    silent = permissions.is_read_only(user)
-    updated = Participant.objects.filter(conversation_id=conversation.pk, user_id=user.pk).update(
-        last_read_message_id=Greatest(F("last_read_message_id"), message_id)
-    )
-    if not updated:
+    if not _read_moved(user, conversation.pk, message_id, binding):
+        if binding is not None and not account_permissions.socket_binding_is_live(binding):
+            raise errors.AccessChanged()
+        if not permissions.can_view(user, conversation):
+            raise errors.NotFound()
+        if not Message.objects.filter(pk=message_id, conversation_id=conversation.pk).exists():
+            raise errors.NotFound()
+        # Someone who sees the conversation without a row of theirs (a manager, a viewer).
         Participant.objects.bulk_create(
             [
                 Participant(
@@ -49,6 +54,7 @@ def conversation_mark_read(
             ],
             ignore_conflicts=True,
         )
+    silent = permissions.is_read_only(user)
     # The reader's own pages (navigation badge, tab title) count again, in every tab.
     account_realtime.notify_user_on_commit(
         user.pk, {"type": "unread.changed", "conversation_id": conversation.pk}
@@ -62,6 +68,27 @@ def conversation_mark_read(
     if broadcast_to_customer and not conversation.is_internal:
         send_event_on_commit(realtime.customer_group(conversation.pk), event)
     return message_id
+
+
+def _read_moved(user: User, conversation_id: int, message_id: int, binding) -> bool:
+    """One UPDATE moving the reader's own row forward, only while they may see the conversation,
+    the message is in it and (for a socket) its binding is live. False when any of those fails or
+    they have no row: the caller then finds out which."""
+    connection = connections[router.db_for_write(Participant)]
+    check = permissions.view_check_sql(user, conversation_id, connection.alias)
+    if check is None:
+        return False
+    # Compiled by the policy and the binding (parameters kept apart): nothing from input.
+    conditions = [RawSQL(f"%s IN ({check[0]})", [conversation_id, *check[1]], BooleanField())]  # noqa: S611
+    if binding is not None:
+        sql, params = account_permissions.socket_binding_sql(binding, connection)
+        conditions.append(RawSQL(sql, params, BooleanField()))  # noqa: S611
+    return bool(
+        Participant.objects.filter(conversation_id=conversation_id, user_id=user.pk)
+        .filter(Exists(Message.objects.filter(pk=message_id, conversation_id=conversation_id)))
+        .filter(*conditions)
+        .update(last_read_message_id=Greatest(F("last_read_message_id"), message_id))
+    )
 
 
 @transaction.atomic

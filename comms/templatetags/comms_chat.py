@@ -120,7 +120,9 @@ def record_conversations(context, record):
         "contacts": contacts,
         "conversations": conversations,
         "selected": selected,
-        "can_start": not permissions.is_read_only(user) and crm_permissions.can_view(user, record),
+        # The record's page read it through the viewer's visibility filter (crm.views).
+        "can_start": not permissions.is_read_only(user)
+        and (context.get("visible_record") is record or crm_permissions.can_view(user, record)),
         "kinds": channel_registry.customer_kind_choices(),
         "request": request,
         "csrf_token": context.get("csrf_token"),

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts import roles
 from comms import selectors, services
+from comms.models import Conversation
 from config.asgi import application
 from tests.comms.conftest import cid
 from tests.comms.sockets import ORIGIN, _cookie
@@ -130,12 +131,66 @@ def test_unread_total_is_one_query_at_any_size(rep, django_assert_num_queries):
             customer_writes(other_link, "z")
 
     grow(2)
-    with django_assert_num_queries(1):
-        small = selectors.unread_for(rep)
+    with django_assert_num_queries(1):  # the badge and the Mine tab: counts only
+        small = selectors.unread_for(rep, recent=0)
+    with django_assert_num_queries(2):  # the home page: and the newest with their last message
+        assert len(selectors.unread_for(rep).recent) == 2
     grow(25)
     with django_assert_num_queries(1):
-        large = selectors.unread_for(rep)
+        large = selectors.unread_for(rep, recent=0)
+    with django_assert_num_queries(2):
+        assert len(selectors.unread_for(rep).recent) == selectors.RECENT_UNREAD
     assert (small.total, large.total) == (4, 54)
+
+
+def reference_unread(user) -> dict[int, int]:
+    """The unread counts as the selector computed them before issue 16: a subquery per held
+    conversation (with_unread), kept here as the definition the grouped query must match."""
+    rows = selectors.with_unread(
+        Conversation.objects.filter(pk__in=selectors.held_conversation_ids(user)), user
+    ).filter(unread__gt=0)
+    return dict(rows.values_list("pk", "unread"))
+
+
+def test_unread_for_counts_what_the_per_conversation_subquery_counted(
+    rep, other_rep, manager, admin_user
+):
+    """A mixed organisation: customers writing, a rep's own messages and system lines, a read
+    position in the middle, a retracted message, a member who left, a transferred conversation,
+    and conversations a manager only sees."""
+    mine, link = customer_conversation(rep, "Ana")
+    first, *_rest = customer_writes(link, "a", "b", "c")
+    services.conversation_mark_read(user=rep, conversation=mine, message_id=first.pk)
+    services.message_send(author=rep, conversation=mine, body="mine", client_id=cid())
+    _read, read_link = customer_conversation(rep, "Bia")
+    (only,) = customer_writes(read_link, "read it")
+    services.conversation_mark_read(user=rep, conversation=_read, message_id=only.pk)
+    room = services.internal_conversation_create(
+        actor=other_rep, subject="desk", members=[rep, manager]
+    )
+    sent = [
+        services.message_send(author=other_rep, conversation=room, body=b, client_id=cid()).message
+        for b in ("x", "y", "z")
+    ]
+    services.message_retract(actor=other_rep, conversation=room, message_id=sent[1].pk)
+    left = services.internal_conversation_create(actor=other_rep, subject="old", members=[rep])
+    services.message_send(author=other_rep, conversation=left, body="gone", client_id=cid())
+    services.member_remove(actor=other_rep, conversation=left, user=rep)
+    moved, moved_link = customer_conversation(rep, "Caio")
+    customer_writes(moved_link, "hello")
+    services.conversation_assign(actor=admin_user, conversation=moved, assignee=other_rep)
+    _theirs, their_link = customer_conversation(other_rep, "Duda")
+    customer_writes(their_link, "for the team")
+
+    for person in (rep, other_rep, manager, admin_user):
+        unread = selectors.unread_for(person)
+        assert unread.counts == reference_unread(person), person
+        assert unread.total == sum(reference_unread(person).values())
+    assert selectors.unread_for(rep).counts == {mine.pk: 2, room.pk: 2}
+    recent = selectors.unread_for(rep).recent
+    assert [c.pk for c in recent] == [room.pk, mine.pk]  # newest activity first
+    assert (recent[0].latest_id, recent[0].latest_body, recent[0].unread) == (sent[2].pk, "z", 2)
+    assert recent[1].latest_body == "c" and recent[1].contact.first_name == "Ana"
 
 
 def test_unread_api_queries_do_not_grow(client, rep, django_assert_max_num_queries):
