@@ -158,6 +158,7 @@ def deal_list(request):
 @login_required
 def deal_board(request):
     owner = _int(request.GET.get("owner"))
+    owner = owner if owner is not None and 0 < owner < 2**63 else None
     board = selectors.deal_board_for(
         request.user, pipeline_id=_int(request.GET.get("pipeline")), owner_id=owner
     )
