@@ -30,5 +30,8 @@ class AccountsConfig(AppConfig):
 
         people_search.register("successor", people=offboarding.successor_candidates)
         people_search.register("offboard-team", teams=offboarding.team_candidates)
+        from accounts import cover
+
+        people_search.register("cover", people=cover.delegate_candidates)
         # Later apps add models (and so permissions); keep the role groups' grants complete.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="accounts.roles.sync")
