@@ -13,6 +13,9 @@ class GovernanceConfig(AppConfig):
 
         # The review queue's rep filter picks among the people with items in the queue.
         people_search.register("rep", people=selectors.review_reps)
+        from governance import search_forms
+
+        people_search.register("participant", people=search_forms.participant_choices)
 
         labels.register_action_labels(audit_labels.LABELS)
 

@@ -155,6 +155,20 @@ def test_rep_filter_offers_only_people_in_the_queue_to_reviewers(
     assert search(client, q="rep", purpose="rep").status_code == 404
 
 
+def test_search_participant_offers_everyone_ever_to_console_users_only(
+    client, compliance, rep, gone
+):
+    client.force_login(compliance)
+    # Past conversations name people who left: the console's filter finds them too.
+    assert ids(search(client, q="gone", purpose="participant")) == [gone.pk]
+    page = client.get("/compliance/search/", {"q": "x", "participant": gone.pk})
+    assert page.status_code == 200 and "Ana Gone" in page.content.decode()
+    refused = client.get("/compliance/search/", {"q": "x", "participant": "nobody"})
+    assert "Choose someone from the list." in refused.content.decode()
+    client.force_login(rep)
+    assert search(client, q="gone", purpose="participant").status_code == 404
+
+
 def test_successor_offers_the_managers_subtree_only(client, manager, rep, other_rep, ana):
     client.force_login(manager)
     target = rep.pk
@@ -282,6 +296,8 @@ def pages(rep, compliance, customer_contact, deal, conversation):
         (rep, f"/conversations/{internal.pk}/"),
         (rep, f"/deals/{deal.pk}/edit/"),
         (compliance, "/compliance/review/"),
+        (compliance, "/compliance/search/"),
+        (rep, "/cover/"),
     ]
 
 
