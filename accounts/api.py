@@ -1,13 +1,15 @@
-"""REST API of accounts: offboarding a person (POST /api/v1/users/<id>/offboard/)."""
+"""REST API of accounts: offboarding a person (POST /api/v1/users/<id>/offboard/) and the
+people/team picker search (GET /api/v1/people/)."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import offboarding
+from accounts import offboarding, people_search
 from accounts.models import Offboarding
-from config.api_schema import ApiErrorSerializer
+from config.api_schema import VALIDATION_ERROR, ApiErrorSerializer
 
 
 class SplitSerializer(serializers.Serializer):
@@ -110,3 +112,65 @@ class UserOffboardApi(APIView):
                 "offboarding": offboarding_dict(row),
             }
         )
+
+
+class PeopleSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=100, help_text="What was typed (1 character or more).")
+    purpose = serializers.CharField(
+        max_length=40, help_text="The field being filled: share, owner, assign, member, rep, ..."
+    )
+    kind = serializers.ChoiceField(choices=people_search.KINDS, default="person")
+    target = serializers.CharField(
+        max_length=60,
+        required=False,
+        default="",
+        help_text='The purpose\'s context: a record ("deals:12"), a conversation or a leaver id.',
+    )
+
+    def validate_purpose(self, value):
+        if people_search.purpose_get(value) is None:
+            raise serializers.ValidationError(
+                _("Unknown purpose. Use one of: %(names)s.")
+                % {"names": ", ".join(people_search.purpose_names())}
+            )
+        return value
+
+
+class PeopleMatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    value = serializers.CharField(help_text='What the form field takes: "user:<id>"/"team:<id>".')
+    label = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["person", "team"])
+    secondary = serializers.CharField(help_text="Team and username of a person.")
+
+
+class PeopleSearchResponseSerializer(serializers.Serializer):
+    results = PeopleMatchSerializer(many=True)
+
+
+class PeopleSearchApi(APIView):
+    """Search-as-you-type for people and team pickers: at most 20 matches among exactly those the
+    purpose's form accepts from the caller (404 where the caller may not fill that field)."""
+
+    @extend_schema(
+        parameters=[PeopleSearchQuerySerializer],
+        responses={
+            200: PeopleSearchResponseSerializer,
+            400: VALIDATION_ERROR,
+            404: ApiErrorSerializer,
+        },
+        tags=["people"],
+        operation_id="people_search",
+    )
+    def get(self, request):
+        form = PeopleSearchQuerySerializer(data=request.query_params)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        rows = people_search.search(
+            request.user,
+            people_search.purpose_get(data["purpose"]),
+            term=data["q"],
+            kind=data["kind"],
+            target=data["target"],
+        )
+        return Response({"results": rows})

@@ -25,5 +25,13 @@ class AccountsConfig(AppConfig):
         from audit import labels
 
         labels.register_action_labels(audit_labels.LABELS)
+        # People pickers (accounts.people_search): the offboarding page's successor and team.
+        from accounts import offboarding, people_search
+
+        people_search.register("successor", people=offboarding.successor_candidates)
+        people_search.register("offboard-team", teams=offboarding.team_candidates)
+        from accounts import cover
+
+        people_search.register("cover", people=cover.delegate_candidates)
         # Later apps add models (and so permissions); keep the role groups' grants complete.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="accounts.roles.sync")

@@ -138,6 +138,11 @@ def delegate_choices(user: User) -> QuerySet[User]:
     )
 
 
+def delegate_candidates(user: User, target: str = "") -> QuerySet[User]:
+    """The cover page's delegate picker (accounts.people_search "cover"): delegate_choices."""
+    return delegate_choices(user)
+
+
 # --- writes ---------------------------------------------------------------------------------
 
 

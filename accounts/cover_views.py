@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts import cover
+from accounts.pickers import PickerField
 from config.errors import Invalid, ServiceError
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
@@ -23,15 +24,14 @@ def _datetime_field(label) -> forms.DateTimeField:
 
 
 class CoverForm(forms.Form):
-    delegate = forms.ModelChoiceField(
-        label=gettext_lazy("Covered by"), queryset=None, empty_label=gettext_lazy("Choose…")
-    )
+    # Searched as you type among accounts.cover.delegate_choices ("cover" picker purpose).
+    delegate = PickerField(label=gettext_lazy("Covered by"), purpose="cover")
     starts_at = _datetime_field(gettext_lazy("From"))
     ends_at = _datetime_field(gettext_lazy("Until"))
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["delegate"].queryset = cover.delegate_choices(user)
+        self.fields["delegate"].bind(user)
         if not self.is_bound:
             self.initial.setdefault(
                 "starts_at", timezone.localtime().replace(second=0, microsecond=0)

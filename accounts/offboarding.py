@@ -21,7 +21,8 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -374,6 +375,25 @@ def offboarding_list_for(actor):
     if permissions.is_manager(actor):
         return qs.filter(Q(user_id__in=hierarchy.subtree_ids_sql(actor.pk)) | Q(actor=actor))
     return qs.none()
+
+
+def _leaver_for_picker(actor, target: str) -> User:
+    try:
+        return user_get_for_offboarding(actor, target)
+    except NotFound:
+        raise Http404 from None
+
+
+def successor_candidates(actor, target: str) -> QuerySet[User]:
+    """The offboarding page's successor pickers (accounts.people_search "successor"; target: the
+    leaver's id): successor_choices, for an actor who may offboard that person."""
+    return successor_choices(actor, _leaver_for_picker(actor, target))
+
+
+def team_candidates(actor, target: str) -> QuerySet[Team]:
+    """The offboarding page's team picker ("offboard-team"): every team not archived."""
+    _leaver_for_picker(actor, target)
+    return Team.objects.filter(archived_at__isnull=True)
 
 
 def successor_choices(actor, leaver):

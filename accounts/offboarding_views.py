@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts import book, offboarding
-from accounts.models import Offboarding, Team
+from accounts.models import Offboarding
+from accounts.pickers import picker_context
 from config.errors import ServiceError
 
 
@@ -36,6 +37,31 @@ def _split(post) -> dict:
     return split
 
 
+def _split_pickers(viewer, leaver) -> dict:
+    """One successor picker per company and open deal of the leaver (empty: the default)."""
+    options = book.split_options(leaver)
+    return {
+        kind: [
+            (
+                pk,
+                label,
+                picker_context(
+                    viewer,
+                    "successor",
+                    None,
+                    name=f"{prefix}_{pk}",
+                    id=f"{prefix}_{pk}",
+                    target=str(leaver.pk),
+                    id_only=True,
+                    placeholder=_("Default successor"),
+                ),
+            )
+            for pk, label in options.get(kind, [])
+        ]
+        for kind, prefix in (("companies", "company"), ("deals", "deal"))
+    }
+
+
 @login_required
 def user_offboard(request, user_id):
     leaver = offboarding.user_get_for_offboarding(request.user, user_id)
@@ -45,10 +71,29 @@ def user_offboard(request, user_id):
         "leaver": leaver,
         "modes": Offboarding.Mode.choices,
         "mode": mode,
-        "choices": offboarding.successor_choices(request.user, leaver),
-        "teams": Team.objects.filter(archived_at__isnull=True),
+        "successor_picker": picker_context(
+            request.user,
+            "successor",
+            data.get("successor", ""),
+            name="successor",
+            id="successor",
+            target=str(leaver.pk),
+            id_only=True,
+            testid="successor",
+        ),
+        "team_picker": picker_context(
+            request.user,
+            "offboard-team",
+            data.get("team", ""),
+            name="team",
+            id="team",
+            kind="team",
+            target=str(leaver.pk),
+            id_only=True,
+            testid="team",
+        ),
         "holdings": book.holdings(leaver),
-        "split_options": book.split_options(leaver),
+        "split_options": _split_pickers(request.user, leaver),
         "chosen": {
             "successor": data.get("successor", ""),
             "team": data.get("team", ""),

@@ -40,6 +40,10 @@ class CommsConfig(AppConfig):
             build=selectors.waiting_for_reply_for,
             order=20,
         )
+        # People pickers (accounts.people_search): whom assign and member fields offer.
+        from comms import pickers
+
+        pickers.register()
 
         post_migrate.connect(
             permissions.forget_write_checks, dispatch_uid="comms.forget_write_checks"

@@ -12,7 +12,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import people_search
 from accounts import selectors as account_selectors
+from accounts.pickers import picker_context
 from comms import (
     channel_registry,
     downloads,
@@ -114,8 +116,21 @@ def conversation_detail(request, pk):
     }
     if context["can_issue_link"]:
         context["link_channels"] = channel_registry.link_send_options(conversation)
-    if can_assign or context["can_manage_members"]:
-        context["staff"] = account_selectors.active_user_list()
+    if can_assign:
+        assignee = conversation.assignee if conversation.assignee_id else None
+        context["assign_picker"] = picker_context(
+            user,
+            "assign",
+            assignee if assignee is not None and assignee.is_active else None,
+            name="assignee",
+            id="assignee",
+            target=str(conversation.pk),
+            placeholder=_("Nobody (unassigned)"),
+        )
+    if context["can_manage_members"]:
+        context["member_picker"] = picker_context(
+            user, "member", None, name="user", id="member", target=str(conversation.pk)
+        )
     return render(request, "comms/conversation.html", context)
 
 
@@ -180,7 +195,16 @@ def conversation_action(request, pk):
             assignee = (
                 request.user
                 if raw == "me"
-                else (account_selectors.active_user_get(raw) if raw else None)
+                else (
+                    people_search.resolve_person(
+                        request.user,
+                        people_search.purpose_get("assign"),
+                        raw,
+                        str(conversation.pk),
+                    )
+                    if raw
+                    else None
+                )
             )
             if raw and assignee is None:
                 raise errors.Invalid(_("Choose an active person."))
@@ -224,7 +248,16 @@ def conversation_action(request, pk):
             services.customer_link_revoke(actor=request.user, link=link, request=request)
             messages.success(request, _("The customer link no longer works."))
         elif action in ("member-add", "member-remove"):
-            member = account_selectors.active_user_get(request.POST.get("user"))
+            member = (
+                people_search.resolve_person(
+                    request.user,
+                    people_search.purpose_get("member"),
+                    request.POST.get("user"),
+                    str(conversation.pk),
+                )
+                if action == "member-add"
+                else account_selectors.active_user_get(request.POST.get("user"))
+            )
             if member is None:
                 raise errors.Invalid(_("Choose an active person."))
             service = services.member_add if action == "member-add" else services.member_remove

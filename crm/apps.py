@@ -68,6 +68,10 @@ class CrmConfig(AppConfig):
             build=selectors.open_deals_by_stage_for,
             order=40,
         )
+        # People pickers (accounts.people_search): whom owner and share fields offer.
+        from crm import pickers
+
+        pickers.register()
 
         post_migrate.connect(
             ensure_default_pipeline, sender=self, dispatch_uid="crm.ensure_default_pipeline"

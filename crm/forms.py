@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team, User
+from accounts.pickers import PickerField
 from config.errors import Invalid
-from crm import phones, selectors, services
+from crm import phones, pickers, selectors, services
 from crm.models import Activity, Channel, Deal, LifecycleStage, Stage
 from crm.permissions import CHANGE, VIEW
 
@@ -31,13 +32,10 @@ def split_list(value: str) -> list[str]:
     return [item.strip() for item in SPLIT.split(value or "") if item.strip()]
 
 
-class UserChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return obj.get_full_name() or obj.username
-
-
-def active_users():
-    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+def owner_field() -> PickerField:
+    """An owner: any person the "owner" purpose offers (crm.pickers.owner_choices), picked by
+    search (static/js/picker.js); the page never lists the organisation."""
+    return PickerField(label=_("Owner"), purpose="owner", required=False)
 
 
 class TagsField(forms.CharField):
@@ -63,7 +61,7 @@ class CompanyForm(forms.Form):
     address = forms.CharField(
         label=_("Address"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-    owner = UserChoiceField(label=_("Owner"), queryset=active_users(), required=False)
+    owner = owner_field()
     move_contacts = forms.BooleanField(
         label=_("A new owner also takes its contacts the old owner holds"),
         required=False,
@@ -81,7 +79,7 @@ class CompanyForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = active_users()
+        self.fields["owner"].bind(user)
 
     def clean_phone(self):
         value = self.cleaned_data["phone"]
@@ -110,7 +108,7 @@ class ContactForm(forms.Form):
     )
     preferred_channel = forms.ChoiceField(label=_("Preferred channel"), choices=Channel.choices)
     lifecycle_stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=LifecycleStage.choices)
-    owner = UserChoiceField(label=_("Owner"), queryset=None, required=False)
+    owner = owner_field()
     tags = TagsField(label=_("Tags"))
     confirm_duplicate = forms.BooleanField(
         label=_("Save anyway: this is a different person"), required=False
@@ -122,7 +120,7 @@ class ContactForm(forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["company"].queryset = selectors.company_choices_for(user)
-        self.fields["owner"].queryset = active_users()
+        self.fields["owner"].bind(user)
 
     def clean_emails(self):
         try:
@@ -173,7 +171,7 @@ class DealForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    owner = UserChoiceField(label=_("Owner"), queryset=None, required=False)
+    owner = owner_field()
     lost_reason = forms.CharField(label=_("Lost reason"), max_length=200, required=False)
     tags = TagsField(label=_("Tags"))
     confirm_reassign = forms.BooleanField(
@@ -188,7 +186,7 @@ class DealForm(forms.Form):
         self.fields["company"].queryset = selectors.company_choices_for(user)
         self.fields["primary_contact"].queryset = contacts
         self.fields["contacts"].queryset = contacts
-        self.fields["owner"].queryset = active_users()
+        self.fields["owner"].bind(user)
         self.fields["pipeline"].queryset = selectors.pipeline_choices()
         stage = self.fields["stage"]
         if pipeline is None:
@@ -234,23 +232,19 @@ class ActivityForm(forms.Form):
 
 
 class ShareForm(forms.Form):
-    who = forms.ChoiceField(label=_("Share with"))
+    who = PickerField(label=_("Share with"), purpose="share", kind="any")
     level = forms.ChoiceField(
         label=_("Access"), choices=[(VIEW, _("Can view")), (CHANGE, _("Can change"))]
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, record=None, **kwargs):
+        """user: who shares; record: what (both decide whom the picker offers and accepts:
+        crm.pickers.share_people / share_teams)."""
         super().__init__(*args, **kwargs)
-        people = [(f"user:{u.pk}", str(u)) for u in active_users()]
-        live_teams = Team.objects.filter(archived_at__isnull=True).order_by("path")
-        teams = [(f"team:{t.pk}", str(t)) for t in live_teams]
-        self.fields["who"].choices = [(_("People"), people), (_("Teams"), teams)]
+        self.fields["who"].bind(user, pickers.record_target(record) if record else "")
 
     def target(self) -> dict:
-        kind, _sep, pk = self.cleaned_data["who"].partition(":")
-        if kind == "user":
-            return {"user": User.objects.get(pk=pk)}
-        return {"team": Team.objects.get(pk=pk)}
+        return self.cleaned_data["who"]
 
 
 class UnshareForm(forms.Form):

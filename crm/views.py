@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.pickers import picker_context
 from config.errors import Invalid, ServiceError
 from crm import csv_io, filters, forms, permissions, rate_limits, selectors, services, timeline
 from crm.models import Channel, Company, Contact, Deal
@@ -58,11 +59,26 @@ def _list_context(request, filterset, *, extra=None) -> dict:
         "query": params.urlencode(),
         # An empty list says what to do: clear the filters, or create the first record.
         "filtered": any(value for key, value in params.items() if key != "sort"),
-        "owners": forms.active_users(),
+        "owner_picker": _owner_picker(request, values["owner"]),
         "tags": selectors.tag_list(),
         "filters": {**values, "q": values["q"] or "", "tag": values["tag"] or ""},
         **(extra or {}),
     }
+
+
+def _owner_picker(request, owner) -> dict:
+    """The lists' and board's owner filter: a search-as-you-type picker that submits the form."""
+    return picker_context(
+        request.user,
+        "owner",
+        owner,
+        name="owner",
+        id="filter-owner",
+        submit=True,
+        id_only=True,
+        aria_label=_("Owner"),
+        placeholder=_("Any owner"),
+    )
 
 
 def _next_url(request, default: str) -> str:
@@ -142,13 +158,14 @@ def deal_list(request):
 @login_required
 def deal_board(request):
     owner = _int(request.GET.get("owner"))
+    owner = owner if owner is not None and 0 < owner < 2**63 else None
     board = selectors.deal_board_for(
         request.user, pipeline_id=_int(request.GET.get("pipeline")), owner_id=owner
     )
     return render(
         request,
         "crm/deal_board.html",
-        {**board, "owners": forms.active_users(), "owner": owner},
+        {**board, "owner_picker": _owner_picker(request, owner), "owner": owner},
     )
 
 
@@ -500,7 +517,7 @@ def _record_panels(request, record, kind: str) -> dict:
         "can_archive": permissions.can_archive(request.user, record) and not record.is_archived,
         "can_restore": permissions.can_archive(request.user, record) and record.is_archived,
         "shares": shares or [],
-        "share_form": forms.ShareForm() if can_share else None,
+        "share_form": forms.ShareForm(user=request.user, record=record) if can_share else None,
         "can_add_activity": permissions.can_add_activity(request.user, record, visible=True),
         "activity_form": forms.ActivityForm(),
     }
@@ -510,7 +527,9 @@ def _record_panels(request, record, kind: str) -> dict:
 @require_POST
 def record_share(request, kind: str, record_id: int):
     record = _record_for(request.user, kind, record_id)
-    form = forms.ShareForm(request.POST)
+    # Who may not share it is refused as before, not told to pick someone else.
+    permissions.require_share(request.user, record)
+    form = forms.ShareForm(request.POST, user=request.user, record=record)
     if not form.is_valid():
         messages.error(request, _("Choose a person or a team, and an access level."))
         return redirect(record)

@@ -7,8 +7,15 @@ class GovernanceConfig(AppConfig):
     verbose_name = _("Governance")
 
     def ready(self):
+        from accounts import people_search
         from audit import labels
-        from governance import audit_labels
+        from governance import audit_labels, selectors
+
+        # The review queue's rep filter picks among the people with items in the queue.
+        people_search.register("rep", people=selectors.review_reps)
+        from governance import search_forms
+
+        people_search.register("participant", people=search_forms.participant_choices)
 
         labels.register_action_labels(audit_labels.LABELS)
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.pickers import picker_context
 from comms import presenters
 from config.errors import Invalid, ServiceError
 from governance import permissions, selectors
@@ -41,7 +42,16 @@ def review_list(request):
             "rep": rep,
             "statuses": ReviewItem.Status.choices,
             "reasons": ReviewItem.Reason.choices,
-            "reps": selectors.review_reps(request.user),
+            "rep_picker": picker_context(
+                request.user,
+                "rep",
+                rep,
+                name="rep",
+                id="review-rep",
+                submit=True,
+                id_only=True,
+                placeholder=_("Anyone"),
+            ),
         },
     )
 

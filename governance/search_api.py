@@ -60,8 +60,8 @@ def _parameters() -> list[OpenApiParameter]:
     ]
 
 
-def _form(data) -> SearchForm:
-    form = SearchForm(data)
+def _form(data, user) -> SearchForm:
+    form = SearchForm(data, user=user)
     if not form.is_valid():
         raise errors.Invalid(form.first_error(), fields=dict(form.errors))
     return form
@@ -73,7 +73,7 @@ class SearchApi(APIView):
     )
     def get(self, request):
         permissions.require_console(request.user)
-        form = _form(request.query_params)
+        form = _form(request.query_params, request.user)
         page = search.message_search_for(
             request.user, form.criteria(), before=form.cleaned_data.get("before"), request=request
         )
@@ -100,7 +100,7 @@ class ExportListApi(APIView):
     )
     def post(self, request):
         permissions.require_console(request.user)
-        form = _form(request.data or request.query_params)
+        form = _form(request.data or request.query_params, request.user)
         job = exports.export_request(
             requester=request.user, criteria=form.criteria(), request=request
         )

@@ -1,21 +1,29 @@
 """The search form, shared by the console's pages and the API (one validation of the input)."""
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.pickers import PickerField
 from comms.models import Conversation
 from config.ids import MAX_ID
+from governance import permissions
 from governance.search import Criteria
+
+
+def participant_choices(viewer: User, target: str = "") -> QuerySet[User]:
+    """Whom the search's staff-member filter offers: anyone who ever had an account (past
+    conversations name people who have left), to who uses the console."""
+    permissions.require_console(viewer)
+    return User.objects.all()
 
 
 class SearchForm(forms.Form):
     q = forms.CharField(label=_("Words"), required=False, max_length=200)
-    participant = forms.ModelChoiceField(
-        label=_("Staff member"),
-        queryset=User.objects.order_by("first_name", "last_name", "username"),
-        required=False,
-    )
+    # Searched as you type (accounts.people_search "participant": governance.search_forms
+    # .participant_choices); an id, a username or an email is accepted.
+    participant = PickerField(label=_("Staff member"), purpose="participant", required=False)
     contact = forms.IntegerField(
         label=_("Contact id"), required=False, min_value=1, max_value=MAX_ID
     )
@@ -36,6 +44,10 @@ class SearchForm(forms.Form):
     before = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
     )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["participant"].bind(user)
 
     def clean(self):
         data = super().clean()

@@ -26,7 +26,7 @@ def _query(criteria: search.Criteria) -> str:
 @require_GET
 def search_page(request):
     permissions.require_console(request.user)
-    form = SearchForm(request.GET or None)
+    form = SearchForm(request.GET or None, user=request.user)
     page, status = None, 200
     if form.is_bound:
         if form.is_valid():
@@ -63,7 +63,7 @@ def search_result(request, pk: int):
 @require_POST
 def saved_search_create(request):
     permissions.require_console(request.user)
-    form = SaveSearchForm(request.POST)
+    form = SaveSearchForm(request.POST, user=request.user)
     if not form.is_valid():
         return _invalid(request, form)
     criteria = form.criteria()
@@ -85,7 +85,7 @@ def saved_search_delete(request, pk: int):
 def export_list(request):
     permissions.require_console(request.user)
     if request.method == "POST":
-        form = SearchForm(request.POST)
+        form = SearchForm(request.POST, user=request.user)
         if not form.is_valid():
             return _invalid(request, form)
         job = exports.export_request(

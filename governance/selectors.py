@@ -73,11 +73,12 @@ def review_messages(item: ReviewItem) -> list[Message]:
     return list(reversed(messages))
 
 
-def review_reps(user: User) -> list[User]:
-    """The people who have items in the queue (for the filter)."""
+def review_reps(user: User, target: str = "") -> QuerySet[User]:
+    """The people who have items in the queue: whom the queue's rep filter offers (its picker,
+    registered with accounts.people_search as "rep"). Http404 for who may not review."""
     permissions.require_review(user)
-    ids = ReviewItem.objects.exclude(rep=None).values("rep_id").distinct()
-    return list(User.objects.filter(pk__in=ids).order_by("first_name", "last_name", "username"))
+    ids = ReviewItem.objects.exclude(rep=None).values("rep_id")
+    return User.objects.filter(pk__in=ids)
 
 
 def dlp_flags_for(user: User) -> QuerySet[DlpFlag]:

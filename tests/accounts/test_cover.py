@@ -1,6 +1,7 @@
 """Out-of-office cover (accounts.cover): who may set and cancel it, overlaps, the routing
 question `delegate_for`, the audit trail and the page."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -185,7 +186,12 @@ def test_the_page_sets_lists_and_cancels(client, rep, other_rep):
     client.force_login(rep)
     page = client.get("/cover/")
     assert page.status_code == 200
-    assert f'value="{other_rep.pk}"' in page.content.decode()
+    # The delegate is searched for (accounts.people_search "cover"), not listed.
+    assert str(other_rep) not in page.content.decode()
+    found = client.get(f"/api/v1/people/?purpose=cover&q={other_rep.username}").json()
+    assert [row["id"] for row in found["results"]] == [other_rep.pk]
+    not_me = client.get("/api/v1/people/?purpose=cover&q=rep").json()["results"]
+    assert not_me == found["results"]  # "rep" finds other_rep, never oneself
     now = timezone.now()
     response = client.post(
         "/cover/",
@@ -248,7 +254,8 @@ def test_the_page_in_a_phone_sized_browser(live_server, page, rep, other_rep):
     page.get_by_test_id("cover-link").click()
     page.wait_for_url(f"{live_server.url}/cover/")
     now = timezone.now()
-    page.select_option("#id_delegate", str(other_rep.pk))
+    page.locator("#id_delegate").press_sequentially(other_rep.last_name[:4], delay=40)
+    page.get_by_role("option", name=re.compile(re.escape(str(other_rep)))).click()
     page.fill("#id_starts_at", _local(now + DAY))
     page.fill("#id_ends_at", _local(now + 2 * DAY))
     page.get_by_test_id("cover-form").locator("button[type=submit]").click()

@@ -186,7 +186,10 @@ def test_the_page_previews_then_offboards(client, manager, rep, successor, book)
     url = f"/people/{rep.pk}/offboard/"
     page = client.get(url)
     assert page.status_code == 200
-    assert "Ana Lima" in page.content.decode()
+    # The successor is searched for, not listed (accounts.people_search "successor").
+    assert "Ana Lima" not in page.content.decode()
+    found = client.get(f"/api/v1/people/?purpose=successor&target={rep.pk}&q=lima").json()
+    assert [row["id"] for row in found["results"]] == [successor.pk]
     preview = client.post(url, {"mode": "one", "successor": successor.pk, "action": "preview"})
     body = preview.content.decode()
     assert preview.status_code == 200 and 'data-testid="preview"' in body
