@@ -363,10 +363,16 @@ def test_team_choices_leave_out_archived_teams(admin_user, team, rep, empty_team
         ).json()
         assert [r["id"] for r in found["results"]] == [str(team.pk)]
 
-    # ...and so does the CRM share form.
-    teams = dict(ShareForm().fields["who"].choices)["Teams"]
-    assert teams == [(f"team:{team.pk}", "Field sales")]
-    form = ShareForm(data={"who": f"team:{empty_team.pk}", "level": "view"})
+    # ...and so do the CRM share picker and its form.
+    deal = DealFactory(owner=admin_user)
+    found = client.get(
+        "/api/v1/people/",
+        {"q": "s", "purpose": "share", "kind": "team", "target": f"deals:{deal.pk}"},
+    ).json()
+    assert [r["label"] for r in found["results"]] == ["Field sales"]
+    form = ShareForm(
+        data={"who": f"team:{empty_team.pk}", "level": "view"}, user=admin_user, record=deal
+    )
     assert not form.is_valid() and "who" in form.errors
 
 
