@@ -396,31 +396,35 @@ def _processes() -> list[tuple[int, str, str, int]]:
 
 
 def cpu_snapshot(servers: dict[str, int], database: str) -> dict:
-    """CPU seconds so far: each named server process with its children, PostgreSQL backends of
-    `database`, Redis, and this process."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """CPU ticks so far per process: each named server process with its children, the
+    PostgreSQL backends of `database`, Redis, and this process ({name: {pid: ticks}})."""
     procs = _processes()
-    snap = {}
+    snap: dict = {}
     for name, pid in servers.items():
         family = {pid} | {p for p, _c, _cmd, ppid in procs if ppid == pid}
-        snap[name] = sum(_ticks(p) for p in family) / tick
-    snap["postgres"] = (
-        sum(
-            _ticks(p)
-            for p, comm, cmd, _pp in procs
-            if comm == "postgres" and f" {database} " in cmd
-        )
-        / tick
-    )
-    snap["redis"] = sum(_ticks(p) for p, comm, _c, _pp in procs if comm == "redis-server") / tick
-    snap["load"] = _ticks(os.getpid()) / tick
+        snap[name] = {p: _ticks(p) for p in family}
+    snap["postgres"] = {
+        p: _ticks(p) for p, comm, cmd, _pp in procs if comm == "postgres" and f" {database} " in cmd
+    }
+    snap["redis"] = {p: _ticks(p) for p, comm, _c, _pp in procs if comm == "redis-server"}
+    snap["load"] = {os.getpid(): _ticks(os.getpid())}
     snap["wall"] = time.monotonic()
     return snap
 
 
 def cpu_rates(before: dict, after: dict) -> dict:
+    """CPU seconds per second between two snapshots. A process that started in between counts
+    from zero (its whole life is inside); one that ended in between is lost (an undercount:
+    the pool closes idle PostgreSQL connections now and then)."""
+    tick = os.sysconf("SC_CLK_TCK")
     wall = after["wall"] - before["wall"]
-    return {k: (after[k] - before[k]) / wall for k in after if k != "wall"}
+    out = {}
+    for name, pids in after.items():
+        if name == "wall":
+            continue
+        was = before.get(name, {})
+        out[name] = sum(t - was.get(p, 0) for p, t in pids.items()) / tick / wall
+    return out
 
 
 # --- fixture and servers -------------------------------------------------------------------------
