@@ -616,7 +616,7 @@ def sign_in(data: dict) -> list[dict]:
 def setup(args) -> tuple[dict, list[dict], str, str, str]:
     from bench.keepline_chat import django_setup, ensure_database, flush_bench_redis
 
-    sizes = fixture_sizes(max(args.steps))
+    sizes = fixture_sizes(max(args.fixture_reps or 0, *args.steps, *args.wsgi_steps))
     base = os.environ.get("USERMIX_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
     database = f"keepline_usermix_{sizes['reps']}"
     database_url = f"{base}/{database}"
@@ -733,6 +733,9 @@ def main():
     parser.add_argument("--wsgi-steps", type=lambda s: [int(x) for x in s.split(",") if x])
     parser.add_argument("--window", type=float)
     parser.add_argument("--ramp", type=float)
+    parser.add_argument(
+        "--fixture-reps", type=int, help="the fixture's size (default: the largest step)"
+    )
     parser.add_argument("--pace", type=float, default=1.0, help="compress the day (tests)")
     parser.add_argument("--build-only", action="store_true", help="build the fixture, no load")
     args = parser.parse_args()
@@ -742,7 +745,7 @@ def main():
         defaults = ([10, 30, 100, 200, 300, 400], [10, 30, 100], [100, 300], 60.0, 10.0)
     args.steps = args.steps or defaults[0]
     base_steps = defaults[1] if args.baseline_steps is None else args.baseline_steps
-    wsgi_steps = defaults[2] if args.wsgi_steps is None else args.wsgi_steps
+    wsgi_steps = args.wsgi_steps = defaults[2] if args.wsgi_steps is None else args.wsgi_steps
     window = args.window or defaults[3]
     ramp = args.ramp if args.ramp is not None else defaults[4]
 
