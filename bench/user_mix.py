@@ -2,7 +2,8 @@
 the servers stop being healthy, beside the same mix against bare Django + Channels.
 
 The day: 300 reps under 15 managers, 9,200 contacts, 3,080 deals and 1,513 conversations with
-customer links; the fixture scales with the largest step (managers = reps / 20, rounded up). It is
+customer links; the fixture scales with the largest step or --fixture-reps (managers = reps / 20,
+rounded up). It is
 built through the services (contacts, deals, conversations, customer links: guardian rows, audit
 rows and counters are real; users are bulk-created like bench/keepline_chat.py) in its own
 database `keepline_usermix_<reps>`, and reused by later runs of the same size (a table
@@ -28,23 +29,34 @@ errors (5xx, failed connections or sockets, a page redirected to sign-in, a send
 /proc/<pid>/stat: each daphne, PostgreSQL backends of the bench's database, Redis - shared with
 anything else on the machine - and the load generator). At the end: healthy_reps, the highest
 step meeting Mattermost's definition (average request <= 100 ms, p99 <= 2 s, errors <= 0.025% of
-requests and sends), and page_p50_ms_<page> at the 100-rep step (or the nearest).
+requests and sends; its baseline is the highest baseline step that was healthy, so it can be
+no higher than the last baseline step), and page_p50_ms_<page> at the 100-rep step (or the
+nearest).
 
 Baseline (`baseline` on each line, where run): the same mix, same generator, same two daphne
 processes, same PostgreSQL database and Redis, against bench/usermix_bare (stock Django +
 Channels: pages read the session row and render 25 rows through a template; sockets ack and
 broadcast through the pub/sub layer with no database work). It is the framework's ceiling on this
 machine, so `ratio` is what Keepline's own work costs. Run at the steps of --quick (10, 30) and
-at 100 in the full run: the ceiling is flat well beyond those rates, and the machine's time goes to
-the Keepline steps.
+at 100 in the full run, not at every step: it stayed flat from 10 to 100 reps (14-19 ms average
+on 2026-12-04) while Keepline was already unhealthy, and the machine's time goes to Keepline's
+steps.
 
 WSGI comparison (--wsgi-steps; full run: 100 and 300): 1 daphne for /ws/ plus gunicorn (gthread,
 2 workers x 4 threads, config.wsgi) for pages, same two cores; figures as http_avg_ms_wsgi /
 http_p99_ms_wsgi with the 2-daphne figure of that step as baseline. gunicorn is not a
-dependency: it is found on BENCH_GUNICORN_PATH (a `pip install --target` directory) or skipped.
+dependency: it is found on BENCH_GUNICORN_PATH (a `pip install --target` directory, default
+/tmp/usermix_pkgs) or the comparison is skipped.
 
-Environment: USERMIX_PG (server URL, default postgres://postgres@127.0.0.1:5432), REDIS_URL
-(default redis://127.0.0.1:6379/5; database 5 is flushed before the run).
+Options: --steps, --baseline-steps, --wsgi-steps (comma-separated rep counts; "" for none),
+--window and --ramp (seconds), --fixture-reps (reuse a larger cached fixture), --pace (divide the
+day's intervals: the test's tiny run), --build-only.
+
+Measured on a shared 2-core machine on 2026-12-04: docs/operations.md, "Processes and sizes".
+
+Environment: USERMIX_PG (server URL, default postgres://postgres@127.0.0.1:5432),
+USERMIX_REDIS_URL (default redis://127.0.0.1:6379/5; flushed before the run only when it names
+database 5, or BENCH_REDIS_FLUSH_DB's).
 """
 
 from __future__ import annotations
