@@ -4,7 +4,7 @@ import zoneinfo
 from django.core.cache import cache
 from django.utils import timezone, translation
 
-from accounts import services
+from accounts import services, working_hours
 from accounts.sign_in_throttle import CACHE_ERRORS
 from config.cache import CacheUnavailable
 
@@ -56,7 +56,7 @@ class UserTimezoneMiddleware:
         name = getattr(user, "timezone", "") if user is not None else ""
         if not name and user is not None and user.is_authenticated:
             name = request.COOKIES.get(BROWSER_ZONE_COOKIE, "")[:64]
-            if name not in zoneinfo.available_timezones():
+            if name not in working_hours.known_zones():
                 name = ""
         if name:
             try:

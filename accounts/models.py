@@ -1,5 +1,3 @@
-import zoneinfo
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -19,7 +17,7 @@ def validate_work_days(value: str) -> None:
 
 
 def validate_timezone(value: str) -> None:
-    if value and value not in zoneinfo.available_timezones():
+    if value and value not in working_hours.known_zones():
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
 
 

@@ -17,6 +17,7 @@ back until `next_working_start`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -39,6 +40,14 @@ def default_work_end() -> dt.time:
 def clean_days(value: str) -> str:
     """The working days as stored: distinct ISO weekday digits in order ("51" -> "15")."""
     return "".join(day for day in DAYS if day in (value or ""))
+
+
+@functools.cache
+def known_zones() -> frozenset[str]:
+    """The time zone names this server knows. zoneinfo.available_timezones() walks the tz
+    database on disk on every call (about 20 ms, on every page when the middleware asked it), and
+    the database does not change under a running process."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 def zone_of(user) -> zoneinfo.ZoneInfo:

@@ -1,8 +1,6 @@
 """The working hours page: a person sets their own working days, hours and time zone (admins
 set anyone's in the Django admin). Only one's own: there is no way to name someone else."""
 
-import zoneinfo
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,7 +17,7 @@ TIME_INPUT = "%H:%M"
 
 
 def _zones() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+    return [(name, name) for name in sorted(working_hours.known_zones())]
 
 
 class WorkingHoursForm(forms.Form):
