@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.comms.conftest import conversation, daphne_url, deal, link_and_token  # noqa: F401
-from tests.factories import PASSWORD, ROLE, make_user
+from tests.comms.test_staff_browser import sign_in
+from tests.factories import ROLE, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -37,11 +38,7 @@ def signed_in_page(browser, base: str, user, *, width: int = 1200):
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.set_default_timeout(WAIT)
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, user)
     return context, page
 
 
