@@ -110,6 +110,14 @@ def search(viewer: User, purpose: Purpose, *, term: str, kind: str, target: str)
     return rows
 
 
+def _as_id(text: str) -> int | None:
+    """A database id typed or posted as ASCII digits, else None ("¹" and "٣" are digits to
+    str.isdigit but not to int(); an id past 64 bits names nothing)."""
+    if text.isascii() and text.isdigit() and int(text) < 2**63:
+        return int(text)
+    return None
+
+
 def resolve_person(viewer: User, purpose: Purpose, raw, target: str = "") -> User | None:
     """The person a form received (an id, "user:<id>", or without JavaScript a username or
     email typed in), only if the purpose's selector offers them; else None."""
@@ -122,10 +130,9 @@ def resolve_person(viewer: User, purpose: Purpose, raw, target: str = "") -> Use
         candidates = purpose.people(viewer, target)
     except Http404:
         return None
-    if text.isdigit():
-        if int(text) >= 2**63:
-            return None
-        return candidates.filter(pk=int(text)).select_related("team").first()
+    if text.isascii() and text.isdigit():
+        pk = _as_id(text)
+        return None if pk is None else candidates.filter(pk=pk).select_related("team").first()
     if not text:
         return None
     found = list(
@@ -147,10 +154,9 @@ def resolve_team(viewer: User, purpose: Purpose, raw, target: str = "") -> Team 
         candidates = purpose.teams(viewer, target)
     except Http404:
         return None
-    if text.isdigit():
-        if int(text) >= 2**63:
-            return None
-        return candidates.filter(pk=int(text)).first()
+    if text.isascii() and text.isdigit():
+        pk = _as_id(text)
+        return None if pk is None else candidates.filter(pk=pk).first()
     if not text:
         return None
     return candidates.filter(name__iexact=text).first()
@@ -165,7 +171,7 @@ def resolve_any(viewer: User, purpose: Purpose, raw, target: str = "") -> dict |
     person = resolve_person(viewer, purpose, text, target)
     if person is not None:
         return {"user": person}
-    if text.startswith("user:") or text.isdigit():
+    if text.startswith("user:") or (text.isascii() and text.isdigit()):
         return None
     team = resolve_team(viewer, purpose, text, target)
     return {"team": team} if team else None

@@ -67,7 +67,7 @@ def target_links_for(user, events: Iterable[AuditEvent]) -> dict[int, str]:
 
 def ids_of(target_ids: list[str]) -> list[int]:
     """The numeric ids among a linker's target ids."""
-    return [int(i) for i in target_ids if i.isdigit() and len(i) < 19]
+    return [int(i) for i in target_ids if i.isascii() and i.isdigit() and len(i) < 19]
 
 
 def _action_q(text: str) -> Q:
@@ -95,7 +95,11 @@ def _filtered(
     until=None,
 ) -> QuerySet:
     if actor:
-        qs = qs.filter(actor_id=int(actor)) if actor.isdigit() else qs.filter(_actor_q(actor))
+        qs = (
+            qs.filter(actor_id=int(actor))
+            if actor.isascii() and actor.isdigit() and len(actor) < 19
+            else qs.filter(_actor_q(actor))
+        )
     if action:
         qs = qs.filter(_action_q(action.strip()))
     if target_type:

@@ -126,7 +126,7 @@ def webhook_accounts(
         if whatsapp:
             active = active.filter(settings__phone_number_id__in=sorted(missing))
         else:
-            active = active.filter(pk__in=[int(k) for k in missing if k.isdigit()])
+            active = active.filter(pk__in=[int(k) for k in missing if k.isascii() and k.isdigit()])
         for account in active:
             key = str(account.setting("phone_number_id") if whatsapp else account.pk)
             if key in missing:

@@ -562,7 +562,7 @@ def parse_twilio(params: Mapping[str, Any]) -> WebhookBatch:
         if not _form_get(params, key):
             raise PayloadError(f"{where}: missing {key!r}")
     count_text = _form_get(params, "NumMedia") or "0"
-    if not count_text.isdigit() or int(count_text) > 10:
+    if not (count_text.isascii() and count_text.isdigit()) or int(count_text) > 10:
         raise PayloadError(f"{where}: bad 'NumMedia' {count_text!r}")
     media = []
     for index in range(int(count_text)):

@@ -31,7 +31,7 @@ def record_target(record) -> str:
 def share_record_get(viewer: User, target: str):
     """The record named by "<kind>:<id>" whose sharing `viewer` manages, else Http404."""
     kind, _sep, pk = (target or "").partition(":")
-    if kind not in RECORD_GETTERS or not pk.isdigit() or int(pk) >= 2**63:
+    if kind not in RECORD_GETTERS or not (pk.isascii() and pk.isdigit()) or int(pk) >= 2**63:
         raise Http404
     record = RECORD_GETTERS[kind](viewer, int(pk))
     if not permissions.can_share(viewer, record):

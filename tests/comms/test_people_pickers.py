@@ -214,7 +214,17 @@ def test_share_form_takes_an_id_or_a_username_and_refuses_the_rest(client, rep, 
 
     shares = selectors.record_shares_for(rep, deal)
     assert {s["who"] for s in shares} == {f"user:{ana.pk}", f"team:{team.pk}"}
-    for bad in (f"user:{gone.pk}", "user:99999999", "gone", "team:abc", "x" * 300, ""):
+    # "¹" and "٣" are digits to str.isdigit but not to int(): refused like any other name.
+    for bad in (
+        f"user:{gone.pk}",
+        "user:99999999",
+        "gone",
+        "team:abc",
+        "x" * 300,
+        "",
+        "¹",
+        "user:٣",
+    ):
         page = client.post(url, {"who": bad, "level": "view"}, follow=True)
         assert page.status_code == 200
         assert "Choose a person or a team" in page.content.decode()

@@ -106,6 +106,9 @@ def test_search_page_says_what_is_wrong(client, compliance, history):
     assert "Enter a valid date" in response.content.decode()
     response = client.get("/api/v1/compliance/search/", {"kind": "pigeon"})
     assert response.status_code == 400
+    # A superscript one is a digit to str.isdigit but no id: the staff-member filter refuses it.
+    response = client.get("/api/v1/compliance/search/", {"participant": "¹"})
+    assert response.status_code == 400
 
 
 def test_permission_matrix(client, rep, manager, compliance, admin_user, history):
