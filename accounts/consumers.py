@@ -44,20 +44,21 @@ class SessionBound:
             realtime.session_group(self.binding.session_key),
         ]
 
-    def binding_check(self) -> bool:
-        """In the database thread, before an action: the socket may still act."""
+    def session_open(self) -> bool:
+        """In the database thread: the socket has a binding and its session has not expired
+        (its expiry is read again once due). What else the binding needs is checked after."""
         if self.binding is None:
             return False
-        if self._session_due() and not self._session_renewed():
-            return False
-        return permissions.socket_binding_is_live(self.binding)
+        return not (self._session_due() and not self._session_renewed())
+
+    def binding_check(self) -> bool:
+        """In the database thread, before an action: the socket may still act."""
+        return self.session_open() and permissions.socket_binding_is_live(self.binding)
 
     def binding_reload(self):
         """In the database thread, on an access change: the person read afresh with a new
         binding, or None when the session has ended (or expired) or they are inactive."""
-        if self.binding is None:
-            return None
-        if self._session_due() and not self._session_renewed():
+        if not self.session_open():
             return None
         user = selectors.socket_user_reload(
             user_id=self.binding.user_id, session_key=self.binding.session_key

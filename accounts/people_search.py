@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Team, User
+from config.ids import parse_id
 
 LIMIT = 20
 MIN_TERM = 1
@@ -110,14 +111,6 @@ def search(viewer: User, purpose: Purpose, *, term: str, kind: str, target: str)
     return rows
 
 
-def _as_id(text: str) -> int | None:
-    """A database id typed or posted as ASCII digits, else None ("¹" and "٣" are digits to
-    str.isdigit but not to int(); an id past 64 bits names nothing)."""
-    if text.isascii() and text.isdigit() and int(text) < 2**63:
-        return int(text)
-    return None
-
-
 def resolve_person(viewer: User, purpose: Purpose, raw, target: str = "") -> User | None:
     """The person a form received (an id, "user:<id>", or without JavaScript a username or
     email typed in), only if the purpose's selector offers them; else None."""
@@ -130,8 +123,8 @@ def resolve_person(viewer: User, purpose: Purpose, raw, target: str = "") -> Use
         candidates = purpose.people(viewer, target)
     except Http404:
         return None
-    if text.isascii() and text.isdigit():
-        pk = _as_id(text)
+    if text.isascii() and text.isdigit():  # an id (one past 64 bits names nobody)
+        pk = parse_id(text)
         return None if pk is None else candidates.filter(pk=pk).select_related("team").first()
     if not text:
         return None
@@ -155,7 +148,7 @@ def resolve_team(viewer: User, purpose: Purpose, raw, target: str = "") -> Team 
     except Http404:
         return None
     if text.isascii() and text.isdigit():
-        pk = _as_id(text)
+        pk = parse_id(text)
         return None if pk is None else candidates.filter(pk=pk).first()
     if not text:
         return None

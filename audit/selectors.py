@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit import labels, permissions, witness
 from audit.models import AuditCheckpoint, AuditEvent, Verification
 from audit.services import checkpoint_document
+from config.ids import parse_id
 
 PAGE_SIZE = 50
 
@@ -67,7 +68,7 @@ def target_links_for(user, events: Iterable[AuditEvent]) -> dict[int, str]:
 
 def ids_of(target_ids: list[str]) -> list[int]:
     """The numeric ids among a linker's target ids."""
-    return [int(i) for i in target_ids if i.isascii() and i.isdigit() and len(i) < 19]
+    return [pk for pk in map(parse_id, target_ids) if pk is not None]
 
 
 def _action_q(text: str) -> Q:
@@ -95,11 +96,8 @@ def _filtered(
     until=None,
 ) -> QuerySet:
     if actor:
-        qs = (
-            qs.filter(actor_id=int(actor))
-            if actor.isascii() and actor.isdigit() and len(actor) < 19
-            else qs.filter(_actor_q(actor))
-        )
+        actor_id = parse_id(actor)
+        qs = qs.filter(actor_id=actor_id) if actor_id is not None else qs.filter(_actor_q(actor))
     if action:
         qs = qs.filter(_action_q(action.strip()))
     if target_type:

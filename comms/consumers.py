@@ -417,7 +417,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
     def _may_type(self) -> bool | None:
         """One statement: the session binding and the conversation's visibility, both read
         afresh (no state that a lost access-change event could leave stale)."""
-        if self.binding is None or (self._session_due() and not self._session_renewed()):
+        if not self.session_open():
             return None
         return permissions.socket_may_view(self.user, self.conversation_id, self.binding)
 
@@ -436,7 +436,7 @@ class ConversationConsumer(SessionBound, ChatConsumer):
         return await database_sync_to_async(self._read_call)(kwargs)
 
     def _read_call(self, kwargs):
-        if self.binding is None or (self._session_due() and not self._session_renewed()):
+        if not self.session_open():
             raise errors.AccessChanged()
         return events.run_collecting(self.read_service, kwargs)
 

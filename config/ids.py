@@ -22,4 +22,12 @@ class IdConverter:
         return str(value)
 
 
+def parse_id(text: str) -> int | None:
+    """A record id written as ASCII digits within MAX_ID, else None ("¹" and "٣" pass
+    str.isdigit but are no id; int() refuses them)."""
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 register_converter(IdConverter, "id")

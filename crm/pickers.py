@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Team, User
+from config.ids import parse_id
 from crm import permissions, selectors
 
 RECORD_GETTERS = {
@@ -30,10 +31,11 @@ def record_target(record) -> str:
 
 def share_record_get(viewer: User, target: str):
     """The record named by "<kind>:<id>" whose sharing `viewer` manages, else Http404."""
-    kind, _sep, pk = (target or "").partition(":")
-    if kind not in RECORD_GETTERS or not (pk.isascii() and pk.isdigit()) or int(pk) >= 2**63:
+    kind, _sep, raw = (target or "").partition(":")
+    pk = parse_id(raw)
+    if kind not in RECORD_GETTERS or pk is None:
         raise Http404
-    record = RECORD_GETTERS[kind](viewer, int(pk))
+    record = RECORD_GETTERS[kind](viewer, pk)
     if not permissions.can_share(viewer, record):
         raise Http404
     return record
