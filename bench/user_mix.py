@@ -754,7 +754,7 @@ def main():
     if args.quick:
         defaults = ([10, 30], [10, 30], [], 20.0, 5.0)
     else:
-        defaults = ([10, 30, 100, 200, 300, 400], [10, 30, 100], [100, 300], 60.0, 10.0)
+        defaults = ([10, 30, 100, 200, 300, 400, 500], [10, 30, 100], [100, 300], 60.0, 10.0)
     args.steps = args.steps or defaults[0]
     base_steps = defaults[1] if args.baseline_steps is None else args.baseline_steps
     wsgi_steps = args.wsgi_steps = defaults[2] if args.wsgi_steps is None else args.wsgi_steps

@@ -112,12 +112,19 @@ def conversation_list_for(user, filters=None) -> QuerySet[Conversation]:
     filters (a dict or QueryDict): mine, team, unassigned (flags), status, kind, deal, contact.
     """
     filters = filters or {}
-    qs = permissions.conversation_queryset_for(user).select_related(
-        "contact", "deal", "company", "assignee", "team", "covering_for"
+    if _flag(filters, "mine") and account_permissions.is_active_user(user):
+        # What the person holds: the same set the unread badge counts (unread_for). Holding is
+        # one of the ways of seeing (permissions.participant_q), so the rest of the visibility
+        # condition is left out: the planner took 6.5 ms over it on every inbox page.
+        qs = Conversation.objects.filter(pk__in=held_conversation_ids(user))
+    else:
+        qs = permissions.conversation_queryset_for(user)
+    # Four relations joined, the two rarely set by prefetch (one small query each, none when no
+    # row has one): with all six joined PostgreSQL took 9 to 13 ms to plan the inbox's query,
+    # against 1.7 ms.
+    qs = qs.select_related("contact", "deal", "assignee", "team").prefetch_related(
+        "company", "covering_for"
     )
-    if _flag(filters, "mine"):
-        # What the person holds: the same set the unread badge counts (unread_for).
-        qs = qs.filter(pk__in=held_conversation_ids(user))
     if _flag(filters, "team"):
         qs = qs.filter(team_id=user.team_id) if user.team_id else qs.none()
     if _flag(filters, "unassigned"):
@@ -173,12 +180,25 @@ def conversation_is_visible(user, conversation_id) -> bool:
     return pk is not None and permissions.conversation_queryset_for(user).filter(pk=pk).exists()
 
 
-def conversations_for_deal(user, deal) -> QuerySet[Conversation]:
-    return conversation_list_for(user, {"deal": deal.pk})
+def _on_record(user, field: str, pk, visible: bool) -> QuerySet[Conversation]:
+    """A deal's or contact's conversations for its page's tabs and chat panel: visible ones,
+    newest activity first, with `unread` and each one's contact (the tab's label). Lighter than
+    the inbox's list: no preview and no other relations, which these pages do not show.
+    `visible`: the page read the record through the CRM visibility filter just now
+    (permissions.on_visible_record_q)."""
+    if visible:
+        qs = Conversation.objects.filter(permissions.on_visible_record_q(user, field, pk))
+    else:
+        qs = permissions.conversation_queryset_for(user).filter(**{field: pk})
+    return with_unread(qs.select_related("contact"), user).order_by("-last_message_at", "-id")
 
 
-def conversations_for_contact(user, contact) -> QuerySet[Conversation]:
-    return conversation_list_for(user, {"contact": contact.pk})
+def conversations_for_deal(user, deal, *, visible: bool = False) -> QuerySet[Conversation]:
+    return _on_record(user, "deal_id", deal.pk, visible)
+
+
+def conversations_for_contact(user, contact, *, visible: bool = False) -> QuerySet[Conversation]:
+    return _on_record(user, "contact_id", contact.pk, visible)
 
 
 def unread_counts_for(user, conversation_ids=None) -> dict[int, int]:

@@ -98,12 +98,13 @@ def inbox(request):
 def conversation_detail(request, pk):
     conversation = selectors.conversation_get_for(request.user, pk)
     user = request.user
-    can_assign = permissions.can_assign(user, conversation)
+    # Read through the viewer's visibility filter just now: the write checks need no second look.
+    can_assign = permissions.can_assign(user, conversation, visible=True)
     context = {
         "conversation": conversation,
         "participants": selectors.participants_of(conversation),
         "can_assign": can_assign,
-        "can_set_status": permissions.can_set_status(user, conversation),
+        "can_set_status": permissions.can_set_status(user, conversation, visible=True),
         "can_issue_link": not conversation.is_internal
         and permissions.can_issue_link(user, conversation),
         "can_manage_members": conversation.is_internal

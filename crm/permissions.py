@@ -132,6 +132,22 @@ def shared_q(user, model: type[Model], level: Level = VIEW, *, outer: str = "pk"
     return condition
 
 
+def remembered(user, key: tuple, build):
+    """build() once per user object: a request's, or a socket's until its next access recheck,
+    which reads the person afresh (comms.consumers). What is kept is SQL built from the role
+    facts and team already cached on that same object (accounts.permissions.role_names), so it
+    goes stale no sooner than they do; the conditions themselves run in the database each time.
+    A page asks the same visibility question five to ten times; built once it costs a fifth."""
+    memo = getattr(user, "_keepline_access", None)
+    if memo is None or memo[0] != (user.pk, user.team_id, user.is_active):
+        memo = ((user.pk, user.team_id, user.is_active), {})
+        user._keepline_access = memo
+    found = memo[1].get(key)
+    if found is None:
+        found = memo[1][key] = build()
+    return found
+
+
 def visible_q(user, model: type[Model], level: Level = VIEW) -> Q:
     """The SQL condition selecting the records of `model` (Company, Contact, Deal) user may see
     (level="view") or change (level="change"). Archived records are not excluded here."""
@@ -139,6 +155,10 @@ def visible_q(user, model: type[Model], level: Level = VIEW) -> Q:
         raise ValueError(f"{model!r} is not a shareable CRM record")
     if not _active(user):
         return NOTHING
+    return remembered(user, ("crm.visible_q", model, level), lambda: _visible_q(user, model, level))
+
+
+def _visible_q(user, model: type[Model], level: Level) -> Q:
     if is_admin(user):
         return Q()
     if account_permissions.is_compliance(user):
@@ -154,16 +174,28 @@ def _live(user, qs: QuerySet) -> QuerySet:
     return qs if sees_everything(user) else qs.filter(archived_at__isnull=True)
 
 
+def _queryset_for(user, model: type[Model], level: Level) -> QuerySet:
+    """The records of `model` user may see or change, built once per user object (`remembered`)
+    and handed out as a fresh clone each time, so no caller shares another's results."""
+    if not _active(user):
+        return model.objects.none()
+    return remembered(
+        user,
+        ("crm.queryset_for", model, level),
+        lambda: _live(user, model.objects.filter(visible_q(user, model, level))),
+    ).all()
+
+
 def company_queryset_for(user, level: Level = VIEW) -> QuerySet[Company]:
-    return _live(user, Company.objects.filter(visible_q(user, Company, level)))
+    return _queryset_for(user, Company, level)
 
 
 def contact_queryset_for(user, level: Level = VIEW) -> QuerySet[Contact]:
-    return _live(user, Contact.objects.filter(visible_q(user, Contact, level)))
+    return _queryset_for(user, Contact, level)
 
 
 def deal_queryset_for(user, level: Level = VIEW) -> QuerySet[Deal]:
-    return _live(user, Deal.objects.filter(visible_q(user, Deal, level)))
+    return _queryset_for(user, Deal, level)
 
 
 QUERYSETS = {Company: company_queryset_for, Contact: contact_queryset_for, Deal: deal_queryset_for}
@@ -216,7 +248,8 @@ def can_change(user, obj: Model) -> bool:
 
 def can_create(user, model: type[Model]) -> bool:
     """The role's add permission (Compliance holds none: it only reads)."""
-    return _active(user) and user.has_perm(f"crm.add_{model._meta.model_name}")
+    perm = f"crm.add_{model._meta.model_name}"
+    return _active(user) and perm in account_permissions.model_permissions(user)
 
 
 def can_add_activity(user, record: Model, *, visible: bool = False) -> bool:

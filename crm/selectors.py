@@ -177,25 +177,38 @@ def deal_board_for(user, *, pipeline_id: int | None = None, owner_id: int | None
 RELATED_LIMIT = 50
 
 
-def company_related_for(user, company: Company) -> dict:
+def _activities_on(user, field: str, record: Model, visible: bool) -> QuerySet[Activity]:
+    """Live activities on a record. `visible`: the caller read the record through the user's
+    visibility filter just now, and an activity is visible when its deal, contact or company
+    is (crm.permissions.activity_queryset_for), so the filter is not built again."""
+    if visible:
+        qs = Activity.objects.filter(archived_at__isnull=True).select_related(
+            "author", "deal", "contact", "company"
+        )
+    else:
+        qs = activity_list_for(user)
+    return qs.filter(**{field: record})
+
+
+def company_related_for(user, company: Company, *, visible: bool = False) -> dict:
     """The company page's contacts, deals and activities the user can see."""
     return {
         "contacts": contact_list_for(user).filter(company=company)[:RELATED_LIMIT],
         "deals": deal_list_for(user).filter(company=company)[:RELATED_LIMIT],
-        "activities": activity_list_for(user).filter(company=company)[:RELATED_LIMIT],
+        "activities": _activities_on(user, "company", company, visible)[:RELATED_LIMIT],
     }
 
 
-def contact_related_for(user, contact: Contact) -> dict:
+def contact_related_for(user, contact: Contact, *, visible: bool = False) -> dict:
     """The contact page's deals and activities the user can see."""
     return {
         "deals": deal_list_for(user).filter(contacts=contact)[:RELATED_LIMIT],
-        "activities": activity_list_for(user).filter(contact=contact)[:RELATED_LIMIT],
+        "activities": _activities_on(user, "contact", contact, visible)[:RELATED_LIMIT],
     }
 
 
-def deal_activities_for(user, deal: Deal, *, limit: int = 100) -> list[Activity]:
-    return list(activity_list_for(user).filter(deal=deal)[:limit])
+def deal_activities_for(user, deal: Deal, *, limit: int = 100, visible: bool = False) -> list:
+    return list(_activities_on(user, "deal", deal, visible)[:limit])
 
 
 def record_shares_for(user, record: Model) -> list[dict] | None:

@@ -111,7 +111,7 @@ def company_detail(request, company_id: int):
         "crm/company_detail.html",
         {
             "company": company,
-            **selectors.company_related_for(request.user, company),
+            **selectors.company_related_for(request.user, company, visible=True),
             **_record_panels(request, company, "companies"),
         },
     )
@@ -136,7 +136,7 @@ def contact_detail(request, contact_id: int):
         {
             "contact": contact,
             "channels": Channel.choices,
-            **selectors.contact_related_for(request.user, contact),
+            **selectors.contact_related_for(request.user, contact, visible=True),
             **_record_panels(request, contact, "contacts"),
         },
     )
@@ -172,7 +172,7 @@ def deal_board(request):
 @login_required
 def deal_detail(request, deal_id: int):
     deal = selectors.deal_get_for(request.user, deal_id)
-    activities = selectors.deal_activities_for(request.user, deal)
+    activities = selectors.deal_activities_for(request.user, deal, visible=True)
     panels = _record_panels(request, deal, "deals")
     return render(
         request,

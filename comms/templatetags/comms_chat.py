@@ -66,10 +66,12 @@ def _allowed_extensions() -> str:
 
 
 @register.inclusion_tag("comms/_chat_panel.html", takes_context=True)
-def chat_panel(context, conversation):
+def chat_panel(context, conversation, visible=False):
+    """visible=True: the page read `conversation` through the viewer's visibility filter just
+    now (comms.permissions.can_send)."""
     request = context["request"]
     user = request.user
-    can_send = permissions.can_send(user, conversation)
+    can_send = permissions.can_send(user, conversation, visible=visible)
     return {
         "conversation": conversation,
         "can_send": can_send,
@@ -99,12 +101,14 @@ def record_conversations(context, record):
     """Conversations of a deal or contact, the selected one's chat panel, and a start form."""
     request = context["request"]
     user = request.user
+    # The record's page read it through the viewer's visibility filter (crm.views).
+    visible = context.get("visible_record") is record
     if isinstance(record, Deal):
-        qs = selectors.conversations_for_deal(user, record)
+        qs = selectors.conversations_for_deal(user, record, visible=visible)
         contacts = list(record.contacts.all()) if hasattr(record, "contacts") else []
         deal, field = record, "deal"
     elif isinstance(record, Contact):
-        qs = selectors.conversations_for_contact(user, record)
+        qs = selectors.conversations_for_contact(user, record, visible=visible)
         contacts, deal, field = [record], None, "contact"
     else:
         raise template.TemplateSyntaxError("record_conversations takes a deal or a contact")
@@ -120,9 +124,8 @@ def record_conversations(context, record):
         "contacts": contacts,
         "conversations": conversations,
         "selected": selected,
-        # The record's page read it through the viewer's visibility filter (crm.views).
         "can_start": not permissions.is_read_only(user)
-        and (context.get("visible_record") is record or crm_permissions.can_view(user, record)),
+        and (visible or crm_permissions.can_view(user, record)),
         "kinds": channel_registry.customer_kind_choices(),
         "request": request,
         "csrf_token": context.get("csrf_token"),
