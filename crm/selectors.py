@@ -191,18 +191,25 @@ def _activities_on(user, field: str, record: Model, visible: bool) -> QuerySet[A
 
 
 def company_related_for(user, company: Company, *, visible: bool = False) -> dict:
-    """The company page's contacts, deals and activities the user can see."""
+    """The company page's contacts, deals and activities the user can see: each contact's name
+    and job title, each deal's title, stage and amount, and nothing else loaded with them."""
     return {
-        "contacts": contact_list_for(user).filter(company=company)[:RELATED_LIMIT],
-        "deals": deal_list_for(user).filter(company=company)[:RELATED_LIMIT],
+        "contacts": permissions.contact_queryset_for(user).filter(company=company)[:RELATED_LIMIT],
+        "deals": permissions.deal_queryset_for(user)
+        .filter(company=company)
+        .select_related("stage")[:RELATED_LIMIT],
         "activities": _activities_on(user, "company", company, visible)[:RELATED_LIMIT],
     }
 
 
 def contact_related_for(user, contact: Contact, *, visible: bool = False) -> dict:
-    """The contact page's deals and activities the user can see."""
+    """The contact page's deals and activities the user can see. The page shows each deal's
+    title and stage only, so nothing else is loaded with them (deal_list_for would prefetch
+    owners, companies, primary contacts and tags: four queries for nothing)."""
     return {
-        "deals": deal_list_for(user).filter(contacts=contact)[:RELATED_LIMIT],
+        "deals": permissions.deal_queryset_for(user)
+        .filter(contacts=contact)
+        .select_related("stage")[:RELATED_LIMIT],
         "activities": _activities_on(user, "contact", contact, visible)[:RELATED_LIMIT],
     }
 

@@ -22,7 +22,7 @@ BUDGET = {
     "deal": 15,
     "deals": 11,
     "board": 10,
-    "contact": 19,
+    "contact": 16,
 }
 
 
