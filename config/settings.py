@@ -174,6 +174,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Template fragments that are the same for everyone of a language and role (the navigation, the
+# language menu, the page's fixed strings: templates/base.html), kept in each process. They change
+# only with the code, so nothing invalidates them but a restart; nothing per person goes in.
+FRAGMENTS_CACHE = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "keepline-fragments",
+    "TIMEOUT": 86400,
+    "OPTIONS": {"MAX_ENTRIES": 1000},
+}
+
 # --- Redis: channel layer, cache, Celery. Unset means the embedded, single-process defaults. ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -197,6 +207,7 @@ if REDIS_URL:
     # Counters and "done recently" marks only, never a record nor an authorisation: with Redis
     # away, reads miss and writes are dropped within REDIS_CACHE_TIMEOUT_S (config/cache.py).
     CACHES = {
+        "fragments": FRAGMENTS_CACHE,
         "default": {
             "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
@@ -205,11 +216,14 @@ if REDIS_URL:
                 "socket_connect_timeout": env.env_float("REDIS_CACHE_TIMEOUT_S", 0.25),
                 "socket_timeout": env.env_float("REDIS_CACHE_TIMEOUT_S", 0.25) * 2,
             },
-        }
+        },
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "fragments": FRAGMENTS_CACHE,
+    }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # No result backend: nothing reads a task's return value. Celery keeps a backend per thread and

@@ -137,7 +137,7 @@ def remembered(user, key: tuple, build):
     which reads the person afresh (comms.consumers). What is kept is SQL built from the role
     facts and team already cached on that same object (accounts.permissions.role_names), so it
     goes stale no sooner than they do; the conditions themselves run in the database each time.
-    A page asks the same visibility question five to ten times; built once it costs a fifth."""
+    The deal and contact pages built the same conditions six or seven times a request before."""
     memo = getattr(user, "_keepline_access", None)
     if memo is None or memo[0] != (user.pk, user.team_id, user.is_active):
         memo = ((user.pk, user.team_id, user.is_active), {})

@@ -92,9 +92,10 @@ def _empty_cache():
     """Each test starts with an empty cache: sign-in throttle counts (accounts/sign_in_throttle.py)
     would otherwise carry from one test's failed sign-ins into the next, in the process's
     local-memory cache or, with REDIS_URL, in Redis across runs."""
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     cache.clear()
+    caches["fragments"].clear()  # settings a test overrides (languages) change what they hold
 
 
 @pytest.fixture

@@ -25,11 +25,12 @@ from tests.redis_server import closed_port_url, redis_server  # noqa: F401 - fix
 def point_redis_at(settings, url: str, *, layer_url: str | None = None) -> None:
     """The production configuration (config/settings.py with REDIS_URL) at `url`."""
     settings.CACHES = {
+        **settings.CACHES,  # the per-process "fragments" cache stays
         "default": {
             "BACKEND": "config.cache.DegradingRedisCache",
             "LOCATION": url,
             "KEY_PREFIX": "keepline-test",
-        }
+        },
     }
     settings.CHANNEL_LAYERS = {
         "default": {

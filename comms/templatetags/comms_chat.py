@@ -5,7 +5,7 @@ import mimetypes
 from django import template
 from django.conf import settings
 from django.middleware.csrf import get_token
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from comms import channel_registry, permissions, selectors
@@ -18,7 +18,19 @@ register = template.Library()
 RECORD_CONVERSATIONS_SHOWN = 20
 
 
+_STRINGS: dict[str | None, dict] = {}
+
+
 def chat_strings() -> dict:
+    """The chat's fixed strings in the page's language, built once per language and process."""
+    language = translation.get_language()
+    found = _STRINGS.get(language)
+    if found is None:
+        found = _STRINGS[language] = _chat_strings()
+    return found
+
+
+def _chat_strings() -> dict:
     return {
         "note": _("Internal note"),
         "edited": _("edited"),
