@@ -171,7 +171,7 @@ def deal_board(request):
 
 @login_required
 def deal_detail(request, deal_id: int):
-    deal = selectors.deal_get_for(request.user, deal_id)
+    deal = selectors.deal_page_for(request.user, deal_id)
     activities = selectors.deal_activities_for(request.user, deal, visible=True)
     panels = _record_panels(request, deal, "deals")
     return render(
@@ -183,7 +183,7 @@ def deal_detail(request, deal_id: int):
                 deal, activities, viewer=request.user, can_share=panels["can_share"]
             ),
             "activity_form": forms.ActivityForm(),
-            "stages": list(deal.pipeline.stages.all()),
+            "stages": selectors.pipeline_stages(deal.pipeline_id),
             **panels,
         },
     )
