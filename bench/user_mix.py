@@ -52,7 +52,8 @@ Options: --steps, --baseline-steps, --wsgi-steps (comma-separated rep counts; ""
 --window and --ramp (seconds), --fixture-reps (reuse a larger cached fixture), --pace (divide the
 day's intervals: the test's tiny run), --build-only.
 
-Measured on a shared 2-core machine on 2026-12-04: docs/operations.md, "Processes and sizes".
+Measured on a 2-core machine on 2026-12-04 (a shared one in the afternoon, a quiet one in the
+evening, to 500 reps): docs/operations.md, "Processes and sizes".
 
 Environment: USERMIX_PG (server URL, default postgres://postgres@127.0.0.1:5432),
 USERMIX_REDIS_URL (default redis://127.0.0.1:6379/5; flushed before the run only when it names
