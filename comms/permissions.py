@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts import hierarchy
@@ -54,17 +54,31 @@ is_read_only = account_permissions.is_read_only
 is_manager = account_permissions.is_manager
 
 
-def participant_q(user) -> Q:
-    return Q(
-        Exists(
-            Participant.objects.filter(
-                conversation_id=OuterRef("pk"),
-                user_id=user.pk,
-                left_at__isnull=True,
-                role__in=Participant.GRANTING,
-            )
-        )
+def _holding(user) -> QuerySet:
+    """The person's participant rows that grant access: active owner, member or agent."""
+    return Participant.objects.filter(
+        user_id=user.pk, left_at__isnull=True, role__in=Participant.GRANTING
     )
+
+
+def participant_q(user) -> Q:
+    return Q(Exists(_holding(user).filter(conversation_id=OuterRef("pk"))))
+
+
+def held_ids(user) -> QuerySet:
+    """Ids of the conversations a person holds, read on comms_part_user_idx. The assignee of a
+    customer conversation is always its agent (services.join), so this is "assigned to me" plus
+    "internal conversations I am in"."""
+    return _holding(user).values("conversation_id")
+
+
+def held_queryset_for(user) -> QuerySet:
+    """The conversations a person holds. Holding is one of the ways of seeing (`participant_q`
+    in `visible_q`), so nothing else is asked: the inbox's Mine box, whose query PostgreSQL took
+    6.5 ms to plan with the whole rule."""
+    if not _active(user):
+        return Conversation.objects.none()
+    return Conversation.objects.filter(pk__in=held_ids(user))
 
 
 def visible_q(user) -> Q:

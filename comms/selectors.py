@@ -58,15 +58,6 @@ def _flag(filters, name: str) -> bool:
 # --- conversations -------------------------------------------------------------------------------
 
 
-def held_conversation_ids(user) -> QuerySet:
-    """Ids of the conversations a person holds: those they are an active owner, member or agent
-    of. The assignee of a customer conversation is always its agent (services.join), so this is
-    "assigned to me" plus "internal conversations I am in", read on comms_part_user_idx."""
-    return Participant.objects.filter(
-        user_id=user.pk, left_at__isnull=True, role__in=Participant.GRANTING
-    ).values("conversation_id")
-
-
 def _unread_messages(user) -> QuerySet:
     """What counts as unread for `user` in the conversation OuterRef("pk") after the read
     position OuterRef("_read_upto"): not their own, not system, not retracted."""
@@ -112,11 +103,9 @@ def conversation_list_for(user, filters=None) -> QuerySet[Conversation]:
     filters (a dict or QueryDict): mine, team, unassigned (flags), status, kind, deal, contact.
     """
     filters = filters or {}
-    if _flag(filters, "mine") and account_permissions.is_active_user(user):
-        # What the person holds: the same set the unread badge counts (unread_for). Holding is
-        # one of the ways of seeing (permissions.participant_q), so the rest of the visibility
-        # condition is left out: the planner took 6.5 ms over it on every inbox page.
-        qs = Conversation.objects.filter(pk__in=held_conversation_ids(user))
+    if _flag(filters, "mine"):
+        # What the person holds: the same set the unread badge counts (unread_for).
+        qs = permissions.held_queryset_for(user)
     else:
         qs = permissions.conversation_queryset_for(user)
     # Four relations joined, the two rarely set by prefetch (one small query each, none when no
@@ -302,7 +291,7 @@ def waiting_for_reply_for(user, *, limit: int = 10) -> list[Conversation]:
         .values("created_at")[:1]
     )
     return list(
-        Conversation.objects.filter(pk__in=held_conversation_ids(user))
+        permissions.held_queryset_for(user)
         .exclude(kind=Conversation.Kind.INTERNAL)
         .exclude(status=Conversation.Status.CLOSED)
         .annotate(_answered_upto=Coalesce(Subquery(answered), 0))

@@ -201,9 +201,15 @@ def deal_queryset_for(user, level: Level = VIEW) -> QuerySet[Deal]:
 QUERYSETS = {Company: company_queryset_for, Contact: contact_queryset_for, Deal: deal_queryset_for}
 
 
-def activity_queryset_for(user) -> QuerySet[Activity]:
-    """Activities on a record the user can see."""
+def activity_queryset_for(user, *, on_visible: Model | None = None) -> QuerySet[Activity]:
+    """Activities on a record the user can see. `on_visible`: a company, contact or deal the
+    caller read through the user's visibility filter just now; every live activity on it is
+    visible (an activity is visible when its record is), so the filter is not built again."""
     qs = Activity.objects.filter(archived_at__isnull=True)
+    if on_visible is not None:
+        if type(on_visible) not in PERMISSION_TABLES:
+            raise ValueError(f"{on_visible!r} is not a shareable CRM record")
+        return qs.filter(**{type(on_visible)._meta.model_name: on_visible})
     if sees_everything(user):
         return qs
     if not _active(user):

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from accounts import roles
-from comms import selectors, services
+from comms import permissions, selectors, services
 from comms.models import Conversation
 from config.asgi import application
 from tests.comms.conftest import cid
@@ -147,7 +147,7 @@ def reference_unread(user) -> dict[int, int]:
     """The unread counts as the selector computed them before issue 16: a subquery per held
     conversation (with_unread), kept here as the definition the grouped query must match."""
     rows = selectors.with_unread(
-        Conversation.objects.filter(pk__in=selectors.held_conversation_ids(user)), user
+        Conversation.objects.filter(pk__in=permissions.held_ids(user)), user
     ).filter(unread__gt=0)
     return dict(rows.values_list("pk", "unread"))
 

@@ -3,8 +3,9 @@ known, and still show exactly what the full visibility rule shows.
 
 - A deal's or contact's page read the record through the viewer's visibility filter, so its
   customer conversations and its activities are visible without asking again
-  (`comms.permissions.on_visible_record_q`, `crm.selectors._activities_on`).
-- The inbox's "Mine" box lists what the person holds, which is one of the ways of seeing.
+  (`comms.permissions.on_visible_record_q`, `crm.permissions.activity_queryset_for`).
+- The inbox's "Mine" box lists what the person holds, which is one of the ways of seeing
+  (`comms.permissions.held_queryset_for`).
 - Permission and visibility answers are kept per user object, and a new team on that object is
   seen at once (`crm.permissions.remembered`).
 - Model permissions come in one query (`accounts.permissions.model_permissions`).
