@@ -29,7 +29,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 
 import audit
-from comms.models import Message, MessageRevision, Participant
+from comms.models import Attachment, Message, MessageRevision, Participant
 from governance import fts, permissions
 from governance.models import SavedSearch
 
@@ -333,10 +333,39 @@ def matching_ids(
     return list(ids[:limit] if limit else ids), "icontains"
 
 
-def _with_context(ids: list[int]) -> list[Message]:
-    by_id = {
-        m.pk: m
-        for m in Message.objects.filter(id__in=ids)
+def _page_of(ids: list[int]) -> list[Message]:
+    """The messages of one result page, in the order of `ids`, as the list shows them: with their
+    conversation and author (one query, two flags: `has_files`, and `has_versions`), their earlier
+    versions, with editors, as `versions` (a second query, only when some message on the page
+    was edited). Django's prefetching of versions and files cost more than finding the ids of a
+    common word (bench/search_export.py)."""
+    if not ids:
+        return []
+    messages = (
+        Message.objects.filter(id__in=ids)
+        .select_related("conversation", "author_user", "author_contact")
+        .annotate(
+            has_files=Exists(Attachment.objects.filter(message_id=OuterRef("pk"))),
+            has_versions=Exists(MessageRevision.objects.filter(message_id=OuterRef("pk"))),
+        )
+    )
+    by_id = {m.pk: m for m in messages}
+    for message in by_id.values():
+        message.versions = []
+    edited = [pk for pk, m in by_id.items() if m.has_versions]
+    if edited:
+        for revision in MessageRevision.objects.filter(message_id__in=edited).select_related(
+            "editor"
+        ):
+            by_id[revision.message_id].versions.append(revision)
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _in_full(message_id: int) -> Message | None:
+    """One message with everything its page shows: conversation, contact, deal, author, who
+    retracted it, earlier versions with editors, files."""
+    return (
+        Message.objects.filter(id=message_id)
         .select_related(
             "conversation",
             "conversation__contact",
@@ -349,8 +378,8 @@ def _with_context(ids: list[int]) -> list[Message]:
             Prefetch("revisions", queryset=MessageRevision.objects.select_related("editor")),
             "attachments",
         )
-    }
-    return [by_id[i] for i in ids if i in by_id]
+        .first()
+    )
 
 
 def message_search_for(
@@ -366,7 +395,7 @@ def message_search_for(
     permissions.require_console(user)
     ids, plan = matching_ids(criteria, before=before, limit=page_size + 1)
     next_before = ids[page_size - 1] if len(ids) > page_size else None
-    messages = _with_context(ids[:page_size])
+    messages = _page_of(ids[:page_size])
     audit.record(
         actor=user,
         action="governance.search.run",
@@ -380,10 +409,9 @@ def message_result_get_for(user, message_id: int, *, request=None) -> Message:
     """One message with its versions, files and conversation, for a console user (Http404
     otherwise or when there is no such message). Audited (governance.search.result_viewed)."""
     permissions.require_console(user)
-    found = _with_context([message_id])
-    if not found:
+    message = _in_full(message_id)
+    if message is None:
         raise Http404
-    message = found[0]
     audit.record(
         actor=user, action="governance.search.result_viewed", target=message, request=request
     )

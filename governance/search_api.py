@@ -29,7 +29,7 @@ class HitSerializer(serializers.Serializer):
     edited_at = serializers.DateTimeField(allow_null=True)
     retracted = serializers.BooleanField()
     retracted_at = serializers.DateTimeField(allow_null=True)
-    revisions = SearchRevisionSerializer(many=True, source="revisions.all")
+    revisions = SearchRevisionSerializer(many=True, source="versions")
 
 
 class SearchPageSerializer(serializers.Serializer):
