@@ -164,6 +164,28 @@ def test_api_search(client, compliance, history):
     assert body["next_before"] is None
 
 
+def test_the_list_marks_earlier_versions_and_files(client, compliance, rep, conversation, history):
+    services.message_edit(
+        editor=rep,
+        conversation=conversation,
+        message_id=history["edited"].pk,
+        body="We can offer a discount today",
+    )
+    client.force_login(compliance)
+    page = client.get(reverse("governance:search"), {"conversation": conversation.pk})
+    page = page.content.decode()
+    hits = page.split('class="search-hit')[1:]
+    by_text = {
+        text: next(hit for hit in hits if text in hit)
+        for text in ("discount today", "proposal", "Quote")
+    }
+    assert "2 earlier versions" in by_text["discount today"]
+    assert "earlier version" not in by_text["proposal"]
+    assert ">File<" in by_text["Quote"]
+    assert ">File<" not in by_text["proposal"]
+    assert ">File<" not in by_text["discount today"]
+
+
 @pytest.mark.parametrize("size", [3, 12])
 def test_search_queries_constant(
     client, compliance, rep, conversation, django_assert_max_num_queries, size
@@ -174,7 +196,7 @@ def test_search_queries_constant(
             editor=rep, conversation=conversation, message_id=message.pk, body=f"offer v2 {n}"
         )
     client.force_login(compliance)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("governance:search"), {"q": "offer"})
     assert response.content.decode().count('class="search-hit') == size
 
