@@ -14,6 +14,8 @@ zero-hit query). So the matches are first counted through the indexes up to a sm
 below it, the match set is materialised from the indexes and only then ordered (fast whatever
 the count); at or above it the word is common, and its newest matches are looked for among the
 newest 20,000 message ids first (the GIN bitmap ANDed with the id range), then 200,000, ...
+Before any count, one word with no filters that PostgreSQL's statistics list as common (or any
+word while there are no statistics) is looked for in a walk of the newest 3,000 messages.
 Elsewhere (SQLite) the fallback is `icontains`, every word required in the same version.
 
 Every search run, result viewed and search saved is audited (governance.search.*).
@@ -22,6 +24,7 @@ Every search run, result viewed and search saved is audited (governance.search.*
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import asdict, dataclass, field, fields
 
 from django.db import connection, transaction
@@ -43,6 +46,10 @@ TSQUERY = f"plainto_tsquery('{fts.CONFIG}'::regconfig, %s)"
 # A one-word search with no filters first walks this many of the newest messages: a common
 # word's newest matches are among them (_walk_sql).
 WALK_WINDOW = 3000
+# PostgreSQL's own statistics name the common words (the most common elements of the message
+# index's expression, refreshed by ANALYZE); read at most this often per process (_common_words).
+STATS_TTL = 300.0
+_stats: tuple[float, frozenset[str] | None] = (float("-inf"), None)
 # The query's words as the full-text parser reads them, each a LIKE pattern ('%word%').
 _LIKE_WORDS = (
     "ARRAY(SELECT '%%' || replace(replace(replace(lexeme, '\\', '\\\\'), '%%', '\\%%'),"  # noqa: S608
@@ -209,6 +216,33 @@ def _walk_sql() -> str:
     )
 
 
+def _common_words() -> frozenset[str] | None:
+    """The words ANALYZE found common in message texts (None: no statistics yet). They only
+    choose the order of the plans; every plan finds the same messages."""
+    global _stats
+    read_at, words = _stats
+    now = time.monotonic()
+    if now - read_at < STATS_TTL:
+        return words
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[] FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = %s",
+            [fts.INDEXES[0][0]],
+        )
+        row = cursor.fetchone()
+    words = None if row is None else frozenset(row[0] or ())
+    _stats = (now, words)
+    return words
+
+
+def _may_be_common(q: str) -> bool:
+    """Whether a one-word query is worth the walk of the newest messages: yes unless the
+    statistics exist and do not list it (a rare word's walk finds too few and costs ~2 ms)."""
+    common = _common_words()
+    return common is None or q.lower() in common
+
+
 def _fetch(sql: str, args: list) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
@@ -232,9 +266,10 @@ def _pg_ids(criteria: Criteria, *, before: int | None, limit: int | None) -> tup
         sql = base + (" WHERE " + " AND ".join(where) if where else "") + tail
         return _fetch(sql, args + tail_args), "filters"
     if limit and not criteria.has_filters():
-        if len(criteria.words) == 1:
+        if len(criteria.words) == 1 and _may_be_common(q):
             # One common word: its newest matches are found by a short walk of the newest
-            # messages, before counting its matches would cost more than the walk.
+            # messages, before counting its matches would cost more than the walk. A word the
+            # statistics do not list as common goes straight to the count.
             found = _fetch(_walk_sql(), [q, before, before, q, q, limit])
             if len(found) >= limit:
                 return found, "walk"

@@ -212,6 +212,7 @@ def test_common_words_page_through_walks_and_windows_like_icontains(
     monkeypatch.setattr(search, "COMMON_BOUND", 3)
     monkeypatch.setattr(search, "WINDOWS", (4, 40, 10**12))
     monkeypatch.setattr(search, "WALK_WINDOW", walk)
+    monkeypatch.setattr(search, "_common_words", lambda: frozenset({"ticket"}))
     for n in range(30):
         say(conversation, rep, f"Ticket_{n} ticket {n}" if n % 3 else f"other {n}")
     criteria = Criteria(q="ticket")
@@ -228,3 +229,39 @@ def test_common_words_page_through_walks_and_windows_like_icontains(
     assert seen == expected
     if connection.vendor == "postgresql":
         assert plans[0] == "walk" if walk else plans[0].startswith("window:")
+
+
+@pytest.mark.postgres
+def test_the_common_words_are_postgresqls_statistics(conversation, rep, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(search, "_stats", (float("-inf"), None))
+    for n in range(30):
+        say(conversation, rep, f"ticket {n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE comms_message")
+    common = search._common_words()
+    assert "ticket" in common
+    assert "xilofono" not in common
+    say(conversation, rep, "xilofono")
+    assert search._common_words() is common, "read again only after STATS_TTL"
+
+
+@pytest.mark.postgres
+def test_a_word_the_statistics_call_rare_skips_the_walk(compliance, rep, conversation, monkeypatch):
+    """The walk of the newest messages is for words the statistics list as common; a word they
+    do not list goes straight to the count; both roads find what icontains finds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(search, "_common_words", lambda: frozenset({"ticket"}))
+    for n in range(30):
+        say(conversation, rep, f"ticket {n}" + (" zanzibar" if n in (5, 20) else ""))
+    for q, walked in (("ticket", True), ("Ticket", True), ("zanzibar", False)):
+        criteria = Criteria(q=q)
+        with CaptureQueriesContext(connection) as queries:
+            page = search.message_search_for(compliance, criteria)
+        assert any("WITH edited AS" in query["sql"] for query in queries) == walked, q
+        assert page.plan == ("walk" if walked else "matchset"), q
+        expected = list(search.icontains_queryset(criteria).values_list("id", flat=True)[:20])
+        assert [m.pk for m in page.messages] == expected
