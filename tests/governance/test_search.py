@@ -9,7 +9,7 @@ from governance import search
 from governance.models import SavedSearch
 from governance.search import Criteria
 from tests.governance.search_fixtures import *  # noqa: F403 (fixtures)
-from tests.governance.search_fixtures import say
+from tests.governance.search_fixtures import cid, say
 
 pytestmark = pytest.mark.django_db
 
@@ -188,17 +188,21 @@ def test_the_list_marks_earlier_versions_and_files(client, compliance, rep, conv
 
 @pytest.mark.parametrize("size", [3, 12])
 def test_search_queries_constant(
-    client, compliance, rep, conversation, django_assert_max_num_queries, size
+    client, compliance, rep, conversation, customer_contact, django_assert_max_num_queries, size
 ):
+    link, _token = services.customer_link_issue(actor=rep, conversation=conversation)
     for n in range(size):
         message = say(conversation, rep, f"offer {n}")
         services.message_edit(
             editor=rep, conversation=conversation, message_id=message.pk, body=f"offer v2 {n}"
         )
+        services.message_receive(link=link, body=f"offer accepted {n}", client_id=cid())
     client.force_login(compliance)
     with django_assert_max_num_queries(12):
         response = client.get(reverse("governance:search"), {"q": "offer"})
-    assert response.content.decode().count('class="search-hit') == size
+    page = response.content.decode()
+    assert page.count('class="search-hit') == min(2 * size, search.PAGE_SIZE)
+    assert page.count(customer_contact.name) >= min(size, search.PAGE_SIZE // 2), "named"
 
 
 @pytest.mark.parametrize("walk", [3000, 0])
