@@ -61,6 +61,9 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "true")
+    # Plain connections: the writers are forked, and a forked child handed the parent's pool
+    # would share its sockets (each writer opens its own connection, as a process of the app does).
+    os.environ["DATABASE_POOL_MAX"] = "0"
     import django
 
     django.setup()
@@ -291,8 +294,9 @@ def main():
     parser.add_argument(
         "--reset-ledger", action="store_true", help="allow emptying a non-bench database's ledger"
     )
+    parser.add_argument("--seconds", type=float, help="each phase's length (tests: a short run)")
     args = parser.parse_args()
-    seconds = 3 if args.quick else 10
+    seconds = args.seconds or (3 if args.quick else 10)
     verify_sizes = (20_000, 100_000) if args.quick else (100_000, 1_000_000)
 
     url = database_url()
