@@ -2,15 +2,11 @@
 forked processes, and a forked writer that shared the parent's connection pool lost its socket
 ("server closed the connection unexpectedly"), so `make bench` stopped there."""
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.runner import run_bench
 
 pytestmark = pytest.mark.postgres
 
@@ -20,16 +16,7 @@ def test_a_short_run_prints_every_figure():
     url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/keepline_bench_smoke"
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("DATABASE_POOL_MAX", None)
-    proc = subprocess.run(
-        [sys.executable, "bench/audit_append.py", "--quick", "--seconds", "0.3"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    rows, _stderr = run_bench("audit_append.py", ["--quick", "--seconds", "0.3"], env, timeout=300)
     assert [r["metric"] for r in rows] == [
         "append_1_writer",
         "append_4_writers",

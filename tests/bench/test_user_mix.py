@@ -1,17 +1,12 @@
 """bench/user_mix.py: the generator's pure parts, and a tiny run against the real servers."""
 
-import json
 import os
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench import user_mix
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.runner import run_bench
 
 
 def test_percentile_is_nearest_rank():
@@ -105,16 +100,7 @@ def test_tiny_run_reports_every_figure(settings):
     env.pop("DJANGO_SETTINGS_MODULE", None)
     args = ["--steps", "2", "--baseline-steps", "", "--wsgi-steps", ""]
     args += ["--window", "8", "--ramp", "1", "--pace", "10"]
-    proc = subprocess.run(
-        [sys.executable, "bench/user_mix.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    lines, stderr = run_bench("user_mix.py", args, env, timeout=180)
     metrics = {line["metric"]: line for line in lines}
     for name in (
         "http_avg_ms",
@@ -129,10 +115,10 @@ def test_tiny_run_reports_every_figure(settings):
         "cpu_load",
         "healthy_reps",
     ):
-        assert name in metrics, (name, proc.stderr[-3000:])
+        assert name in metrics, (name, stderr[-3000:])
         assert set(metrics[name]) == {"bench", "metric", "value", "unit", "baseline", "ratio", "n"}
     assert any(m.startswith("page_p50_ms_") for m in metrics)
-    assert metrics["errors"]["value"] == 0, proc.stderr[-3000:]
+    assert metrics["errors"]["value"] == 0, stderr[-3000:]
     assert metrics["http_avg_ms"]["value"] > 0 and metrics["ws_ack_p99_ms"]["value"] > 0
     assert metrics["delivery_p99_ms"]["value"] > 0
     assert metrics["http_avg_ms"]["n"] == 2
