@@ -4,6 +4,7 @@ import mimetypes
 
 from django import template
 from django.conf import settings
+from django.core.cache import caches
 from django.middleware.csrf import get_token
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -18,15 +19,15 @@ register = template.Library()
 RECORD_CONVERSATIONS_SHOWN = 20
 
 
-_STRINGS: dict[str | None, dict] = {}
-
-
 def chat_strings() -> dict:
-    """The chat's fixed strings in the page's language, built once per language and process."""
-    language = translation.get_language()
-    found = _STRINGS.get(language)
+    """The chat's fixed strings in the page's language, built once per language and process
+    (the "fragments" cache, beside base.html's fixed strings)."""
+    fragments = caches["fragments"]
+    key = f"chat-strings:{translation.get_language()}"
+    found = fragments.get(key)
     if found is None:
-        found = _STRINGS[language] = _chat_strings()
+        found = _chat_strings()
+        fragments.set(key, found)
     return found
 
 

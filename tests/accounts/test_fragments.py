@@ -56,3 +56,17 @@ def test_the_menu_shows_each_persons_language_and_choice(client, rep):
     assert language_menu(client) == ("en", "Language")
     client.force_login(rep)
     assert language_menu(client) == ("", "Language")
+
+
+def test_the_chats_strings_follow_the_pages_language():
+    from django.utils import translation
+
+    from comms.templatetags.comms_chat import chat_strings
+
+    for language, note in (
+        ("en", "Internal note"),
+        ("es", "Nota interna"),
+        ("en", "Internal note"),
+    ):
+        with translation.override(language):
+            assert chat_strings()["note"] == note, language
