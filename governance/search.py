@@ -24,9 +24,9 @@ Every search run, result viewed and search saved is audited (governance.search.*
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import asdict, dataclass, field, fields
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404
@@ -47,9 +47,9 @@ TSQUERY = f"plainto_tsquery('{fts.CONFIG}'::regconfig, %s)"
 # word's newest matches are among them (_walk_sql).
 WALK_WINDOW = 3000
 # PostgreSQL's own statistics name the common words (the most common elements of the message
-# index's expression, refreshed by ANALYZE); read at most this often per process (_common_words).
-STATS_TTL = 300.0
-_stats: tuple[float, frozenset[str] | None] = (float("-inf"), None)
+# index's expression, refreshed by ANALYZE); kept in the cache this long (_common_words).
+STATS_KEY = "governance:search:common-words"
+STATS_TTL = 300
 # The query's words as the full-text parser reads them, each a LIKE pattern ('%word%').
 _LIKE_WORDS = (
     "ARRAY(SELECT '%%' || replace(replace(replace(lexeme, '\\', '\\\\'), '%%', '\\%%'),"  # noqa: S608
@@ -217,23 +217,21 @@ def _walk_sql() -> str:
 
 
 def _common_words() -> frozenset[str] | None:
-    """The words ANALYZE found common in message texts (None: no statistics yet). They only
-    choose the order of the plans; every plan finds the same messages."""
-    global _stats
-    read_at, words = _stats
-    now = time.monotonic()
-    if now - read_at < STATS_TTL:
-        return words
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT most_common_elems::text::text[] FROM pg_stats"
-            " WHERE schemaname = current_schema() AND tablename = %s",
-            [fts.INDEXES[0][0]],
-        )
-        row = cursor.fetchone()
-    words = None if row is None else frozenset(row[0] or ())
-    _stats = (now, words)
-    return words
+    """The words ANALYZE found common in message texts (None: no statistics yet), cached for
+    STATS_TTL seconds. They only choose the order of the plans; every plan finds the same
+    messages, so a stale list costs time, never a result."""
+    stored = cache.get(STATS_KEY)
+    if stored is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT most_common_elems::text::text[] FROM pg_stats"
+                " WHERE schemaname = current_schema() AND tablename = %s",
+                [fts.INDEXES[0][0]],
+            )
+            row = cursor.fetchone()
+        stored = {"words": None if row is None else list(row[0] or ())}
+        cache.set(STATS_KEY, stored, STATS_TTL)
+    return None if stored["words"] is None else frozenset(stored["words"])
 
 
 def _may_be_common(q: str) -> bool:
